@@ -1,0 +1,17 @@
+/* cli.h - the finsim command: subcommands and their entry points. */
+#ifndef FINSIM_CLI_H
+#define FINSIM_CLI_H
+
+#include <stdio.h>
+
+/* Run the finsim command line (argv[0] is the program name). MPI must be
+ * initialised. Returns a process exit code (enum fs_exit). */
+int finsim_main(int argc, char **argv);
+
+/* Subcommands; argv[0] is the subcommand name. */
+int cmd_generate(int argc, char **argv);
+int cmd_price(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+#endif

@@ -1,0 +1,56 @@
+/* mc.h - Monte Carlo pricing of one trade (the model of DESIGN.md). */
+#ifndef FINSIM_MC_H
+#define FINSIM_MC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "finsim/result.h"
+#include "finsim/trade.h"
+
+typedef enum mc_algo {
+    MC_PVONLY = 0,    /* PV and its standard error */
+    MC_DELTAVEGA = 1, /* PV, delta and vega on common random numbers */
+    MC_SYNTHETIC = 2  /* busy work of a given duration and memory (benchmarks) */
+} mc_algo_t;
+
+typedef enum mc_kernel {
+    MC_KERNEL_FAST = 0,     /* production kernel (antithetic, bulk normals, SIMD) */
+    MC_KERNEL_REFERENCE = 1 /* straightforward kernel: the model as written */
+} mc_kernel_t;
+
+typedef struct mc_opts {
+    mc_algo_t algo;           /* what to compute */
+    mc_kernel_t kernel;       /* which implementation */
+    uint64_t seed;            /* run seed */
+    int64_t paths;            /* > 0: override every trade's trials */
+    double task_duration_ms;  /* synthetic: busy time per trade */
+    double mem_mb;            /* synthetic: memory held per trade */
+    double delay_start_ms;    /* synthetic: sleep before the first trade */
+    double failure_p;         /* probability that a trade fails (injected) */
+} mc_opts_t;
+
+/* Fill o with defaults: pvonly, fast kernel, seed 0, paths from the trade. */
+void mc_opts_default(mc_opts_t *o);
+
+/* Parse "pvonly" / "deltavega" / "synthetic"; -1 if unknown. */
+int mc_algo_parse(const char *s);
+const char *mc_algo_name(mc_algo_t a);
+int mc_kernel_parse(const char *s);
+const char *mc_kernel_name(mc_kernel_t k);
+
+/* Reusable per-thread scratch space (path arrays, random buffers). */
+typedef struct mc_work mc_work_t;
+mc_work_t *mc_work_new(void);
+void mc_work_free(mc_work_t *w); /* accepts NULL */
+
+/* Price trade t (already validated) into r. r->rank is left as is; every
+ * other field is set. Returns r->status: FS_OK, FS_E_INJECTED when failure
+ * injection picked this trade, FS_E_NOMEM when scratch memory could not be
+ * allocated. Deterministic: depends only on (*t, *o) and never on w's
+ * history. */
+int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r);
+
+/* True when failure injection picks trade id under options o. */
+int mc_injected_failure(const mc_opts_t *o, int64_t trade_id);
+
+#endif

@@ -1,0 +1,46 @@
+/* result.h - per-trade result record and its XML form (the store mirror). */
+#ifndef FINSIM_RESULT_H
+#define FINSIM_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One priced trade. This is also the HDF5 /results compound record, field
+ * for field (see h5out.c). Greeks are NaN for algorithms that do not compute
+ * them; all figures are NaN when status != 0. */
+typedef struct result {
+    int64_t trade_id;    /* trade id */
+    int32_t status;      /* fs_status: 0 = priced */
+    int32_t rank;        /* MPI rank that priced it */
+    double pv;           /* present value (mean payoff) */
+    double pv_stderr;    /* standard error of pv */
+    double delta;        /* AzFinSim delta: dPV/dfx1 / 10000 */
+    double delta_stderr; /* standard error of delta */
+    double vega;         /* AzFinSim vega: dPV/dsigma1 / 10000 */
+    double vega_stderr;  /* standard error of vega */
+    int64_t paths;       /* Monte Carlo paths used */
+    double compute_s;    /* seconds spent pricing this trade */
+} result_t;
+
+/* Fill r as a failed result for trade id with the given status. */
+void result_fail(result_t *r, int64_t id, int status, int rank);
+
+/* Format r as a small XML document:
+ *   <AZFINSIM><result trade="0000000042" status="0" pv=".." .../></AZFINSIM>
+ * Doubles are printed with 17 significant digits so they read back bit for
+ * bit. Returns the length needed, snprintf style. */
+int result_format(const result_t *r, char *buf, size_t cap);
+
+/* Parse a document written by result_format. Returns 0 or -1 (msg says why). */
+int result_parse(const char *buf, size_t len, result_t *r, char *msg, size_t msglen);
+
+/* Verification checksum of one result: a 64-bit hash of the bits of
+ * trade_id, status, pv .. vega_stderr and paths. compute_s and rank are
+ * excluded so it is the same for any rank count and machine load. */
+uint64_t result_hash(const result_t *r);
+
+/* Checksum of n results: the sum (mod 2^64) of their result_hash values, so
+ * partial sums from ranks combine with MPI_SUM in any order. */
+uint64_t result_checksum(const result_t *r, size_t n);
+
+#endif

@@ -1,0 +1,66 @@
+/* trade.h - the AzFinSim "eyxml" trade: record, codec and validation.
+ *
+ * A trade document is
+ *   <AZFINSIM>\n  <trade fx1=".." ... strike="..">0000000042</trade>\n</AZFINSIM>
+ * with one or more <trade> elements. Reading uses expat: attribute order and
+ * whitespace do not matter. Writing reproduces AzFinSim's bytes exactly. */
+#ifndef FINSIM_TRADE_H
+#define FINSIM_TRADE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits that keep one trade from exhausting a rank's memory or time. */
+#define TRADE_MAX_STEPS 100000          /* t_steps upper bound */
+#define TRADE_MAX_TRIALS 10000000       /* trials upper bound */
+#define TRADE_MAX_WORK 2000000000LL     /* trials * t_steps upper bound */
+#define TRADE_MAX_ID 9999999999LL       /* ids are printed as 10 digits */
+#define TRADE_DOC_MAX (1 << 20)         /* largest trade document accepted (bytes) */
+
+typedef struct trade {
+    int64_t id;               /* trade id (element text, 10 digits) */
+    double fx1;               /* spot FX rate S_0, > 0 */
+    double drift;             /* drift of log S, finite */
+    double maturity;          /* years, > 0 */
+    int32_t t_steps;          /* monitoring / time steps, 1..TRADE_MAX_STEPS */
+    int32_t trials;           /* Monte Carlo paths, 1..TRADE_MAX_TRIALS */
+    double ro;                /* FX/vol correlation, |ro| <= 1 */
+    double v;                 /* vol of vol, >= 0 */
+    double sigma1;            /* initial volatility, >= 0 */
+    int64_t warrants_no;      /* number of warrants, >= 0 */
+    double notional_per_warr; /* notional per warrant, >= 0 */
+    double strike;            /* strike and knock-out barrier, > 0 */
+    char start_date[11];      /* YYYY-MM-DD (informational) */
+    char end_date[11];        /* YYYY-MM-DD (informational) */
+} trade_t;
+
+/* Length of the key "ey%07d.xml" / "ey%07d_result.xml" written into buf. */
+int trade_key(char *buf, size_t cap, const char *prefix, int64_t id);
+int trade_result_key(char *buf, size_t cap, const char *prefix, int64_t id);
+
+/* Format t as AzFinSim writes it (no trailing newline). Returns the length
+ * (excluding NUL) that the document needs; writes at most cap bytes, like
+ * snprintf. The layout is fixed: see DESIGN.md. */
+int trade_format(const trade_t *t, char *buf, size_t cap);
+
+/* Callback for each <trade> element parsed. status is FS_OK or an fs_status
+ * code; msg names the field at fault (empty when ok). The trade is fully
+ * validated (trade_validate) before an FS_OK callback. Return non-zero to
+ * stop parsing. */
+typedef int (*trade_cb)(void *ctx, const trade_t *t, int status, const char *msg);
+
+/* Parse a document of len bytes (need not be NUL-terminated). Calls cb once
+ * per <trade> element. If the document itself is malformed (not XML, wrong
+ * root, no <trade>), cb is called once with id = -1 (or the id seen so far)
+ * and FS_E_PARSE. Returns the number of trade elements reported. */
+int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx);
+
+/* Parse a document expected to hold exactly one trade into *out. Returns an
+ * fs_status code; msg (may be NULL) receives a one-line reason. */
+int trade_parse_one(const char *buf, size_t len, trade_t *out, char *msg, size_t msglen);
+
+/* Check every field against its domain. Returns FS_OK or FS_E_DOMAIN /
+ * FS_E_TOO_LARGE, with a one-line reason naming the field in msg. */
+int trade_validate(const trade_t *t, char *msg, size_t msglen);
+
+#endif

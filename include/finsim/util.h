@@ -1,0 +1,82 @@
+/* util.h - allocation, logging, timing and error codes shared by every module. */
+#ifndef FINSIM_UTIL_H
+#define FINSIM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Per-trade status codes (stored in results; 0 means priced). Stable: they
+ * are written to HDF5 and to the Redis mirror, so never renumber. */
+enum fs_status {
+    FS_OK = 0,
+    FS_E_PARSE = 1,        /* document is not well-formed XML / not eyxml */
+    FS_E_MISSING_FIELD = 2,/* a required attribute is absent */
+    FS_E_BAD_NUMBER = 3,   /* attribute is not a finite number / integer */
+    FS_E_DOMAIN = 4,       /* value outside its documented domain */
+    FS_E_TOO_LARGE = 5,    /* trials, t_steps or trials*t_steps over the limits */
+    FS_E_NOT_FOUND = 6,    /* trade key absent from the store */
+    FS_E_WRONG_TYPE = 7,   /* store holds something else under the key */
+    FS_E_INJECTED = 8,     /* --failure injection chose this trade */
+    FS_E_DUPLICATE = 9,    /* trade id appears twice in the input */
+    FS_E_STORE = 10,       /* store failed while handling this trade */
+    FS_E_NOMEM = 11,       /* could not allocate the working memory */
+    FS_E_ID_MISMATCH = 12  /* document's trade id differs from the key's */
+};
+
+/* Short name of a status code ("ok", "parse", ...). Never NULL. */
+const char *fs_status_name(int status);
+
+/* Process exit codes of the finsim command. Stable; documented in --help. */
+enum fs_exit {
+    FS_EXIT_OK = 0,
+    FS_EXIT_TRADES_FAILED = 1, /* ran to the end but some trades have status != 0 */
+    FS_EXIT_USAGE = 2,         /* bad command line or configuration */
+    FS_EXIT_STORE = 3,         /* store unreachable / protocol error */
+    FS_EXIT_AUTH = 4,          /* store refused the credentials */
+    FS_EXIT_TLS = 5,           /* TLS handshake / verification failed, or no TLS support */
+    FS_EXIT_IO = 6,            /* output file could not be written */
+    FS_EXIT_CHECKSUM = 7,      /* --expect-checksum did not match */
+    FS_EXIT_INTERNAL = 8,      /* a bug or an out-of-memory condition */
+    FS_EXIT_TIMEOUT = 9,       /* store did not answer in time */
+    FS_EXIT_INJECTED = 10      /* --failure ended this rank, as AzFinSim tasks did */
+};
+
+/* malloc/calloc/realloc/strdup that print a message and abort on failure. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Monotonic wall-clock time in seconds. */
+double fs_now(void);
+
+/* Logging to stderr, prefixed "finsim: " (and "[rank N] " when the rank is
+ * set with fs_log_set_rank and N > 0 or the run has more than one rank).
+ * fs_debug prints only when fs_log_verbose >= 1. */
+extern int fs_log_verbose;
+void fs_log_set_rank(int rank, int nranks);
+void fs_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fs_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fs_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fs_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Bounded formatted copy into err[errlen] (always NUL-terminated). Returns -1
+ * so callers can write: return fs_seterr(err, n, "...", ...); */
+int fs_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Strict number parsing: whole string, no trailing junk, finite, in range.
+ * Return 0 on success, -1 otherwise (value untouched). */
+int fs_parse_i64(const char *s, int64_t *out);
+int fs_parse_double(const char *s, double *out);
+
+/* SplitMix64 finaliser: a well-mixed 64-bit hash of x. */
+static inline uint64_t fs_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+#endif

@@ -1,0 +1,534 @@
+/* cli.c - the finsim command: subcommand dispatch, generate, price. */
+#define _GNU_SOURCE
+#include "finsim/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "finsim/config_build.h"
+#include "finsim/gen.h"
+#include "finsim/mc.h"
+#include "finsim/store.h"
+#include "finsim/trade.h"
+#include "finsim/util.h"
+
+static const char main_usage[] =
+    "usage: finsim <command> [options]\n"
+    "\n"
+    "Risk simulation of AzFinSim-format FX barrier warrants: Monte Carlo PV, delta\n"
+    "and vega with standard errors, on MPI ranks, from Redis or an HDF5 trade file.\n"
+    "\n"
+    "commands:\n"
+    "  generate   make synthetic trades (AzFinSim distributions) into a store or eyxml files\n"
+    "  price      price eyxml documents in one process and print CSV\n"
+    "  run        the main job: mpirun -np R finsim run --store URL ... --output FILE.h5\n"
+    "  version    print the version and build facts\n"
+    "\n"
+    "'finsim <command> --help' explains each command.\n"
+    "\n"
+    "exit status: 0 all trades priced; 1 some trades failed; 2 usage; 3 store\n"
+    "unreachable; 4 store refused credentials; 5 TLS; 6 output I/O; 7 checksum\n"
+    "mismatch; 8 internal error; 9 store timeout; 10 injected failure.\n";
+
+static int parse_u64_arg(const char *opt, const char *s, uint64_t *out)
+{
+    int64_t v;
+    if (fs_parse_i64(s, &v) != 0 || v < 0) {
+        fs_error("%s expects a non-negative integer, got '%s'", opt, s);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int parse_i64_arg(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    int64_t v;
+    if (fs_parse_i64(s, &v) != 0 || v < lo || v > hi) {
+        fs_error("%s expects an integer in [%lld, %lld], got '%s'", opt, (long long)lo,
+                 (long long)hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double_arg(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    double v;
+    if (fs_parse_double(s, &v) != 0 || v < lo || v > hi) {
+        fs_error("%s expects a number in [%g, %g], got '%s'", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_t seed, int batch);
+
+/* ======================================================================
+ * finsim generate
+ * ==================================================================== */
+
+static const char generate_usage[] =
+    "usage: finsim generate --trades N [--seed S] [--start-trade K]\n"
+    "                       (--store URL | --eyxml FILE | --eyxml-dir DIR)\n"
+    "\n"
+    "Make trades K..K+N-1 with AzFinSim's distributions. The same seed gives the\n"
+    "same bytes; every trade depends only on (seed, id), so ranges can be made in\n"
+    "any order or split over MPI ranks (mpirun -np R finsim generate ...).\n"
+    "\n"
+    "  --trades N       number of trades (required)\n"
+    "  --seed S         generator seed (default 1)\n"
+    "  --start-trade K  first trade id (default 0)\n"
+    "  --store URL      redis://[user@]host:port[/db], rediss://..., unix:///path.sock,\n"
+    "                   or a file path (HDF5 trade file); password from\n"
+    "                   FINSIM_REDIS_PASSWORD\n"
+    "  --eyxml FILE     write one eyxml document holding all trades ('-' = stdout)\n"
+    "  --eyxml-dir DIR  write one file per trade, named like the Redis key (ey0000042.xml)\n"
+    "  --batch N        keys per pipelined batch (default 1000)\n"
+    "  -h, --help       this text\n";
+
+static int write_eyxml_doc(FILE *f, int64_t start, int64_t n, uint64_t seed)
+{
+    char buf[1024];
+    trade_t t;
+    /* A multi-trade document: the root written once, each <trade> line as
+     * trade_format lays it out. */
+    fputs("<AZFINSIM>\n", f);
+    for (int64_t i = 0; i < n; i++) {
+        gen_trade(seed, start + i, &t);
+        int len = trade_format(&t, buf, sizeof(buf));
+        /* strip "<AZFINSIM>\n" and "\n</AZFINSIM>" */
+        const int head = 11, tail = 12;
+        fwrite(buf + head, 1, (size_t)(len - head - tail), f);
+        fputc('\n', f);
+    }
+    fputs("</AZFINSIM>\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
+static int write_eyxml_dir(const char *dir, int64_t start, int64_t n, uint64_t seed)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fs_error("cannot create directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char path[4096], key[64], buf[1024];
+    trade_t t;
+    for (int64_t i = 0; i < n; i++) {
+        gen_trade(seed, start + i, &t);
+        trade_key(key, sizeof(key), NULL, t.id);
+        snprintf(path, sizeof(path), "%s/%s", dir, key);
+        int len = trade_format(&t, buf, sizeof(buf));
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(buf, 1, (size_t)len, f) != (size_t)len || fclose(f) != 0) {
+            fs_error("cannot write %s: %s", path, strerror(errno));
+            if (f)
+                fclose(f);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"trades", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"start-trade", required_argument, NULL, 'k'},
+        {"store", required_argument, NULL, 'S'},
+        {"eyxml", required_argument, NULL, 'x'},
+        {"eyxml-dir", required_argument, NULL, 'd'},
+        {"batch", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int64_t ntrades = -1, start = 0, batch = 1000;
+    uint64_t seed = 1;
+    const char *store_url = NULL, *eyxml = NULL, *eyxml_dir = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': if (parse_i64_arg("--trades", optarg, 0, TRADE_MAX_ID + 1, &ntrades)) return FS_EXIT_USAGE; break;
+        case 's': if (parse_u64_arg("--seed", optarg, &seed)) return FS_EXIT_USAGE; break;
+        case 'k': if (parse_i64_arg("--start-trade", optarg, 0, TRADE_MAX_ID, &start)) return FS_EXIT_USAGE; break;
+        case 'S': store_url = optarg; break;
+        case 'x': eyxml = optarg; break;
+        case 'd': eyxml_dir = optarg; break;
+        case 'b': if (parse_i64_arg("--batch", optarg, 1, 100000, &batch)) return FS_EXIT_USAGE; break;
+        case 'h': fputs(generate_usage, stdout); return FS_EXIT_OK;
+        default: fputs(generate_usage, stderr); return FS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fs_error("generate: unexpected argument '%s'", argv[optind]);
+        return FS_EXIT_USAGE;
+    }
+    if (ntrades < 0) {
+        fs_error("generate: --trades N is required");
+        return FS_EXIT_USAGE;
+    }
+    if ((store_url != NULL) + (eyxml != NULL) + (eyxml_dir != NULL) != 1) {
+        fs_error("generate: give exactly one of --store, --eyxml, --eyxml-dir");
+        return FS_EXIT_USAGE;
+    }
+    if (start + ntrades - 1 > TRADE_MAX_ID) {
+        fs_error("generate: trade ids would pass %lld", TRADE_MAX_ID);
+        return FS_EXIT_USAGE;
+    }
+    if (eyxml) {
+        FILE *f = strcmp(eyxml, "-") == 0 ? stdout : fopen(eyxml, "wb");
+        if (!f) {
+            fs_error("cannot open %s: %s", eyxml, strerror(errno));
+            return FS_EXIT_IO;
+        }
+        int rc = write_eyxml_doc(f, start, ntrades, seed);
+        if (f != stdout)
+            rc |= fclose(f);
+        else
+            rc |= fflush(f);
+        if (rc) {
+            fs_error("writing %s failed: %s", eyxml, strerror(errno));
+            return FS_EXIT_IO;
+        }
+        return FS_EXIT_OK;
+    }
+    if (eyxml_dir)
+        return write_eyxml_dir(eyxml_dir, start, ntrades, seed) ? FS_EXIT_IO : FS_EXIT_OK;
+    return cmd_generate_store(store_url, start, ntrades, seed, (int)batch);
+}
+
+/* Store generation: each MPI rank makes and writes a contiguous share of the
+ * range in pipelined batches. */
+static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_t seed, int batch)
+{
+    int rank, nranks;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    fs_log_set_rank(rank, nranks);
+    store_opts_t so;
+    memset(&so, 0, sizeof(so));
+    so.create = 1;
+    so.batch = batch;
+    so.password = getenv("FINSIM_REDIS_PASSWORD");
+    so.key_prefix = getenv("FINSIM_KEY_PREFIX");
+    char err[256];
+    int errcode = 0;
+    MPI_Comm comm = MPI_COMM_WORLD;
+    double t0 = fs_now();
+    store_t *st = store_open(url, &so, &comm, err, sizeof(err), &errcode);
+    int ok = st != NULL, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (!all_ok) {
+        if (!st)
+            fs_error("%s", err);
+        store_close(st);
+        return st ? FS_EXIT_STORE : store_err_exit_code(errcode);
+    }
+    int64_t lo = start + n * rank / nranks, hi = start + n * (rank + 1) / nranks;
+    trade_t *buf = xmalloc(sizeof(*buf) * (size_t)batch);
+    int rc = STORE_OK;
+    for (int64_t i = lo; i < hi && rc == STORE_OK; i += batch) {
+        size_t m = (size_t)(hi - i < batch ? hi - i : batch);
+        for (size_t j = 0; j < m; j++)
+            gen_trade(seed, i + (int64_t)j, &buf[j]);
+        rc = store_put_trades(st, buf, m);
+    }
+    free(buf);
+    if (rc != STORE_OK)
+        fs_error("writing trades to %s failed: %s", store_describe(st), st->errstr);
+    int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc), worst;
+    store_close(st); /* collective for the file store */
+    MPI_Allreduce(&exit_code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    double dt = fs_now() - t0;
+    if (rank == 0 && worst == FS_EXIT_OK)
+        fs_info("generated %lld trades (ids %lld..%lld, seed %llu) into %s in %.2f s (%.0f trades/s, %d rank%s)",
+                (long long)n, (long long)start, (long long)(start + n - 1), (unsigned long long)seed, url,
+                dt, dt > 0 ? (double)n / dt : 0.0, nranks, nranks > 1 ? "s" : "");
+    return worst;
+}
+
+/* ======================================================================
+ * finsim price
+ * ==================================================================== */
+
+static const char price_usage[] =
+    "usage: finsim price [--algorithm A] [--seed S] [--paths N] [--kernel K] FILE...\n"
+    "\n"
+    "Price the trades in eyxml documents (FILE '-' = standard input) in this\n"
+    "process and print one CSV row per trade. Bad trades get a non-zero status\n"
+    "and a message on stderr; the others are still priced.\n"
+    "\n"
+    "  --algorithm A   pvonly (default), deltavega, or synthetic\n"
+    "  --seed S        run seed (default 1); a trade's random stream depends only on\n"
+    "                  (seed, trade id)\n"
+    "  --paths N       override every trade's trials\n"
+    "  --kernel K      fast (default) or reference (the model as written, slower)\n"
+    "  --task-duration MS, --mem-usage MB, --delay-start MS   synthetic algorithm\n"
+    "  --failure P     fail each trade with probability P (decided from seed and id)\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "columns: trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s\n"
+    "(Greeks are empty for pvonly; figures are empty when status != 0)\n";
+
+typedef struct price_ctx {
+    const mc_opts_t *mo;
+    mc_work_t *work;
+    const char *file;
+    int64_t *seen;       /* open-addressing set of ids already priced */
+    size_t seen_cap;
+    size_t seen_n;
+    int64_t priced;
+    int64_t failed;
+} price_ctx_t;
+
+/* Insert id; returns 1 if it was already there. */
+static int seen_insert(price_ctx_t *c, int64_t id)
+{
+    if (c->seen_n * 2 >= c->seen_cap) {
+        size_t cap = c->seen_cap ? c->seen_cap * 2 : 1024;
+        int64_t *tab = xmalloc(cap * sizeof(*tab));
+        for (size_t i = 0; i < cap; i++)
+            tab[i] = -1;
+        for (size_t i = 0; i < c->seen_cap; i++) {
+            if (c->seen[i] < 0)
+                continue;
+            size_t h = fs_mix64((uint64_t)c->seen[i]) & (cap - 1);
+            while (tab[h] >= 0)
+                h = (h + 1) & (cap - 1);
+            tab[h] = c->seen[i];
+        }
+        free(c->seen);
+        c->seen = tab;
+        c->seen_cap = cap;
+    }
+    size_t h = fs_mix64((uint64_t)id) & (c->seen_cap - 1);
+    while (c->seen[h] >= 0) {
+        if (c->seen[h] == id)
+            return 1;
+        h = (h + 1) & (c->seen_cap - 1);
+    }
+    c->seen[h] = id;
+    c->seen_n++;
+    return 0;
+}
+
+static void print_num(double x)
+{
+    if (isnan(x))
+        return;
+    printf("%.17g", x);
+}
+
+static void print_result_csv(const result_t *r)
+{
+    printf("%lld,%d,", (long long)r->trade_id, (int)r->status);
+    print_num(r->pv); putchar(',');
+    print_num(r->pv_stderr); putchar(',');
+    print_num(r->delta); putchar(',');
+    print_num(r->delta_stderr); putchar(',');
+    print_num(r->vega); putchar(',');
+    print_num(r->vega_stderr); putchar(',');
+    printf("%lld,%.6f\n", (long long)r->paths, r->compute_s);
+}
+
+static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    price_ctx_t *c = ctx;
+    result_t r;
+    if (status == FS_OK && seen_insert(c, t->id)) {
+        status = FS_E_DUPLICATE;
+        msg = "trade id appears more than once; only the first is priced";
+    }
+    if (status != FS_OK) {
+        if (t->id >= 0)
+            fs_error("%s: trade %010lld: %s (%s)", c->file, (long long)t->id, msg, fs_status_name(status));
+        else
+            fs_error("%s: %s (%s)", c->file, msg, fs_status_name(status));
+        result_fail(&r, t->id, status, 0);
+    } else {
+        mc_price(t, c->mo, c->work, &r);
+        if (r.status != FS_OK)
+            fs_error("%s: trade %010lld: %s", c->file, (long long)t->id, fs_status_name(r.status));
+    }
+    if (r.status == FS_OK)
+        c->priced++;
+    else
+        c->failed++;
+    print_result_csv(&r);
+    return 0;
+}
+
+static char *read_all(FILE *f, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    if (ferror(f)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* Options shared by price and run for the pricing model. Returns 1 if c was
+ * one of them, 0 if not, -1 on a bad value. */
+static int mc_option(int c, const char *arg, mc_opts_t *mo)
+{
+    int64_t i;
+    switch (c) {
+    case 'a': {
+        int a = mc_algo_parse(arg);
+        if (a < 0) {
+            fs_error("--algorithm must be pvonly, deltavega or synthetic, not '%s'", arg);
+            return -1;
+        }
+        mo->algo = (mc_algo_t)a;
+        return 1;
+    }
+    case 'K': {
+        int k = mc_kernel_parse(arg);
+        if (k < 0) {
+            fs_error("--kernel must be fast or reference, not '%s'", arg);
+            return -1;
+        }
+        mo->kernel = (mc_kernel_t)k;
+        return 1;
+    }
+    case 's': return parse_u64_arg("--seed", arg, &mo->seed) ? -1 : 1;
+    case 'p':
+        if (parse_i64_arg("--paths", arg, 1, TRADE_MAX_TRIALS, &i))
+            return -1;
+        mo->paths = i;
+        return 1;
+    case 'T': return parse_double_arg("--task-duration", arg, 0, 1e9, &mo->task_duration_ms) ? -1 : 1;
+    case 'M': return parse_double_arg("--mem-usage", arg, 0, 1e6, &mo->mem_mb) ? -1 : 1;
+    case 'D': return parse_double_arg("--delay-start", arg, 0, 1e9, &mo->delay_start_ms) ? -1 : 1;
+    case 'F': return parse_double_arg("--failure", arg, 0, 1, &mo->failure_p) ? -1 : 1;
+    default: return 0;
+    }
+}
+
+#define MC_LONG_OPTIONS                                            \
+    {"algorithm", required_argument, NULL, 'a'},                   \
+    {"kernel", required_argument, NULL, 'K'},                      \
+    {"seed", required_argument, NULL, 's'},                        \
+    {"paths", required_argument, NULL, 'p'},                       \
+    {"task-duration", required_argument, NULL, 'T'},               \
+    {"mem-usage", required_argument, NULL, 'M'},                   \
+    {"delay-start", required_argument, NULL, 'D'},                 \
+    {"failure", required_argument, NULL, 'F'}
+
+int cmd_price(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        MC_LONG_OPTIONS,
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    mc_opts_t mo;
+    mc_opts_default(&mo);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(price_usage, stdout);
+            return FS_EXIT_OK;
+        }
+        int r = mc_option(c, optarg, &mo);
+        if (r < 0)
+            return FS_EXIT_USAGE;
+        if (r == 0) {
+            fputs(price_usage, stderr);
+            return FS_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fs_error("price: give one or more eyxml files ('-' for standard input)");
+        fputs(price_usage, stderr);
+        return FS_EXIT_USAGE;
+    }
+    price_ctx_t pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.mo = &mo;
+    pc.work = mc_work_new();
+    printf("trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s\n");
+    int io_failed = 0;
+    for (int i = optind; i < argc; i++) {
+        const char *name = argv[i];
+        FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+        if (!f) {
+            fs_error("cannot open %s: %s", name, strerror(errno));
+            io_failed = 1;
+            continue;
+        }
+        size_t len = 0;
+        char *doc = read_all(f, &len);
+        if (f != stdin)
+            fclose(f);
+        if (!doc) {
+            fs_error("cannot read %s", name);
+            io_failed = 1;
+            continue;
+        }
+        pc.file = strcmp(name, "-") == 0 ? "<stdin>" : name;
+        trade_parse(doc, len, price_cb, &pc);
+        free(doc);
+        fflush(stdout);
+    }
+    mc_work_free(pc.work);
+    free(pc.seen);
+    if (io_failed)
+        return FS_EXIT_IO;
+    return pc.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+}
+
+/* ======================================================================
+ * dispatch
+ * ==================================================================== */
+
+static int cmd_version(void)
+{
+    printf("finsim %s (%s build, %s, TLS %s)\n", FINSIM_VERSION, FINSIM_BUILD_TYPE,
+           FINSIM_NATIVE ? "tuned for the build machine" : "portable", FINSIM_HAVE_TLS ? "yes" : "no");
+    return FS_EXIT_OK;
+}
+
+int finsim_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return FS_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(main_usage, stdout);
+        return FS_EXIT_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
+        return cmd_version();
+    if (!strcmp(cmd, "generate"))
+        return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "price"))
+        return cmd_price(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    fs_error("unknown command '%s'", cmd);
+    fputs(main_usage, stderr);
+    return FS_EXIT_USAGE;
+}

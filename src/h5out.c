@@ -1,0 +1,2 @@
+/* h5out.c - placeholder until implemented. */
+#include "finsim/util.h"

@@ -1,0 +1,2 @@
+/* mc_kernel.c - placeholder until implemented. */
+#include "finsim/util.h"

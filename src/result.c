@@ -1,0 +1,138 @@
+/* result.c - result records: failure fill, XML mirror form, checksum. */
+#include "finsim/result.h"
+
+#include <expat.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "finsim/util.h"
+
+void result_fail(result_t *r, int64_t id, int status, int rank)
+{
+    memset(r, 0, sizeof(*r));
+    r->trade_id = id;
+    r->status = status;
+    r->rank = rank;
+    r->pv = r->pv_stderr = r->delta = r->delta_stderr = r->vega = r->vega_stderr = NAN;
+}
+
+int result_format(const result_t *r, char *buf, size_t cap)
+{
+    return snprintf(buf, cap,
+                    "<AZFINSIM><result trade=\"%010lld\" status=\"%d\" pv=\"%.17g\" "
+                    "pv_stderr=\"%.17g\" delta=\"%.17g\" delta_stderr=\"%.17g\" vega=\"%.17g\" "
+                    "vega_stderr=\"%.17g\" paths=\"%lld\" compute_s=\"%.9g\" rank=\"%d\"/></AZFINSIM>",
+                    (long long)r->trade_id, (int)r->status, r->pv, r->pv_stderr, r->delta,
+                    r->delta_stderr, r->vega, r->vega_stderr, (long long)r->paths, r->compute_s,
+                    (int)r->rank);
+}
+
+typedef struct rparse {
+    result_t *r;
+    int found;
+    int bad;
+    unsigned seen;
+    char *msg;
+    size_t msglen;
+} rparse_t;
+
+/* NaN is written as "nan" / "-nan" by printf; accept those for Greeks of pvonly. */
+static int parse_num(const char *s, double *out)
+{
+    if (strcmp(s, "nan") == 0 || strcmp(s, "-nan") == 0) {
+        *out = NAN;
+        return 0;
+    }
+    return fs_parse_double(s, out);
+}
+
+static void XMLCALL r_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    rparse_t *p = ud;
+    if (strcmp(name, "result") != 0 || p->found)
+        return;
+    p->found = 1;
+    static const char *const keys[] = {"trade", "status", "pv", "pv_stderr", "delta",
+                                       "delta_stderr", "vega", "vega_stderr", "paths",
+                                       "compute_s", "rank"};
+    for (int i = 0; atts[i]; i += 2) {
+        for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            if (strcmp(atts[i], keys[k]) != 0)
+                continue;
+            const char *v = atts[i + 1];
+            int64_t iv = 0;
+            double dv = 0;
+            int ok = 0;
+            switch (k) {
+            case 0: ok = fs_parse_i64(v, &iv) == 0; p->r->trade_id = iv; break;
+            case 1: ok = fs_parse_i64(v, &iv) == 0; p->r->status = (int32_t)iv; break;
+            case 8: ok = fs_parse_i64(v, &iv) == 0; p->r->paths = iv; break;
+            case 10: ok = fs_parse_i64(v, &iv) == 0; p->r->rank = (int32_t)iv; break;
+            default:
+                ok = parse_num(v, &dv) == 0;
+                double *dst[] = {NULL, NULL, &p->r->pv, &p->r->pv_stderr, &p->r->delta,
+                                 &p->r->delta_stderr, &p->r->vega, &p->r->vega_stderr, NULL,
+                                 &p->r->compute_s};
+                *dst[k] = dv;
+            }
+            if (!ok && !p->bad) {
+                p->bad = 1;
+                fs_seterr(p->msg, p->msglen, "result attribute %s is malformed", keys[k]);
+            }
+            p->seen |= 1u << k;
+        }
+    }
+}
+
+int result_parse(const char *buf, size_t len, result_t *r, char *msg, size_t msglen)
+{
+    rparse_t p = {.r = r, .msg = msg, .msglen = msglen};
+    result_fail(r, -1, FS_E_PARSE, -1);
+    XML_Parser xp = XML_ParserCreate("UTF-8");
+    if (!xp)
+        return fs_seterr(msg, msglen, "cannot create XML parser");
+    XML_SetUserData(xp, &p);
+    XML_SetStartElementHandler(xp, r_start);
+    enum XML_Status st = XML_Parse(xp, buf, (int)len, XML_TRUE);
+    int rc = 0;
+    if (st != XML_STATUS_OK)
+        rc = fs_seterr(msg, msglen, "malformed result XML: %s", XML_ErrorString(XML_GetErrorCode(xp)));
+    else if (!p.found)
+        rc = fs_seterr(msg, msglen, "no <result> element");
+    else if (p.bad)
+        rc = -1;
+    else if ((p.seen & 0x1ffu) != 0x1ffu) /* trade..paths are required */
+        rc = fs_seterr(msg, msglen, "result document lacks required attributes");
+    XML_ParserFree(xp);
+    return rc;
+}
+
+static uint64_t bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    /* all NaNs hash alike: printf/strtod round trips may change the payload */
+    if (d != d)
+        u = 0x7ff8000000000000ULL;
+    return u;
+}
+
+uint64_t result_hash(const result_t *r)
+{
+    uint64_t h = fs_mix64((uint64_t)r->trade_id);
+    const uint64_t v[] = {(uint64_t)(uint32_t)r->status, bits(r->pv), bits(r->pv_stderr),
+                          bits(r->delta), bits(r->delta_stderr), bits(r->vega),
+                          bits(r->vega_stderr), (uint64_t)r->paths};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        h = fs_mix64(h ^ v[i]);
+    return h;
+}
+
+uint64_t result_checksum(const result_t *r, size_t n)
+{
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += result_hash(&r[i]);
+    return s;
+}

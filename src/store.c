@@ -1,0 +1,152 @@
+/* store.c - store registry, URL dispatch and the timed wrappers. */
+#include "finsim/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finsim/util.h"
+
+/* Order matters: the file backend accepts anything the others do not. */
+const store_backend_t *const store_backends[] = {
+    &store_backend_memory,
+    &store_backend_redis,
+    &store_backend_file,
+    NULL,
+};
+
+int store_err_exit_code(int err)
+{
+    switch (err) {
+    case STORE_OK: return FS_EXIT_OK;
+    case STORE_E_USAGE: return FS_EXIT_USAGE;
+    case STORE_E_AUTH: return FS_EXIT_AUTH;
+    case STORE_E_TLS: return FS_EXIT_TLS;
+    case STORE_E_TIMEOUT: return FS_EXIT_TIMEOUT;
+    case STORE_E_IO: return FS_EXIT_IO;
+    case STORE_E_NOMEM: return FS_EXIT_INTERNAL;
+    default: return FS_EXIT_STORE;
+    }
+}
+
+int store_set_error(store_t *st, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->errstr, sizeof(st->errstr), fmt, ap);
+    va_end(ap);
+    st->err = code;
+    return code;
+}
+
+store_t *store_open(const char *url, const store_opts_t *o, void *mpi_comm,
+                    char *err, size_t errlen, int *errcode)
+{
+    store_opts_t defaults;
+    memset(&defaults, 0, sizeof(defaults));
+    if (!o)
+        o = &defaults;
+    if (errcode)
+        *errcode = STORE_OK;
+    if (!url || !*url) {
+        fs_seterr(err, errlen, "no store given (--store URL)");
+        if (errcode)
+            *errcode = STORE_E_USAGE;
+        return NULL;
+    }
+    const store_backend_t *be = NULL;
+    for (int i = 0; store_backends[i]; i++) {
+        if (store_backends[i]->accepts(url)) {
+            be = store_backends[i];
+            break;
+        }
+    }
+    store_t *st = xcalloc(1, sizeof(*st));
+    st->be = be;
+    st->opts = *o;
+    if (st->opts.batch <= 0)
+        st->opts.batch = 1000;
+    if (st->opts.timeout_s <= 0)
+        st->opts.timeout_s = 10;
+    if (st->opts.retries <= 0)
+        st->opts.retries = 3;
+    snprintf(st->url, sizeof(st->url), "%s", url);
+    int rc = be ? be->open(st, url, &st->opts, mpi_comm)
+                : store_set_error(st, STORE_E_USAGE, "no store backend accepts '%s'", url);
+    if (rc != STORE_OK) {
+        fs_seterr(err, errlen, "%s", st->errstr[0] ? st->errstr : "cannot open store");
+        if (errcode)
+            *errcode = rc;
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    if (st->be && st->be->close)
+        st->be->close(st);
+    free(st);
+}
+
+int store_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out)
+{
+    double t0 = fs_now();
+    int rc = st->be->get_trades ? st->be->get_trades(st, ids, n, out)
+                                : store_set_error(st, STORE_E_NOTSUP, "%s store cannot read trades", st->be->name);
+    st->stats.fetch_s += fs_now() - t0;
+    st->stats.gets += (int64_t)n;
+    return rc;
+}
+
+int store_put_trades(store_t *st, const trade_t *t, size_t n)
+{
+    double t0 = fs_now();
+    int rc = st->be->put_trades ? st->be->put_trades(st, t, n)
+                                : store_set_error(st, STORE_E_NOTSUP, "%s store cannot write trades", st->be->name);
+    st->stats.put_s += fs_now() - t0;
+    st->stats.puts += (int64_t)n;
+    return rc;
+}
+
+int store_put_results(store_t *st, const result_t *r, size_t n)
+{
+    double t0 = fs_now();
+    int rc = st->be->put_results ? st->be->put_results(st, r, n)
+                                 : store_set_error(st, STORE_E_NOTSUP, "%s store cannot mirror results", st->be->name);
+    st->stats.put_s += fs_now() - t0;
+    st->stats.puts += (int64_t)n;
+    return rc;
+}
+
+int store_get_results(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found)
+{
+    if (!st->be->get_results)
+        return store_set_error(st, STORE_E_NOTSUP, "%s store cannot read results", st->be->name);
+    return st->be->get_results(st, ids, n, out, found);
+}
+
+int store_list_trades(store_t *st, int64_t **ids, size_t *n)
+{
+    if (!st->be->list_trades)
+        return store_set_error(st, STORE_E_NOTSUP, "%s store cannot list its trades", st->be->name);
+    return st->be->list_trades(st, ids, n);
+}
+
+int store_reconnect(store_t *st)
+{
+    if (!st->be->reconnect)
+        return store_set_error(st, STORE_E_NOTSUP, "%s store cannot reconnect", st->be->name);
+    return st->be->reconnect(st);
+}
+
+const char *store_describe(store_t *st)
+{
+    if (st->be->describe)
+        return st->be->describe(st);
+    return st->url;
+}

@@ -1,0 +1,352 @@
+/* trade.c - AzFinSim eyxml codec (expat) and trade validation. */
+#include "finsim/trade.h"
+
+#include <expat.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "finsim/util.h"
+
+int trade_key(char *buf, size_t cap, const char *prefix, int64_t id)
+{
+    return snprintf(buf, cap, "%sey%07lld.xml", prefix ? prefix : "", (long long)id);
+}
+
+int trade_result_key(char *buf, size_t cap, const char *prefix, int64_t id)
+{
+    return snprintf(buf, cap, "%sey%07lld_result.xml", prefix ? prefix : "", (long long)id);
+}
+
+/* The formats are AzFinSim's (xmlutils.GenerateTradeEY), so files and Redis
+ * values written by either tool are byte-identical. */
+int trade_format(const trade_t *t, char *buf, size_t cap)
+{
+    return snprintf(buf, cap,
+                    "<AZFINSIM>\n  <trade fx1=\"%.16f\" start_date=\"%s\" end_date=\"%s\" "
+                    "drift=\"%2.17f\" maturity=\"%.2f\" t_steps=\"%d\" trials=\"%d\" "
+                    "ro=\"%2.10e\" v=\"%2.16f\" sigma1=\"%2.17f\" warrantsNo=\"%lld\" "
+                    "notionalPerWarr=\"%2.16f\" strike=\"%2.16f\">%010lld</trade>\n</AZFINSIM>",
+                    t->fx1, t->start_date, t->end_date, t->drift, t->maturity, (int)t->t_steps,
+                    (int)t->trials, t->ro, t->v, t->sigma1, (long long)t->warrants_no,
+                    t->notional_per_warr, t->strike, (long long)t->id);
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+int trade_validate(const trade_t *t, char *msg, size_t msglen)
+{
+#define BAD(code, ...) return (fs_seterr(msg, msglen, __VA_ARGS__), (code))
+    if (t->id < 0 || t->id > TRADE_MAX_ID)
+        BAD(FS_E_DOMAIN, "trade id %lld outside 0..%lld", (long long)t->id, TRADE_MAX_ID);
+    if (!(t->fx1 > 0))
+        BAD(FS_E_DOMAIN, "fx1=%g must be > 0", t->fx1);
+    if (!(t->strike > 0))
+        BAD(FS_E_DOMAIN, "strike=%g must be > 0", t->strike);
+    if (!(t->sigma1 >= 0) || t->sigma1 > 10)
+        BAD(FS_E_DOMAIN, "sigma1=%g must be in [0, 10]", t->sigma1);
+    if (!(t->v >= 0) || t->v > 10)
+        BAD(FS_E_DOMAIN, "v=%g must be in [0, 10]", t->v);
+    if (!(fabs(t->ro) <= 1))
+        BAD(FS_E_DOMAIN, "ro=%g must satisfy |ro| <= 1", t->ro);
+    if (!(t->maturity > 0) || t->maturity > 100)
+        BAD(FS_E_DOMAIN, "maturity=%g must be in (0, 100] years", t->maturity);
+    if (!(fabs(t->drift) <= 10))
+        BAD(FS_E_DOMAIN, "drift=%g must satisfy |drift| <= 10", t->drift);
+    if (t->warrants_no < 0 || t->warrants_no > 1000000000000LL)
+        BAD(FS_E_DOMAIN, "warrantsNo=%lld must be in [0, 1e12]", (long long)t->warrants_no);
+    if (!(t->notional_per_warr >= 0) || t->notional_per_warr > 1e12)
+        BAD(FS_E_DOMAIN, "notionalPerWarr=%g must be in [0, 1e12]", t->notional_per_warr);
+    if (t->t_steps < 1)
+        BAD(FS_E_DOMAIN, "t_steps=%d must be >= 1", (int)t->t_steps);
+    if (t->trials < 1)
+        BAD(FS_E_DOMAIN, "trials=%d must be >= 1", (int)t->trials);
+    if (t->t_steps > TRADE_MAX_STEPS)
+        BAD(FS_E_TOO_LARGE, "t_steps=%d exceeds the limit %d", (int)t->t_steps, TRADE_MAX_STEPS);
+    if (t->trials > TRADE_MAX_TRIALS)
+        BAD(FS_E_TOO_LARGE, "trials=%d exceeds the limit %d", (int)t->trials, TRADE_MAX_TRIALS);
+    if ((int64_t)t->trials * t->t_steps > TRADE_MAX_WORK)
+        BAD(FS_E_TOO_LARGE, "trials*t_steps=%lld exceeds the limit %lld",
+            (long long)t->trials * t->t_steps, TRADE_MAX_WORK);
+#undef BAD
+    if (msg && msglen)
+        msg[0] = '\0';
+    return FS_OK;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+enum field {
+    F_FX1, F_START, F_END, F_DRIFT, F_MATURITY, F_TSTEPS, F_TRIALS, F_RO, F_V,
+    F_SIGMA1, F_WARRANTS, F_NOTIONAL, F_STRIKE, F_COUNT
+};
+
+static const char *const field_names[F_COUNT] = {
+    "fx1", "start_date", "end_date", "drift", "maturity", "t_steps", "trials",
+    "ro", "v", "sigma1", "warrantsNo", "notionalPerWarr", "strike",
+};
+
+typedef struct parse_ctx {
+    XML_Parser xp;
+    trade_cb cb;
+    void *cb_ctx;
+    int depth;          /* element depth, root = 1 */
+    int root_ok;        /* root element is <AZFINSIM> */
+    int in_trade;       /* inside a <trade> element */
+    int stopped;        /* callback asked to stop */
+    int count;          /* trades reported */
+    int status;         /* status of the trade being read */
+    char msg[192];      /* reason when status != FS_OK */
+    trade_t t;          /* trade being read */
+    char text[32];      /* element text (the id) */
+    size_t text_len;
+    int text_overflow;
+} parse_ctx_t;
+
+static void set_status(parse_ctx_t *c, int status, const char *fmt, const char *a)
+{
+    if (c->status != FS_OK)
+        return; /* keep the first problem */
+    c->status = status;
+    snprintf(c->msg, sizeof(c->msg), fmt, a);
+}
+
+static void parse_field(parse_ctx_t *c, int f, const char *val)
+{
+    trade_t *t = &c->t;
+    double d = 0;
+    int64_t i = 0;
+    switch (f) {
+    case F_START:
+    case F_END: {
+        char *dst = f == F_START ? t->start_date : t->end_date;
+        size_t n = strlen(val);
+        if (n >= sizeof(t->start_date)) {
+            set_status(c, FS_E_BAD_NUMBER, "%s is not a YYYY-MM-DD date", field_names[f]);
+            return;
+        }
+        memcpy(dst, val, n + 1);
+        return;
+    }
+    case F_TSTEPS:
+    case F_TRIALS:
+    case F_WARRANTS:
+        if (fs_parse_i64(val, &i) != 0) {
+            set_status(c, FS_E_BAD_NUMBER, "%s is not an integer", field_names[f]);
+            return;
+        }
+        if (f == F_WARRANTS) {
+            t->warrants_no = i;
+        } else {
+            /* clamp into int32 range; validation reports the real limits */
+            int32_t v = i > INT32_MAX ? INT32_MAX : i < INT32_MIN ? INT32_MIN : (int32_t)i;
+            if (f == F_TSTEPS)
+                t->t_steps = v;
+            else
+                t->trials = v;
+            if (i > INT32_MAX)
+                set_status(c, FS_E_TOO_LARGE, "%s is too large", field_names[f]);
+        }
+        return;
+    default:
+        if (fs_parse_double(val, &d) != 0) {
+            set_status(c, FS_E_BAD_NUMBER, "%s is not a finite number", field_names[f]);
+            return;
+        }
+        switch (f) {
+        case F_FX1: t->fx1 = d; break;
+        case F_DRIFT: t->drift = d; break;
+        case F_MATURITY: t->maturity = d; break;
+        case F_RO: t->ro = d; break;
+        case F_V: t->v = d; break;
+        case F_SIGMA1: t->sigma1 = d; break;
+        case F_NOTIONAL: t->notional_per_warr = d; break;
+        case F_STRIKE: t->strike = d; break;
+        default: break;
+        }
+    }
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    parse_ctx_t *c = ud;
+    c->depth++;
+    if (c->depth == 1) {
+        c->root_ok = strcmp(name, "AZFINSIM") == 0;
+        return;
+    }
+    if (!c->root_ok || c->depth != 2 || strcmp(name, "trade") != 0)
+        return; /* unknown elements are ignored */
+    c->in_trade = 1;
+    c->status = FS_OK;
+    c->msg[0] = '\0';
+    memset(&c->t, 0, sizeof(c->t));
+    c->t.id = -1;
+    c->text_len = 0;
+    c->text_overflow = 0;
+    unsigned seen = 0;
+    for (int i = 0; atts[i]; i += 2) {
+        for (int f = 0; f < F_COUNT; f++) {
+            if (strcmp(atts[i], field_names[f]) == 0) {
+                seen |= 1u << f;
+                parse_field(c, f, atts[i + 1]);
+                break;
+            }
+        }
+        /* unknown attributes are ignored, as AzFinSim's reader does */
+    }
+    for (int f = 0; f < F_COUNT; f++) {
+        if (f == F_START || f == F_END)
+            continue; /* dates are informational */
+        if (!(seen & (1u << f))) {
+            c->status = FS_OK; /* a missing field is reported before a malformed one */
+            set_status(c, FS_E_MISSING_FIELD, "attribute %s is missing", field_names[f]);
+            break;
+        }
+    }
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+    parse_ctx_t *c = ud;
+    if (!c->in_trade || c->depth != 2)
+        return;
+    for (int i = 0; i < len; i++) {
+        char ch = s[i];
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+            if (c->text_len == 0)
+                continue; /* leading whitespace */
+        }
+        if (c->text_len + 1 >= sizeof(c->text)) {
+            c->text_overflow = 1;
+            return;
+        }
+        c->text[c->text_len++] = ch;
+    }
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *name)
+{
+    parse_ctx_t *c = ud;
+    if (c->in_trade && c->depth == 2) {
+        c->in_trade = 0;
+        /* trailing whitespace of the id */
+        while (c->text_len && (c->text[c->text_len - 1] == ' ' || c->text[c->text_len - 1] == '\n' ||
+                               c->text[c->text_len - 1] == '\t' || c->text[c->text_len - 1] == '\r'))
+            c->text_len--;
+        c->text[c->text_len] = '\0';
+        int64_t id = -1;
+        int id_ok = !c->text_overflow && c->text_len > 0 && fs_parse_i64(c->text, &id) == 0 &&
+                    id >= 0 && id <= TRADE_MAX_ID && c->text[0] != '-' && c->text[0] != '+';
+        for (size_t i = 0; id_ok && i < c->text_len; i++)
+            if (c->text[i] < '0' || c->text[i] > '9')
+                id_ok = 0;
+        c->t.id = id_ok ? id : -1;
+        if (!id_ok) {
+            set_status(c, FS_E_BAD_NUMBER, "%s", "trade id (element text) is not a 0..9999999999 integer");
+        }
+        if (c->status == FS_OK)
+            c->status = trade_validate(&c->t, c->msg, sizeof(c->msg));
+        c->count++;
+        if (c->cb(c->cb_ctx, &c->t, c->status, c->status == FS_OK ? "" : c->msg)) {
+            c->stopped = 1;
+            XML_StopParser(c->xp, XML_FALSE);
+        }
+    }
+    c->depth--;
+}
+
+/* Refuse DOCTYPE declarations: no entity expansion games on untrusted input. */
+static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                               const XML_Char *pubid, int has_internal_subset)
+{
+    parse_ctx_t *c = ud;
+    c->status = FS_E_PARSE;
+    snprintf(c->msg, sizeof(c->msg), "DOCTYPE declarations are not allowed");
+    XML_StopParser(c->xp, XML_FALSE);
+}
+
+int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
+{
+    parse_ctx_t c;
+    memset(&c, 0, sizeof(c));
+    c.cb = cb;
+    c.cb_ctx = ctx;
+    c.t.id = -1;
+    if (len > TRADE_DOC_MAX) {
+        cb(ctx, &c.t, FS_E_TOO_LARGE, "document larger than 1 MiB");
+        return 1;
+    }
+    c.xp = XML_ParserCreate("UTF-8");
+    if (!c.xp) {
+        cb(ctx, &c.t, FS_E_NOMEM, "cannot create XML parser");
+        return 1;
+    }
+    XML_SetUserData(c.xp, &c);
+    XML_SetElementHandler(c.xp, on_start, on_end);
+    XML_SetCharacterDataHandler(c.xp, on_text);
+    XML_SetStartDoctypeDeclHandler(c.xp, on_doctype);
+    enum XML_Status st = XML_Parse(c.xp, buf, (int)len, XML_TRUE);
+    if (c.stopped) {
+        XML_ParserFree(c.xp);
+        return c.count;
+    }
+    if (st != XML_STATUS_OK || !c.root_ok || c.count == 0) {
+        char msg[192];
+        if (c.status == FS_E_PARSE && c.msg[0])
+            snprintf(msg, sizeof(msg), "%s", c.msg);
+        else if (st != XML_STATUS_OK)
+            snprintf(msg, sizeof(msg), "malformed XML at line %lu column %lu: %s",
+                     (unsigned long)XML_GetCurrentLineNumber(c.xp),
+                     (unsigned long)XML_GetCurrentColumnNumber(c.xp),
+                     XML_ErrorString(XML_GetErrorCode(c.xp)));
+        else if (!c.root_ok)
+            snprintf(msg, sizeof(msg), "root element is not <AZFINSIM>");
+        else
+            snprintf(msg, sizeof(msg), "no <trade> element in the document");
+        /* a trade in progress when the XML broke is reported as unparsable */
+        trade_t t = c.t;
+        if (!(c.in_trade || c.count == 0))
+            t.id = -1;
+        cb(ctx, &t, FS_E_PARSE, msg);
+        c.count++;
+    }
+    XML_ParserFree(c.xp);
+    return c.count;
+}
+
+typedef struct one_ctx {
+    trade_t *out;
+    int status;
+    int n;
+    char *msg;
+    size_t msglen;
+} one_ctx_t;
+
+static int one_cb(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    one_ctx_t *o = ctx;
+    o->n++;
+    if (o->n == 1) {
+        *o->out = *t;
+        o->status = status;
+        if (o->msg && o->msglen)
+            snprintf(o->msg, o->msglen, "%s", msg);
+        return 0;
+    }
+    if (o->status == FS_OK) {
+        o->status = FS_E_PARSE;
+        if (o->msg && o->msglen)
+            snprintf(o->msg, o->msglen, "%s", status == FS_E_PARSE ? msg : "document holds more than one <trade>");
+    }
+    return 1;
+}
+
+int trade_parse_one(const char *buf, size_t len, trade_t *out, char *msg, size_t msglen)
+{
+    one_ctx_t o = {.out = out, .status = FS_E_PARSE, .n = 0, .msg = msg, .msglen = msglen};
+    memset(out, 0, sizeof(*out));
+    out->id = -1;
+    trade_parse(buf, len, one_cb, &o);
+    return o.status;
+}

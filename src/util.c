@@ -1,0 +1,175 @@
+/* util.c - allocation, logging, timing and strict number parsing. */
+#include "finsim/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int fs_log_verbose = 0;
+static int log_rank = 0;
+static int log_nranks = 1;
+
+static const char *const status_names[] = {
+    [FS_OK] = "ok",
+    [FS_E_PARSE] = "parse",
+    [FS_E_MISSING_FIELD] = "missing-field",
+    [FS_E_BAD_NUMBER] = "bad-number",
+    [FS_E_DOMAIN] = "domain",
+    [FS_E_TOO_LARGE] = "too-large",
+    [FS_E_NOT_FOUND] = "not-found",
+    [FS_E_WRONG_TYPE] = "wrong-type",
+    [FS_E_INJECTED] = "injected-failure",
+    [FS_E_DUPLICATE] = "duplicate",
+    [FS_E_STORE] = "store",
+    [FS_E_NOMEM] = "no-memory",
+    [FS_E_ID_MISMATCH] = "id-mismatch",
+};
+
+const char *fs_status_name(int status)
+{
+    if (status < 0 || (size_t)status >= sizeof(status_names) / sizeof(status_names[0]) ||
+        !status_names[status])
+        return "unknown";
+    return status_names[status];
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "finsim: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = xmalloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+double fs_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void fs_log_set_rank(int rank, int nranks)
+{
+    log_rank = rank;
+    log_nranks = nranks;
+}
+
+static void vlog(const char *level, const char *fmt, va_list ap)
+{
+    char line[2048];
+    int n = 0;
+    if (log_nranks > 1)
+        n = snprintf(line, sizeof(line), "finsim[%d]: %s", log_rank, level);
+    else
+        n = snprintf(line, sizeof(line), "finsim: %s", level);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        n = 0;
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    /* one write per line so lines from several ranks do not interleave */
+    fprintf(stderr, "%s\n", line);
+}
+
+void fs_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("error: ", fmt, ap);
+    va_end(ap);
+}
+
+void fs_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void fs_info(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("", fmt, ap);
+    va_end(ap);
+}
+
+void fs_debug(const char *fmt, ...)
+{
+    if (fs_log_verbose < 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("debug: ", fmt, ap);
+    va_end(ap);
+}
+
+int fs_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int fs_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int fs_parse_double(const char *s, double *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v))
+        return -1;
+    /* ERANGE on underflow still yields a usable (tiny) value; overflow is caught by isfinite */
+    *out = v;
+    return 0;
+}

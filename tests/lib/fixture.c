@@ -1,0 +1,2 @@
+/* fixture.c - placeholder, filled in with the redis fixture. */
+#include "fixture.h"
