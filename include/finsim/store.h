@@ -51,6 +51,10 @@ typedef struct store_opts {
     int create;               /* file: create (truncate) for writing */
     int readonly;             /* file: open read-only */
     int collective;           /* file: open with MPI-IO on comm (see store_open) */
+    int64_t expect_first;     /* file: first id of the range the whole job writes */
+    int64_t expect_count;     /* file: ids [expect_first, +count) get rows at open
+                               * (collectively); needed for put_trades from several
+                               * ranks, optional with one; 0 = none */
 } store_opts_t;
 
 /* One slot of a batch read: the trade or why it could not be had. */
@@ -119,6 +123,11 @@ extern const store_backend_t store_backend_memory;
 store_t *store_open(const char *url, const store_opts_t *o, void *mpi_comm,
                     char *err, size_t errlen, int *errcode);
 void store_close(store_t *st); /* accepts NULL */
+
+/* Forget the in-process store mem://name (every key prefix) and free its
+ * trades and results; handles still open keep it alive until they close.
+ * Returns 0, or -1 when no such store exists. Not thread-safe. */
+int store_memory_drop(const char *name);
 
 /* Thin wrappers that check for optional slots (STORE_E_NOTSUP) and time the
  * call into st->stats. */
