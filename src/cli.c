@@ -219,6 +219,8 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     memset(&so, 0, sizeof(so));
     so.create = 1;
     so.batch = batch;
+    so.expect_first = start; /* the file store makes these rows collectively */
+    so.expect_count = n;
     so.password = getenv("FINSIM_REDIS_PASSWORD");
     so.key_prefix = getenv("FINSIM_KEY_PREFIX");
     char err[256];
@@ -388,7 +390,7 @@ static char *read_all(FILE *f, size_t *len)
 
 /* Options shared by price and run for the pricing model. Returns 1 if c was
  * one of them, 0 if not, -1 on a bad value. */
-static int mc_option(int c, const char *arg, mc_opts_t *mo)
+int cli_mc_option(int c, const char *arg, mc_opts_t *mo)
 {
     int64_t i;
     switch (c) {
@@ -450,7 +452,7 @@ int cmd_price(int argc, char **argv)
             fputs(price_usage, stdout);
             return FS_EXIT_OK;
         }
-        int r = mc_option(c, optarg, &mo);
+        int r = cli_mc_option(c, optarg, &mo);
         if (r < 0)
             return FS_EXIT_USAGE;
         if (r == 0) {

@@ -14,4 +14,11 @@ int cmd_price(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
+/* Options shared by price and run for the pricing model (getopt codes
+ * 'a' algorithm, 'K' kernel, 's' seed, 'p' paths, 'T' task duration, 'M'
+ * memory, 'D' delay, 'F' failure). Returns 1 if c was one of them (value
+ * stored in *mo), 0 if not, -1 on a bad value (message printed). */
+struct mc_opts;
+int cli_mc_option(int c, const char *arg, struct mc_opts *mo);
+
 #endif

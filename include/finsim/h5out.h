@@ -39,3 +39,36 @@ hid_t h5out_result_type(void);
 hid_t h5out_telemetry_type(void);
 
 #endif
+
+/* A results file being written. Rows go to PATH.partial; h5out_finish
+ * renames it to PATH, so a PATH that exists is always complete. */
+typedef struct h5out h5out_t;
+
+/* One string attribute of the root group. */
+typedef struct h5out_attr {
+    const char *name;   /* attribute name */
+    const char *value;  /* NUL-terminated value (same on every rank) */
+} h5out_attr_t;
+
+/* Collective over comm: create PATH.partial with /results of nrows rows
+ * (status -1 until written). Returns NULL on failure with a one-line reason
+ * in err (the same outcome on every rank). */
+h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err, size_t errlen);
+
+/* Independent: write n results at rows row0 .. row0+n-1. Returns 0 or -1
+ * (reason in err). */
+int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char *err, size_t errlen);
+
+/* Collective: write /telemetry (tel[0..nranks), identical on every rank),
+ * the root attributes (identical on every rank), the uint64 attribute
+ * "checksum_u64", close, and rename PATH.partial to PATH. Frees h. Returns 0
+ * or -1 with the reason in err (same outcome on every rank). */
+int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
+                 int nattrs, uint64_t checksum, char *err, size_t errlen);
+
+/* Collective: close without finishing; PATH.partial stays for inspection.
+ * Accepts NULL. */
+void h5out_abort(h5out_t *h);
+
+/* Seconds spent in this module's writes on the calling rank. */
+double h5out_write_seconds(const h5out_t *h);
