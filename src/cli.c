@@ -28,6 +28,7 @@ static const char main_usage[] =
     "  generate   make synthetic trades (AzFinSim distributions) into a store or eyxml files\n"
     "  price      price eyxml documents in one process and print CSV\n"
     "  run        the main job: mpirun -np R finsim run --store URL ... --output FILE.h5\n"
+    "  config     show the effective configuration of run, and where each value came from\n"
     "  version    print the version and build facts\n"
     "\n"
     "'finsim <command> --help' explains each command.\n"
@@ -530,6 +531,8 @@ int finsim_main(int argc, char **argv)
         return cmd_price(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "config"))
+        return cmd_config(argc - 1, argv + 1);
     fs_error("unknown command '%s'", cmd);
     fputs(main_usage, stderr);
     return FS_EXIT_USAGE;

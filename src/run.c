@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "finsim/cli.h"
+#include "finsim/config.h"
 #include "finsim/config_build.h"
 #include "finsim/h5out.h"
 #include "finsim/mc.h"
@@ -567,6 +568,11 @@ static const char run_usage[] =
     "  --events FILE        write JSON-lines progress events (rank 0)\n"
     "  --progress SEC       seconds between progress lines (default 10; 0 = off)\n"
     "  --quiet              only the report and errors\n"
+    "configuration:\n"
+    "  --config FILE        INI file ([store], [tls], [run], [synthetic] sections; keys are\n"
+    "                       these option names with '_' for '-'); also FINSIM_CONFIG.\n"
+    "                       Precedence: defaults < file < FINSIM_<KEY> environment <\n"
+    "                       command line. 'finsim config ...' shows the result.\n"
     "store options:\n"
     "  --key-prefix P       prefix of every Redis key (several portfolios in one Redis)\n"
     "  --password-file F    Redis password from F (mode 0600); else FINSIM_REDIS_PASSWORD\n"
@@ -577,38 +583,52 @@ static const char run_usage[] =
     "exit status: 0 every trade priced; 1 some trades failed; 2 usage; 3 store;\n"
     "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure.\n";
 
-/* Read a secret from a file that only its owner can read (as ssh does). */
-static int read_secret_file(const char *path, char **out, char *err, size_t errlen)
+/* Every setting of finsim run, by INI section. The same names serve the
+ * INI file, FINSIM_<NAME> and --name (dashes for underscores). */
+static const cfg_key_t run_keys[] = {
+    {"store", "store", 0}, {"key_prefix", "store", 0}, {"password_file", "store", 0},
+    {"timeout", "store", 0}, {"batch", "store", 0}, {"mirror", "store", 1},
+    {"tls_ca", "tls", 0}, {"tls_ca_dir", "tls", 0}, {"tls_cert", "tls", 0}, {"tls_key", "tls", 0},
+    {"tls_sni", "tls", 0}, {"tls_insecure", "tls", 1},
+    {"algorithm", "run", 0}, {"kernel", "run", 0}, {"seed", "run", 0}, {"paths", "run", 0},
+    {"start_trade", "run", 0}, {"trade_window", "run", 0}, {"all_trades", "run", 1},
+    {"ids_file", "run", 0}, {"output", "run", 0}, {"schedule", "run", 0}, {"balance", "run", 0},
+    {"chunk", "run", 0}, {"resume", "run", 1}, {"expect_checksum", "run", 0}, {"events", "run", 0},
+    {"progress", "run", 0}, {"quiet", "run", 1}, {"failure", "run", 0}, {"failure_mode", "run", 0},
+    {"task_duration", "synthetic", 0}, {"mem_usage", "synthetic", 0}, {"delay_start", "synthetic", 0},
+    {NULL, NULL, 0},
+};
+#define RUN_NKEYS (sizeof(run_keys) / sizeof(run_keys[0]) - 1)
+
+/* Where each setting's value came from (index as run_keys); NULL = default. */
+typedef struct run_sources {
+    const char *src[RUN_NKEYS];
+    cfg_layers_t layers;
+} run_sources_t;
+
+static void note_source(run_sources_t *rs, const char *optname, const char *src)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return fs_seterr(err, errlen, "cannot read password file %s: %s", path, strerror(errno));
-    if (sb.st_mode & (S_IRWXG | S_IRWXO))
-        return fs_seterr(err, errlen,
-                         "password file %s is accessible by group or others (mode %03o); "
-                         "run: chmod 600 %s",
-                         path, (unsigned)(sb.st_mode & 0777), path);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return fs_seterr(err, errlen, "cannot read password file %s: %s", path, strerror(errno));
-    char buf[1024];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    *out = xstrdup(buf);
-    memset(buf, 0, sizeof(buf));
-    return 0;
+    char key[64];
+    if (!strncmp(optname, "no-", 3))
+        optname += 3;
+    snprintf(key, sizeof(key), "%s", optname);
+    for (char *p = key; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    for (size_t i = 0; i < RUN_NKEYS; i++)
+        if (!strcmp(run_keys[i].name, key))
+            rs->src[i] = src;
 }
 
 /* Parse the command line into c. Returns -1 on usage error (message printed),
  * 1 when --help was printed, 0 otherwise. */
-static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_password)
+static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_password, run_sources_t *rs,
+                          int check)
 {
     enum { O_STORE = 1000, O_OUTPUT, O_START, O_WINDOW, O_ALL, O_IDS, O_SCHED, O_BALANCE, O_CHUNK,
            O_BATCH, O_NOMIRROR, O_RESUME, O_EXPECT, O_EVENTS, O_PROGRESS, O_QUIET, O_PREFIX, O_PWFILE,
-           O_CA, O_CADIR, O_CERT, O_KEY, O_SNI, O_INSECURE, O_TIMEOUT, O_FMODE, O_VERBOSE };
+           O_CA, O_CADIR, O_CERT, O_KEY, O_SNI, O_INSECURE, O_TIMEOUT, O_FMODE, O_VERBOSE, O_CONFIG,
+           O_MIRROR, O_NORESUME, O_NOQUIET, O_NOINSECURE, O_NOALL };
     static const struct option opts[] = {
         {"algorithm", required_argument, NULL, 'a'},
         {"kernel", required_argument, NULL, 'K'},
@@ -645,14 +665,27 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
         {"tls-sni", required_argument, NULL, O_SNI},
         {"tls-insecure", no_argument, NULL, O_INSECURE},
         {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"mirror", no_argument, NULL, O_MIRROR},
+        {"no-resume", no_argument, NULL, O_NORESUME},
+        {"no-quiet", no_argument, NULL, O_NOQUIET},
+        {"no-tls-insecure", no_argument, NULL, O_NOINSECURE},
+        {"no-all-trades", no_argument, NULL, O_NOALL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    int opt, longindex;
     int64_t v;
     double d;
+    char cerr[512];
+    if (cfg_build(run_keys, argc0, argv0, &rs->layers, cerr, sizeof(cerr)) != 0)
+        return fs_error("%s", cerr), -1;
+    int argc = rs->layers.argc;
+    char **argv = rs->layers.argv;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+    while ((longindex = -1, opt = getopt_long(argc, argv, "hv", opts, &longindex)) != -1) {
+        if (longindex >= 0)
+            note_source(rs, opts[longindex].name, cfg_source_at(&rs->layers, optind));
         int r = cli_mc_option(opt, optarg, &c->mo);
         if (r < 0)
             return -1;
@@ -660,6 +693,12 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
             continue;
         switch (opt) {
         case 'h': return 1;
+        case O_CONFIG: break; /* read by cfg_build */
+        case O_MIRROR: c->mirror = 1; break;
+        case O_NORESUME: c->resume = 0; break;
+        case O_NOQUIET: c->quiet = 0; break;
+        case O_NOINSECURE: c->so.tls_insecure = 0; break;
+        case O_NOALL: c->all_trades = 0; break;
         case 'v':
         case O_VERBOSE: fs_log_verbose++; break;
         case O_STORE: c->store_url = optarg; break;
@@ -738,6 +777,8 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
     }
     if (optind < argc)
         return fs_error("run: unexpected argument '%s'", argv[optind]), -1;
+    if (!check)
+        return 0;
     if (!c->store_url)
         return fs_error("run: --store URL is required"), -1;
     if (!c->output)
@@ -750,7 +791,7 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
     c->list_mode = c->window <= 0;
     if (c->password_file) {
         char err[512];
-        if (read_secret_file(c->password_file, owned_password, err, sizeof(err)) != 0)
+        if (cfg_read_secret_file(c->password_file, owned_password, err, sizeof(err)) != 0)
             return fs_error("%s", err), -1;
         c->so.password = *owned_password;
     } else {
@@ -776,25 +817,35 @@ static char *join_argv(int argc, char **argv)
     return s;
 }
 
-/* The effective configuration as key=value lines, secrets redacted. */
-static char *describe_config(const run_cfg_t *c, const char *store_desc, int nranks)
+/* The effective configuration as key=value lines (names as in run_keys),
+ * secrets redacted. store is the URL without user info. */
+static char *describe_config(const run_cfg_t *c, const char *store_desc)
 {
-    char *s = xmalloc(4096);
-    snprintf(s, 4096,
-             "store=%s\nkey_prefix=%s\noutput=%s\nrange_start=%lld\nrange_window=%lld\nall_trades=%d\n"
-             "ids_file=%s\nalgorithm=%s\nkernel=%s\nseed=%llu\npaths=%lld\ntask_duration_ms=%g\n"
-             "mem_usage_mb=%g\ndelay_start_ms=%g\nfailure=%g\nfailure_mode=%s\nschedule=%s\nbalance=%s\n"
-             "chunk=%lld\nbatch=%d\nmirror=%d\nresume=%d\nranks=%d\nredis_password=%s\ntls_ca=%s\n"
-             "tls_cert=%s\ntls_key=%s\ntls_insecure=%d\ntimeout_s=%g\n",
-             store_desc, c->so.key_prefix ? c->so.key_prefix : "", c->output, (long long)c->start_trade,
-             (long long)c->window, c->all_trades, c->ids_file ? c->ids_file : "", mc_algo_name(c->mo.algo),
-             mc_kernel_name(c->mo.kernel), (unsigned long long)c->mo.seed, (long long)c->mo.paths,
-             c->mo.task_duration_ms, c->mo.mem_mb, c->mo.delay_start_ms, c->mo.failure_p,
-             c->failure_exit ? "exit" : "record", c->schedule == RUN_DYNAMIC ? "dynamic" : "static",
-             c->balance == RUN_BALANCE_COST ? "cost" : "count", (long long)c->chunk, c->batch, c->mirror,
-             c->resume, nranks, c->so.password ? "<redacted>" : "<none>",
-             c->so.tls_ca_file ? c->so.tls_ca_file : "", c->so.tls_cert ? c->so.tls_cert : "",
-             c->so.tls_key ? "<redacted path>" : "", c->so.tls_insecure, c->so.timeout_s);
+    char *s = xmalloc(8192);
+    char expect[32] = "";
+    if (c->have_expect)
+        snprintf(expect, sizeof(expect), "%016llx", (unsigned long long)c->expect_checksum);
+    snprintf(s, 8192,
+             "store=%s\nkey_prefix=%s\npassword_file=%s\ntimeout=%g\nbatch=%d\nmirror=%s\n"
+             "tls_ca=%s\ntls_ca_dir=%s\ntls_cert=%s\ntls_key=%s\ntls_sni=%s\ntls_insecure=%s\n"
+             "algorithm=%s\nkernel=%s\nseed=%llu\npaths=%lld\nstart_trade=%lld\ntrade_window=%lld\n"
+             "all_trades=%s\nids_file=%s\noutput=%s\nschedule=%s\nbalance=%s\nchunk=%lld\nresume=%s\n"
+             "expect_checksum=%s\nevents=%s\nprogress=%g\nquiet=%s\nfailure=%g\nfailure_mode=%s\n"
+             "task_duration=%g\nmem_usage=%g\ndelay_start=%g\nredis_password=%s\n",
+             store_desc ? store_desc : "", c->so.key_prefix ? c->so.key_prefix : "",
+             c->password_file ? c->password_file : "", c->so.timeout_s > 0 ? c->so.timeout_s : 10.0, c->batch,
+             c->mirror ? "true" : "false", c->so.tls_ca_file ? c->so.tls_ca_file : "",
+             c->so.tls_ca_dir ? c->so.tls_ca_dir : "", c->so.tls_cert ? c->so.tls_cert : "",
+             c->so.tls_key ? c->so.tls_key : "", c->so.tls_sni ? c->so.tls_sni : "",
+             c->so.tls_insecure ? "true" : "false", mc_algo_name(c->mo.algo), mc_kernel_name(c->mo.kernel),
+             (unsigned long long)c->mo.seed, (long long)c->mo.paths, (long long)c->start_trade,
+             (long long)c->window, c->all_trades ? "true" : "false", c->ids_file ? c->ids_file : "",
+             c->output ? c->output : "", c->schedule == RUN_DYNAMIC ? "dynamic" : "static",
+             c->balance == RUN_BALANCE_COST ? "cost" : "count", (long long)c->chunk, c->resume ? "true" : "false",
+             expect, c->events_path ? c->events_path : "", c->progress_interval, c->quiet ? "true" : "false",
+             c->mo.failure_p, c->failure_exit ? "exit" : "record", c->mo.task_duration_ms, c->mo.mem_mb,
+             c->mo.delay_start_ms,
+             c->so.password ? "<redacted>" : "<none>");
     return s;
 }
 
@@ -813,22 +864,86 @@ static int agree(int code)
     return worst;
 }
 
+static void run_cfg_default(run_cfg_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    mc_opts_default(&c->mo);
+    c->batch = 1000;
+    c->mirror = 1;
+    c->failure_exit = 1;
+    c->progress_interval = 10;
+}
+
+static const char config_usage[] =
+    "usage: finsim config [--config FILE] [run options...]\n"
+    "\n"
+    "Print the effective configuration of 'finsim run' with the same arguments:\n"
+    "every setting, its value and where it came from (default, the INI file,\n"
+    "a FINSIM_* environment variable, or the command line). Secrets are redacted.\n";
+
+int cmd_config(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return fputs(config_usage, stdout), FS_EXIT_OK;
+    run_cfg_t c;
+    run_cfg_default(&c);
+    run_sources_t rs;
+    memset(&rs, 0, sizeof(rs));
+    char *password = NULL;
+    int pr = parse_run_args(argc, argv, &c, &password, &rs, 0);
+    if (pr < 0) {
+        cfg_free(&rs.layers);
+        return FS_EXIT_USAGE;
+    }
+    const char *pw_src = "not set";
+    if (c.password_file) {
+        char err[512];
+        pw_src = cfg_read_secret_file(c.password_file, &password, err, sizeof(err)) == 0 ? "password_file" : err;
+        c.so.password = password;
+    } else if ((c.so.password = getenv("FINSIM_REDIS_PASSWORD")) != NULL) {
+        pw_src = "env FINSIM_REDIS_PASSWORD";
+    }
+    /* the store URL as given may carry a user name but never a password
+     * (the redis store refuses one); print it as given */
+    char *desc = describe_config(&c, c.store_url);
+    printf("# finsim %s effective configuration (defaults < %s < FINSIM_* environment < command line)\n",
+           FINSIM_VERSION, rs.layers.config_path ? rs.layers.config_path : "no config file");
+    char *save = NULL;
+    for (char *line = strtok_r(desc, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        *eq = '\0';
+        const char *src = "default";
+        for (size_t i = 0; i < RUN_NKEYS; i++)
+            if (!strcmp(run_keys[i].name, line) && rs.src[i])
+                src = rs.src[i];
+        if (!strcmp(line, "redis_password"))
+            src = pw_src;
+        printf("%-16s = %-36s # %s\n", line, eq + 1, src);
+    }
+    free(desc);
+    cfg_free(&rs.layers);
+    if (password) {
+        memset(password, 0, strlen(password));
+        free(password);
+    }
+    return FS_EXIT_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_cfg_t c;
-    memset(&c, 0, sizeof(c));
-    mc_opts_default(&c.mo);
-    c.batch = 1000;
-    c.mirror = 1;
-    c.failure_exit = 1;
-    c.progress_interval = 10;
+    run_cfg_default(&c);
     char *password = NULL;
     int rank, nranks;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
     fs_log_set_rank(rank, nranks);
 
-    int pr = parse_run_args(argc, argv, &c, &password);
+    run_sources_t rs;
+    memset(&rs, 0, sizeof(rs));
+    int pr = parse_run_args(argc, argv, &c, &password, &rs, 1);
+    cfg_free(&rs.layers);
     if (pr == 1) {
         if (rank == 0)
             fputs(run_usage, stdout);
@@ -1031,7 +1146,7 @@ int cmd_run(int argc, char **argv)
     snprintf(sums, sizeof(sums), "%016llx", (unsigned long long)checksum);
     snprintf(ntr, sizeof(ntr), "%lld", (long long)s.total);
     snprintf(nfail, sizeof(nfail), "%lld", (long long)failed);
-    char *config = describe_config(&c, store_describe(s.st), nranks);
+    char *config = describe_config(&c, store_describe(s.st));
     const h5out_attr_t attrs[] = {
         {"finsim_version", FINSIM_VERSION},
         {"command_line", cmdline},
