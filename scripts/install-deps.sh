@@ -13,6 +13,8 @@ PKGS=(
   libcmocka-dev
   python3 python3-numpy python3-h5py
   procps
+  slurmctld slurmd slurm-client munge
+  python3-matplotlib
 )
 PKGS+=("$@")
 
