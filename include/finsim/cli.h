@@ -13,6 +13,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_price(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 
 /* Options shared by price and run for the pricing model (getopt codes

@@ -1,0 +1,700 @@
+/* cmd_xfer.c - finsim export / import: copy trades between stores and eyxml files.
+ *
+ * export reads trades from a store (Redis, trade file, mem://) and writes them
+ * as one eyxml document, one eyxml file per trade, or into another store.
+ * import reads eyxml documents and writes their trades into a store. Both
+ * work in batches (store_get_trades / store_put_trades), so memory follows
+ * the batch size, not the portfolio; bad or missing trades are reported on
+ * stderr with their id, skipped and counted, and make the exit status 1.
+ * Both run in one process. */
+#define _GNU_SOURCE
+#include "finsim/cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "finsim/store.h"
+#include "finsim/trade.h"
+#include "finsim/util.h"
+
+#define XFER_HEAD "<AZFINSIM>\n"     /* opening of a trade_format document */
+#define XFER_TAIL "\n</AZFINSIM>"    /* closing of a trade_format document */
+#define XFER_PIECE (512 * 1024)      /* bytes per piece of a document over TRADE_DOC_MAX */
+
+/* Options shared by export and import (long option values > 255). */
+enum {
+    X_STORE = 256, X_START, X_WINDOW, X_ALL, X_EYXML, X_EYXML_DIR, X_TO, X_BATCH, X_PREFIX,
+    X_CA, X_CADIR, X_CERT, X_KEY, X_SNI, X_INSECURE, X_TIMEOUT
+};
+
+#define XFER_STORE_OPTIONS                                   \
+    {"key-prefix", required_argument, NULL, X_PREFIX},       \
+    {"batch", required_argument, NULL, X_BATCH},             \
+    {"tls-ca", required_argument, NULL, X_CA},               \
+    {"tls-ca-dir", required_argument, NULL, X_CADIR},        \
+    {"tls-cert", required_argument, NULL, X_CERT},           \
+    {"tls-key", required_argument, NULL, X_KEY},             \
+    {"tls-sni", required_argument, NULL, X_SNI},             \
+    {"tls-insecure", no_argument, NULL, X_INSECURE},         \
+    {"timeout", required_argument, NULL, X_TIMEOUT},         \
+    {"help", no_argument, NULL, 'h'}
+
+#define XFER_STORE_HELP                                                                          \
+    "  --key-prefix P   Redis key prefix (default: $FINSIM_KEY_PREFIX); applies to every store\n" \
+    "  --batch N        trades per batch (default 1000)\n"                                       \
+    "  --tls-ca FILE, --tls-ca-dir DIR, --tls-cert FILE, --tls-key FILE, --tls-sni NAME,\n"     \
+    "  --tls-insecure   TLS settings for rediss:// stores\n"                                      \
+    "  --timeout SEC    store connect/command timeout (default 10)\n"                            \
+    "  -h, --help       this text\n"                                                             \
+    "\n"                                                                                         \
+    "The Redis password comes from FINSIM_REDIS_PASSWORD, never from the command line.\n"       \
+    "A trade file that does not exist yet is created; an existing one keeps its\n"              \
+    "trades (same ids are overwritten).\n"                                                       \
+    "\n"                                                                                         \
+    "exit status: 0 every trade copied; 1 some trades were skipped (listed on stderr);\n"        \
+    "2 usage; 3 store unreachable or unusable; 4 credentials refused; 5 TLS; 6 file I/O;\n"     \
+    "8 internal error; 9 store timeout.\n"
+
+static const char export_usage[] =
+    "usage: finsim export --store URL [--start-trade K] [--trade-window W | --all]\n"
+    "                     (--eyxml FILE | --eyxml-dir DIR | --to URL) [options]\n"
+    "\n"
+    "Copy trades out of a store: into one eyxml document (the layout 'finsim generate\n"
+    "--eyxml' writes), into one eyxml file per trade (named like the Redis key,\n"
+    "ey0000042.xml, bytes as AzFinSim writes them), or into another store.\n"
+    "\n"
+    "  --store URL        source: redis://[user@]host:port[/db], rediss://..., unix:///path.sock,\n"
+    "                     mem://NAME, or a trade file path\n"
+    "  --start-trade K    first trade id (default 0)\n"
+    "  --trade-window W   export trades K..K+W-1; ids the store lacks are reported and skipped\n"
+    "  --all              export every trade in the store, ascending (the default when no\n"
+    "                     --trade-window is given; with --start-trade, ids >= K)\n"
+    "  --eyxml FILE       one document holding every trade ('-' = standard output)\n"
+    "  --eyxml-dir DIR    one file per trade (DIR is created)\n"
+    "  --to URL           destination store (same URL forms as --store)\n"
+    XFER_STORE_HELP;
+
+static const char import_usage[] =
+    "usage: finsim import (--eyxml FILE [FILE...] | --eyxml-dir DIR) --store URL [options]\n"
+    "\n"
+    "Read eyxml documents (one or more <trade> elements each, any attribute order)\n"
+    "and write their trades into a store. Trades that do not parse or validate, and\n"
+    "repeats of an id already imported in this run, are reported with their id and\n"
+    "skipped.\n"
+    "\n"
+    "  --eyxml FILE       a document to import ('-' = standard input); repeatable, and\n"
+    "                     further FILE arguments after the options are imported too\n"
+    "  --eyxml-dir DIR    every *.xml file in DIR, in name order\n"
+    "  --store URL        destination: redis://[user@]host:port[/db], rediss://...,\n"
+    "                     unix:///path.sock, mem://NAME, or a trade file path\n"
+    XFER_STORE_HELP;
+
+/* ---- shared helpers ----------------------------------------------------------- */
+
+/* Parse one of the store options into so / batch. Returns 1 when opt was
+ * one of them, 0 when not, -1 on a bad value (message printed). */
+static int xfer_store_option(int opt, const char *arg, store_opts_t *so, int *batch)
+{
+    int64_t v;
+    double d;
+    switch (opt) {
+    case X_PREFIX: so->key_prefix = arg; return 1;
+    case X_BATCH:
+        if (fs_parse_i64(arg, &v) || v < 1 || v > 100000)
+            return fs_error("--batch expects 1..100000, got '%s'", arg), -1;
+        *batch = (int)v;
+        so->batch = (int)v;
+        return 1;
+    case X_CA: so->tls_ca_file = arg; return 1;
+    case X_CADIR: so->tls_ca_dir = arg; return 1;
+    case X_CERT: so->tls_cert = arg; return 1;
+    case X_KEY: so->tls_key = arg; return 1;
+    case X_SNI: so->tls_sni = arg; return 1;
+    case X_INSECURE: so->tls_insecure = 1; return 1;
+    case X_TIMEOUT:
+        if (fs_parse_double(arg, &d) || d <= 0 || d > 3600)
+            return fs_error("--timeout expects seconds in (0, 3600], got '%s'", arg), -1;
+        so->timeout_s = d;
+        return 1;
+    default: return 0;
+    }
+}
+
+/* Defaults every store of export/import starts from: the password and key
+ * prefix from the environment. */
+static void xfer_store_defaults(store_opts_t *so)
+{
+    memset(so, 0, sizeof(*so));
+    so->password = getenv("FINSIM_REDIS_PASSWORD");
+    so->key_prefix = getenv("FINSIM_KEY_PREFIX");
+}
+
+/* Refuse to run as several MPI ranks: each would copy everything. Returns
+ * 0 when this is the only process. */
+static int xfer_single_process(const char *cmd)
+{
+    int up = 0, n = 1;
+    MPI_Initialized(&up);
+    if (up)
+        MPI_Comm_size(MPI_COMM_WORLD, &n);
+    if (n > 1) {
+        fs_error("%s runs in one process; start it without mpirun (or with -np 1)", cmd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Open url for writing without truncating it: a store that does not exist
+ * yet (a new trade file) is created. Returns the store or NULL with the
+ * message printed and *exit_code set. */
+static store_t *xfer_open_dest(const char *url, const store_opts_t *base, int *exit_code)
+{
+    store_opts_t so = *base;
+    char err[512];
+    int code = 0;
+    so.create = 0;
+    so.readonly = 0;
+    store_t *st = store_open(url, &so, NULL, err, sizeof(err), &code);
+    if (!st && code == STORE_E_NOTFOUND) {
+        so.create = 1;
+        st = store_open(url, &so, NULL, err, sizeof(err), &code);
+    }
+    if (!st) {
+        fs_error("%s", err);
+        *exit_code = store_err_exit_code(code);
+    }
+    return st;
+}
+
+/* ---- export ------------------------------------------------------------------- */
+
+typedef struct export_out {
+    FILE *doc;            /* --eyxml: the document being written */
+    const char *doc_name; /* its name for messages */
+    const char *dir;      /* --eyxml-dir */
+    store_t *to;          /* --to */
+    trade_t *pending;     /* --to: trades of the current batch */
+    size_t npending;      /* entries of pending */
+} export_out_t;
+
+/* Write one trade to the eyxml outputs. Returns 0 or -1 (message printed). */
+static int export_write_eyxml(export_out_t *o, const trade_t *t)
+{
+    char buf[1024];
+    int len = trade_format(t, buf, sizeof(buf));
+    if (len < 0 || (size_t)len >= sizeof(buf)) {
+        fs_error("trade %010lld does not fit the eyxml layout", (long long)t->id);
+        return -1;
+    }
+    if (o->doc) {
+        /* the <trade> line of trade_format's document, as generate --eyxml writes it */
+        const size_t head = strlen(XFER_HEAD), tail = strlen(XFER_TAIL);
+        if (fwrite(buf + head, 1, (size_t)len - head - tail, o->doc) != (size_t)len - head - tail ||
+            fputc('\n', o->doc) == EOF) {
+            fs_error("writing %s failed: %s", o->doc_name, strerror(errno));
+            return -1;
+        }
+    }
+    if (o->dir) {
+        char key[64], path[4096];
+        trade_key(key, sizeof(key), NULL, t->id);
+        snprintf(path, sizeof(path), "%s/%s", o->dir, key);
+        FILE *f = fopen(path, "wb");
+        int ok = f && fwrite(buf, 1, (size_t)len, f) == (size_t)len;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok) {
+            fs_error("cannot write %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Copy the trades ids[0..n) from src to the outputs, batch by batch.
+ * Trades the source lacks or cannot give are reported and counted in
+ * *skipped. Returns an fs_exit code (0 when every trade was handled). */
+static int export_ids(store_t *src, const int64_t *ids, size_t n, int batch, export_out_t *o, int64_t *copied,
+                      int64_t *skipped)
+{
+    trade_slot_t *slots = xmalloc((size_t)batch * sizeof(*slots));
+    int rc = FS_EXIT_OK;
+    for (size_t off = 0; off < n && rc == FS_EXIT_OK; off += (size_t)batch) {
+        size_t m = n - off < (size_t)batch ? n - off : (size_t)batch;
+        int src_rc = store_get_trades(src, ids + off, m, slots);
+        if (src_rc != STORE_OK) {
+            fs_error("reading trades from %s: %s", store_describe(src), src->errstr);
+            rc = store_err_exit_code(src_rc);
+            break;
+        }
+        o->npending = 0;
+        for (size_t i = 0; i < m && rc == FS_EXIT_OK; i++) {
+            const trade_slot_t *s = &slots[i];
+            if (s->status != FS_OK) {
+                fs_error("trade %010lld: %s (%s); skipped", (long long)ids[off + i], s->msg,
+                         fs_status_name(s->status));
+                (*skipped)++;
+                continue;
+            }
+            if (o->to)
+                o->pending[o->npending++] = s->trade;
+            else if (export_write_eyxml(o, &s->trade) != 0)
+                rc = FS_EXIT_IO;
+            if (!o->to && rc == FS_EXIT_OK)
+                (*copied)++;
+        }
+        if (rc == FS_EXIT_OK && o->to && o->npending) {
+            int dst_rc = store_put_trades(o->to, o->pending, o->npending);
+            if (dst_rc != STORE_OK) {
+                fs_error("writing trades to %s: %s", store_describe(o->to), o->to->errstr);
+                rc = store_err_exit_code(dst_rc);
+            } else {
+                *copied += (int64_t)o->npending;
+            }
+        }
+    }
+    free(slots);
+    return rc;
+}
+
+/* finsim export: see export_usage. Returns an fs_exit code. */
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"store", required_argument, NULL, X_STORE},
+        {"start-trade", required_argument, NULL, X_START},
+        {"trade-window", required_argument, NULL, X_WINDOW},
+        {"all", no_argument, NULL, X_ALL},
+        {"eyxml", required_argument, NULL, X_EYXML},
+        {"eyxml-dir", required_argument, NULL, X_EYXML_DIR},
+        {"to", required_argument, NULL, X_TO},
+        XFER_STORE_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    store_opts_t so;
+    xfer_store_defaults(&so);
+    const char *src_url = NULL, *eyxml = NULL, *dir = NULL, *to_url = NULL;
+    int64_t start = 0, window = 0, v;
+    int have_start = 0, all = 0, batch = 1000, c;
+    optind = 0; /* full getopt reset: these commands may run several times in one process */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = xfer_store_option(c, optarg, &so, &batch);
+        if (r < 0)
+            return FS_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (c) {
+        case X_STORE: src_url = optarg; break;
+        case X_START:
+            if (fs_parse_i64(optarg, &v) || v < 0 || v > TRADE_MAX_ID)
+                return fs_error("--start-trade expects a trade id 0..%lld, got '%s'", TRADE_MAX_ID, optarg),
+                       FS_EXIT_USAGE;
+            start = v;
+            have_start = 1;
+            break;
+        case X_WINDOW:
+            if (fs_parse_i64(optarg, &v) || v < 1 || v > TRADE_MAX_ID + 1)
+                return fs_error("--trade-window expects a positive count, got '%s'", optarg), FS_EXIT_USAGE;
+            window = v;
+            break;
+        case X_ALL: all = 1; break;
+        case X_EYXML: eyxml = optarg; break;
+        case X_EYXML_DIR: dir = optarg; break;
+        case X_TO: to_url = optarg; break;
+        case 'h': fputs(export_usage, stdout); return FS_EXIT_OK;
+        default: fputs(export_usage, stderr); return FS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return fs_error("export: unexpected argument '%s'", argv[optind]), FS_EXIT_USAGE;
+    if (!src_url)
+        return fs_error("export: --store URL is required"), FS_EXIT_USAGE;
+    if ((eyxml != NULL) + (dir != NULL) + (to_url != NULL) != 1)
+        return fs_error("export: give exactly one of --eyxml, --eyxml-dir, --to"), FS_EXIT_USAGE;
+    if (all && window)
+        return fs_error("export: give --trade-window W or --all, not both"), FS_EXIT_USAGE;
+    if (window && start + window - 1 > TRADE_MAX_ID)
+        return fs_error("export: the window passes trade id %lld", TRADE_MAX_ID), FS_EXIT_USAGE;
+    if (to_url && strcmp(to_url, src_url) == 0)
+        return fs_error("export: --to names the source store itself"), FS_EXIT_USAGE;
+    if (xfer_single_process("export") != 0)
+        return FS_EXIT_USAGE;
+
+    store_opts_t src_opts = so;
+    src_opts.readonly = 1;
+    char err[512];
+    int code = 0;
+    store_t *src = store_open(src_url, &src_opts, NULL, err, sizeof(err), &code);
+    if (!src)
+        return fs_error("%s", err), store_err_exit_code(code);
+
+    /* the ids: a window, or the store's list */
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = FS_EXIT_OK;
+    if (window) {
+        n = (size_t)window;
+        ids = xmalloc(n * sizeof(*ids));
+        for (size_t i = 0; i < n; i++)
+            ids[i] = start + (int64_t)i;
+    } else {
+        int lrc = store_list_trades(src, &ids, &n);
+        if (lrc != STORE_OK) {
+            fs_error("listing the trades of %s: %s%s", store_describe(src), src->errstr,
+                     lrc == STORE_E_NOTSUP ? " (give --start-trade K --trade-window W)" : "");
+            store_close(src);
+            return store_err_exit_code(lrc);
+        }
+        if (have_start) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (ids[i] >= start)
+                    ids[k++] = ids[i];
+            n = k;
+        }
+    }
+
+    export_out_t o;
+    memset(&o, 0, sizeof(o));
+    const char *dest = eyxml ? (strcmp(eyxml, "-") == 0 ? "standard output" : eyxml) : dir ? dir : to_url;
+    if (eyxml) {
+        o.doc_name = dest;
+        o.doc = strcmp(eyxml, "-") == 0 ? stdout : fopen(eyxml, "wb");
+        if (!o.doc) {
+            fs_error("cannot open %s: %s", eyxml, strerror(errno));
+            rc = FS_EXIT_IO;
+        } else if (fputs(XFER_HEAD, o.doc) == EOF) {
+            fs_error("writing %s failed: %s", dest, strerror(errno));
+            rc = FS_EXIT_IO;
+        }
+    } else if (dir) {
+        o.dir = dir;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            fs_error("cannot create directory %s: %s", dir, strerror(errno));
+            rc = FS_EXIT_IO;
+        }
+    } else {
+        o.to = xfer_open_dest(to_url, &so, &rc);
+        o.pending = xmalloc((size_t)batch * sizeof(*o.pending));
+    }
+
+    int64_t copied = 0, skipped = 0;
+    if (rc == FS_EXIT_OK)
+        rc = export_ids(src, ids, n, batch, &o, &copied, &skipped);
+    if (o.doc) {
+        int bad = rc == FS_EXIT_OK && fputs("</AZFINSIM>\n", o.doc) == EOF;
+        bad |= o.doc == stdout ? fflush(o.doc) != 0 : fclose(o.doc) != 0;
+        if (bad && rc == FS_EXIT_OK) {
+            fs_error("writing %s failed: %s", dest, strerror(errno));
+            rc = FS_EXIT_IO;
+        }
+    }
+    store_close(o.to);
+    free(o.pending);
+    free(ids);
+    if (rc == FS_EXIT_OK)
+        fs_info("exported %lld trade%s from %s to %s (%lld skipped)", (long long)copied, copied == 1 ? "" : "s",
+                store_describe(src), dest, (long long)skipped);
+    store_close(src);
+    if (rc == FS_EXIT_OK && skipped)
+        rc = FS_EXIT_TRADES_FAILED;
+    return rc;
+}
+
+/* ---- import ------------------------------------------------------------------- */
+
+typedef struct import_ctx {
+    store_t *st;        /* destination */
+    const char *file;   /* document being read, for messages */
+    trade_t *batch;     /* trades waiting to be written */
+    size_t nbatch;      /* entries of batch */
+    size_t cap;         /* capacity of batch */
+    int64_t *seen;      /* open-addressing set of imported ids (-1 = free) */
+    size_t seen_cap;    /* slots of seen (power of two) */
+    size_t seen_n;      /* ids in seen */
+    int64_t imported;   /* trades written */
+    int64_t skipped;    /* trades reported and skipped */
+    int fatal;          /* fs_exit code of a store failure, 0 if none */
+} import_ctx_t;
+
+/* Add id to the set of imported ids; returns 1 when it was there already. */
+static int import_seen(import_ctx_t *c, int64_t id)
+{
+    if ((c->seen_n + 1) * 2 > c->seen_cap) {
+        size_t cap = c->seen_cap ? c->seen_cap * 2 : 1024;
+        int64_t *tab = xmalloc(cap * sizeof(*tab));
+        for (size_t i = 0; i < cap; i++)
+            tab[i] = -1;
+        for (size_t i = 0; i < c->seen_cap; i++) {
+            if (c->seen[i] < 0)
+                continue;
+            size_t h = fs_mix64((uint64_t)c->seen[i]) & (cap - 1);
+            while (tab[h] >= 0)
+                h = (h + 1) & (cap - 1);
+            tab[h] = c->seen[i];
+        }
+        free(c->seen);
+        c->seen = tab;
+        c->seen_cap = cap;
+    }
+    size_t h = fs_mix64((uint64_t)id) & (c->seen_cap - 1);
+    while (c->seen[h] >= 0) {
+        if (c->seen[h] == id)
+            return 1;
+        h = (h + 1) & (c->seen_cap - 1);
+    }
+    c->seen[h] = id;
+    c->seen_n++;
+    return 0;
+}
+
+/* Write the pending batch. Returns 0, or -1 with c->fatal set. */
+static int import_flush(import_ctx_t *c)
+{
+    if (!c->nbatch)
+        return 0;
+    int rc = store_put_trades(c->st, c->batch, c->nbatch);
+    if (rc != STORE_OK) {
+        fs_error("writing trades to %s: %s", store_describe(c->st), c->st->errstr);
+        c->fatal = store_err_exit_code(rc);
+        return -1;
+    }
+    c->imported += (int64_t)c->nbatch;
+    c->nbatch = 0;
+    return 0;
+}
+
+/* trade_parse callback: queue good trades, report and count bad ones.
+ * Returns non-zero (stop) after a store failure. */
+static int import_cb(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    import_ctx_t *c = ctx;
+    if (status == FS_OK && import_seen(c, t->id)) {
+        status = FS_E_DUPLICATE;
+        msg = "trade id appears more than once; the first is imported";
+    }
+    if (status != FS_OK) {
+        if (t->id >= 0)
+            fs_error("%s: trade %010lld: %s (%s); skipped", c->file, (long long)t->id, msg, fs_status_name(status));
+        else
+            fs_error("%s: %s (%s); skipped", c->file, msg, fs_status_name(status));
+        c->skipped++;
+        return 0;
+    }
+    c->batch[c->nbatch++] = *t;
+    if (c->nbatch == c->cap)
+        return import_flush(c) != 0;
+    return 0;
+}
+
+/* Is buf[0..len) only whitespace? */
+static int import_blank(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* Parse a document of any size. Documents up to TRADE_DOC_MAX go to
+ * trade_parse whole; larger ones (export --eyxml of a big portfolio) are cut
+ * after </trade> tags into pieces of about XFER_PIECE bytes, each parsed as
+ * <AZFINSIM>piece</AZFINSIM>. A comment or CDATA section holding "</trade>"
+ * inside such a large document may be misreported as a parse error. */
+static void import_doc(import_ctx_t *c, const char *buf, size_t len)
+{
+    if (len <= TRADE_DOC_MAX) {
+        trade_parse(buf, len, import_cb, c);
+        return;
+    }
+    static const char open_tag[] = "<AZFINSIM>", close_tag[] = "</AZFINSIM>", end_trade[] = "</trade>";
+    const char *b = memmem(buf, len, open_tag, sizeof(open_tag) - 1);
+    const char *e = NULL;
+    for (const char *q = buf; (q = memmem(q, len - (size_t)(q - buf), close_tag, sizeof(close_tag) - 1)); q++)
+        e = q;
+    if (!b || !e || e < b) {
+        trade_t none;
+        memset(&none, 0, sizeof(none));
+        none.id = -1;
+        import_cb(c, &none, FS_E_PARSE, "document larger than 1 MiB without an <AZFINSIM> root");
+        return;
+    }
+    const char *pos = b + sizeof(open_tag) - 1;
+    char *scratch = xmalloc(XFER_PIECE * 2 + 64);
+    size_t scap = XFER_PIECE * 2 + 64;
+    while (pos < e && !c->fatal) {
+        /* the last </trade> ending within XFER_PIECE bytes, else the first one after */
+        const char *cut = NULL, *q = pos;
+        while ((q = memmem(q, (size_t)(e - q), end_trade, sizeof(end_trade) - 1))) {
+            const char *after = q + sizeof(end_trade) - 1;
+            if (cut && after - pos > XFER_PIECE)
+                break;
+            cut = after;
+            q = after;
+        }
+        if (!cut)
+            cut = e;
+        size_t plen = (size_t)(cut - pos);
+        if (!import_blank(pos, plen)) {
+            size_t need = plen + sizeof(open_tag) + sizeof(close_tag);
+            if (need > scap)
+                scratch = xrealloc(scratch, scap = need);
+            memcpy(scratch, open_tag, sizeof(open_tag) - 1);
+            memcpy(scratch + sizeof(open_tag) - 1, pos, plen);
+            memcpy(scratch + sizeof(open_tag) - 1 + plen, close_tag, sizeof(close_tag) - 1);
+            trade_parse(scratch, plen + sizeof(open_tag) - 1 + sizeof(close_tag) - 1, import_cb, c);
+        }
+        pos = cut;
+    }
+    free(scratch);
+}
+
+/* Read the whole stream f into a malloc'ed buffer (*len bytes). NULL on a
+ * read error. */
+static char *import_read_all(FILE *f, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = xmalloc(cap);
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+    }
+    if (ferror(f)) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* Import one document file ('-' = stdin). Returns 0, or -1 when it could
+ * not be read (message printed). */
+static int import_file(import_ctx_t *c, const char *name)
+{
+    FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+    if (!f) {
+        fs_error("cannot open %s: %s", name, strerror(errno));
+        return -1;
+    }
+    size_t len = 0;
+    char *doc = import_read_all(f, &len);
+    int err = errno;
+    if (f != stdin)
+        fclose(f);
+    if (!doc) {
+        fs_error("cannot read %s: %s", name, strerror(err));
+        return -1;
+    }
+    c->file = strcmp(name, "-") == 0 ? "<stdin>" : name;
+    import_doc(c, doc, len);
+    free(doc);
+    return 0;
+}
+
+/* scandir filter: regular-looking names ending in ".xml". */
+static int import_xml_name(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".xml") == 0;
+}
+
+/* finsim import: see import_usage. Returns an fs_exit code. */
+int cmd_import(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"store", required_argument, NULL, X_STORE},
+        {"eyxml", required_argument, NULL, X_EYXML},
+        {"eyxml-dir", required_argument, NULL, X_EYXML_DIR},
+        XFER_STORE_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    store_opts_t so;
+    xfer_store_defaults(&so);
+    const char *url = NULL, *dir = NULL;
+    const char **files = xmalloc((size_t)(argc + 1) * sizeof(*files));
+    size_t nfiles = 0;
+    int batch = 1000, c, rc = FS_EXIT_OK;
+    optind = 0; /* full getopt reset: these commands may run several times in one process */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = xfer_store_option(c, optarg, &so, &batch);
+        if (r < 0) {
+            free(files);
+            return FS_EXIT_USAGE;
+        }
+        if (r > 0)
+            continue;
+        switch (c) {
+        case X_STORE: url = optarg; break;
+        case X_EYXML: files[nfiles++] = optarg; break;
+        case X_EYXML_DIR: dir = optarg; break;
+        case 'h': fputs(import_usage, stdout); free(files); return FS_EXIT_OK;
+        default: fputs(import_usage, stderr); free(files); return FS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc && nfiles == 0) {
+        fs_error("import: unexpected argument '%s' (documents are given with --eyxml FILE...)", argv[optind]);
+        rc = FS_EXIT_USAGE;
+    }
+    for (int i = optind; i < argc; i++)
+        files[nfiles++] = argv[i];
+    if (rc == FS_EXIT_OK && !url) {
+        fs_error("import: --store URL is required");
+        rc = FS_EXIT_USAGE;
+    }
+    if (rc == FS_EXIT_OK && (nfiles > 0) + (dir != NULL) != 1) {
+        fs_error("import: give --eyxml FILE... or --eyxml-dir DIR");
+        rc = FS_EXIT_USAGE;
+    }
+    if (rc == FS_EXIT_OK && xfer_single_process("import") != 0)
+        rc = FS_EXIT_USAGE;
+    struct dirent **ents = NULL;
+    int nents = 0;
+    if (rc == FS_EXIT_OK && dir) {
+        nents = scandir(dir, &ents, import_xml_name, alphasort);
+        if (nents < 0) {
+            fs_error("cannot read directory %s: %s", dir, strerror(errno));
+            rc = FS_EXIT_IO;
+        }
+    }
+    if (rc != FS_EXIT_OK) {
+        free(files);
+        return rc;
+    }
+
+    import_ctx_t ic;
+    memset(&ic, 0, sizeof(ic));
+    ic.st = xfer_open_dest(url, &so, &rc);
+    int io_failed = 0;
+    if (ic.st) {
+        ic.cap = (size_t)batch;
+        ic.batch = xmalloc(ic.cap * sizeof(*ic.batch));
+        for (size_t i = 0; i < nfiles && !ic.fatal; i++)
+            io_failed |= import_file(&ic, files[i]) != 0;
+        for (int i = 0; i < nents && !ic.fatal; i++) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+            io_failed |= import_file(&ic, path) != 0;
+        }
+        if (!ic.fatal)
+            import_flush(&ic);
+        rc = ic.fatal ? ic.fatal : io_failed ? FS_EXIT_IO : ic.skipped ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+        if (!ic.fatal)
+            fs_info("imported %lld trade%s into %s (%lld skipped)", (long long)ic.imported,
+                    ic.imported == 1 ? "" : "s", store_describe(ic.st), (long long)ic.skipped);
+        store_close(ic.st);
+    }
+    for (int i = 0; i < nents; i++)
+        free(ents[i]);
+    free(ents);
+    free(ic.batch);
+    free(ic.seen);
+    free(files);
+    return rc;
+}
