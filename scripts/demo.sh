@@ -43,7 +43,7 @@ mpirun --oversubscribe -np "$RANKS" "$FINSIM" run --store "$STORE" --algorithm "
 echo
 echo "== 3. the HDF5 results, read back"
 h5dump -H "$OUT/results.h5" | head -40
-python3 - "$OUT/results.h5" <<'PY'
+/usr/bin/python3 - "$OUT/results.h5" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
     r = f["results"][...]

@@ -247,9 +247,16 @@ static void log_failure(run_state_t *s, const result_t *r, const char *msg)
 {
     if (s->cfg->quiet)
         return;
-    if (s->failures_logged < 20)
-        fs_error("trade %010" PRId64 ": %s (status %d %s)", r->trade_id, msg && *msg ? msg : "failed",
-                 (int)r->status, fs_status_name(r->status));
+    char idstr[16];
+    snprintf(idstr, sizeof(idstr), "%010" PRId64, r->trade_id);
+    if (!msg || !*msg)
+        msg = "failed";
+    if (s->failures_logged < 20) {
+        if (strstr(msg, idstr) || r->trade_id < 0)
+            fs_error("%s (status %d %s)", msg, (int)r->status, fs_status_name(r->status));
+        else
+            fs_error("trade %s: %s (status %d %s)", idstr, msg, (int)r->status, fs_status_name(r->status));
+    }
     else if (s->failures_logged == 20)
         fs_error("more failed trades on this rank are not listed; see status in the output file");
     s->failures_logged++;
@@ -347,10 +354,10 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
         /* compact the new results (the mirror holds the old ones already) */
         result_t *mir = s->prev;
         size_t q = 0;
-        for (size_t i = 0; i < n; i++)
-            if (!s->found[i])
+        for (size_t i = 0; i < n; i++) /* a trade absent from the store gets no mirror key */
+            if (!s->found[i] && s->res[i].status != FS_E_NOT_FOUND)
                 mir[q++] = s->res[i];
-        int rc = store_put_results(s->st, mir, q);
+        int rc = q ? store_put_results(s->st, mir, q) : STORE_OK;
         s->mirror_s += fs_now() - t1;
         if (rc != STORE_OK) {
             s->fatal = store_err_exit_code(rc);
@@ -943,16 +950,18 @@ int cmd_run(int argc, char **argv)
     run_sources_t rs;
     memset(&rs, 0, sizeof(rs));
     int pr = parse_run_args(argc, argv, &c, &password, &rs, 1);
-    cfg_free(&rs.layers);
+    /* option values point into rs.layers: it lives until the end of the run */
     if (pr == 1) {
         if (rank == 0)
             fputs(run_usage, stdout);
+        cfg_free(&rs.layers);
         return FS_EXIT_OK;
     }
     if (agree(pr < 0 ? FS_EXIT_USAGE : 0)) {
         if (rank == 0 && pr < 0)
             fputs("(finsim run --help explains every option)\n", stderr);
         free(password);
+        cfg_free(&rs.layers);
         return FS_EXIT_USAGE;
     }
 
@@ -978,6 +987,7 @@ int cmd_run(int argc, char **argv)
             fs_error("cannot open store %s: %s", c.store_url, err);
         store_close(s.st);
         free(password);
+        cfg_free(&rs.layers);
         return code;
     }
 
@@ -1254,6 +1264,7 @@ out_buffers:
 out_store:
     free(list_ids);
     store_close(s.st);
+    cfg_free(&rs.layers);
     if (password) {
         memset(password, 0, strlen(password));
         free(password);

@@ -3,6 +3,8 @@
 set -euo pipefail
 : "${FINSIM_BIN:?run through ctest (FINSIM_BIN unset)}"
 : "${FINSIM_SRC:?run through ctest (FINSIM_SRC unset)}"
+# Debian's interpreter: it has numpy and h5py (a python3 earlier in PATH may not)
+PY=/usr/bin/python3
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 T=$(mktemp -d "${TMPDIR:-/tmp}/finsim-test.XXXXXX")
 CHECKS=0
@@ -11,7 +13,7 @@ on_exit() { local rc=$?; for c in "${_cleanups[@]}"; do eval "$c" || true; done;
 trap on_exit EXIT
 add_cleanup() { _cleanups+=("$1"); }
 
-H5CHECK() { python3 "$FINSIM_SRC/tests/h5check.py" "$@"; CHECKS=$((CHECKS + 1)); }
+H5CHECK() { "$PY" "$FINSIM_SRC/tests/h5check.py" "$@"; CHECKS=$((CHECKS + 1)); }
 MPIRUN() { mpirun --oversubscribe "$@"; }
 
 # expect_rc WANT cmd...: run cmd, fail unless its exit status is WANT.
