@@ -253,6 +253,8 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     store_close(st); /* collective for the file store */
     MPI_Allreduce(&exit_code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     double dt = fs_now() - t0;
+    char red[512];
+    url = store_redact_url(url, red, sizeof(red));
     if (rank == 0 && worst == FS_EXIT_OK)
         fs_info("generated %lld trades (ids %lld..%lld, seed %llu) into %s in %.2f s (%.0f trades/s, %d rank%s)",
                 (long long)n, (long long)start, (long long)(start + n - 1), (unsigned long long)seed, url,

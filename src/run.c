@@ -819,7 +819,13 @@ static char *join_argv(int argc, char **argv)
     strcat(s, "finsim");
     for (int i = 0; i < argc; i++) {
         strcat(s, " ");
-        strcat(s, argv[i]);
+        if (strstr(argv[i], "://")) { /* a URL with a password is refused, but never echo one */
+            char red[512];
+            store_redact_url(argv[i], red, sizeof(red));
+            strncat(s, red, strlen(argv[i]));
+        } else {
+            strcat(s, argv[i]);
+        }
     }
     return s;
 }
@@ -913,7 +919,8 @@ int cmd_config(int argc, char **argv)
     }
     /* the store URL as given may carry a user name but never a password
      * (the redis store refuses one); print it as given */
-    char *desc = describe_config(&c, c.store_url);
+    char red[512];
+    char *desc = describe_config(&c, c.store_url ? store_redact_url(c.store_url, red, sizeof(red)) : NULL);
     printf("# finsim %s effective configuration (defaults < %s < FINSIM_* environment < command line)\n",
            FINSIM_VERSION, rs.layers.config_path ? rs.layers.config_path : "no config file");
     char *save = NULL;
@@ -983,8 +990,9 @@ int cmd_run(int argc, char **argv)
     s.st = store_open(c.store_url, &c.so, &world, err, sizeof(err), &ecode);
     code = agree(s.st ? 0 : store_err_exit_code(ecode));
     if (code) {
+        char red[512];
         if (!s.st && (rank == 0 || fs_log_verbose))
-            fs_error("cannot open store %s: %s", c.store_url, err);
+            fs_error("cannot open store %s: %s", store_redact_url(c.store_url, red, sizeof(red)), err);
         store_close(s.st);
         free(password);
         cfg_free(&rs.layers);

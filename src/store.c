@@ -16,6 +16,24 @@ const store_backend_t *const store_backends[] = {
     NULL,
 };
 
+char *store_redact_url(const char *url, char *buf, size_t n)
+{
+    const char *scheme = strstr(url, "://");
+    const char *auth = scheme ? scheme + 3 : url;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p; /* the last '@' of the authority ends the user info */
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon) {
+        snprintf(buf, n, "%s", url);
+        return buf;
+    }
+    snprintf(buf, n, "%.*s:<redacted>%s", (int)(colon - url), url, at);
+    return buf;
+}
+
 int store_err_exit_code(int err)
 {
     switch (err) {

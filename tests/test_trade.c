@@ -7,6 +7,7 @@
 #include "fixture.h"
 #include "finsim/gen.h"
 #include "finsim/result.h"
+#include "finsim/store.h"
 #include "finsim/trade.h"
 #include "finsim/util.h"
 
@@ -273,6 +274,16 @@ static void t_result_roundtrip(void **state)
     assert_int_not_equal(result_checksum(two, 2), s);
 }
 
+static void t_redact_url(void **state)
+{
+    char b[256];
+    assert_string_equal(store_redact_url("redis://u:pw@h:1/0", b, sizeof(b)), "redis://u:<redacted>@h:1/0");
+    assert_string_equal(store_redact_url("rediss://:p@ss@h:6380", b, sizeof(b)), "rediss://:<redacted>@h:6380");
+    assert_string_equal(store_redact_url("redis://user@h:1", b, sizeof(b)), "redis://user@h:1");
+    assert_string_equal(store_redact_url("/tmp/a:b@c.h5", b, sizeof(b)), "/tmp/a:b@c.h5");
+    assert_string_equal(store_redact_url("redis://h:1/0?x=a@b", b, sizeof(b)), "redis://h:1/0?x=a@b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +296,7 @@ int main(void)
         cmocka_unit_test(t_malformed_documents),
         cmocka_unit_test(t_keys),
         cmocka_unit_test(t_result_roundtrip),
+        cmocka_unit_test(t_redact_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,11 @@ enum store_err {
     STORE_E_NOMEM = -10
 };
 
+/* Copy url into buf with any password in its user info replaced by
+ * "<redacted>" (redis://user:pw@host -> redis://user:<redacted>@host), so a
+ * URL can be printed or stored. Returns buf. */
+char *store_redact_url(const char *url, char *buf, size_t n);
+
 /* Map a store error to the finsim process exit code (enum fs_exit). */
 int store_err_exit_code(int err);
 
