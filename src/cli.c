@@ -28,6 +28,8 @@ static const char main_usage[] =
     "  generate   make synthetic trades (AzFinSim distributions) into a store or eyxml files\n"
     "  price      price eyxml documents in one process and print CSV\n"
     "  run        the main job: mpirun -np R finsim run --store URL ... --output FILE.h5\n"
+    "  export     copy trades from a store to eyxml files or to another store\n"
+    "  import     load eyxml files into a store\n"
     "  config     show the effective configuration of run, and where each value came from\n"
     "  version    print the version and build facts\n"
     "\n"
@@ -533,6 +535,10 @@ int finsim_main(int argc, char **argv)
         return cmd_price(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "import"))
+        return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc - 1, argv + 1);
     fs_error("unknown command '%s'", cmd);
