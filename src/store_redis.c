@@ -12,9 +12,11 @@
  * Wire protocol: reads send one MGET per batch (values for string keys, nil
  * for anything else) and resolve the nil slots with a small pipelined
  * GET + TYPE follow-up, so a missing key and a key of the wrong type are told
- * apart per slot. Writes send one MSET per batch. Commands are encoded into
- * one reusable RESP buffer per store, so a batch costs no per-key mallocs on
- * our side (hiredis still allocates one reply object per value).
+ * apart per slot. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
+ * batches are on the wire at once, so encoding/parsing here overlaps with
+ * the server's work. Commands are encoded into one reusable RESP buffer per
+ * store, so a batch costs no per-key mallocs on our side (hiredis still
+ * allocates one reply object per value).
  *
  * Compiles against hiredis 0.14 (no TLS) and hiredis >= 1.0; TLS code is
  * guarded by FINSIM_HAVE_TLS, which CMake sets when hiredis_ssl is found. */
@@ -48,6 +50,9 @@
 #define REDIS_BACKOFF_MAX_S 2.0   /* cap on one retry delay */
 #define REDIS_SCAN_COUNT "1000"   /* SCAN COUNT hint for list_trades */
 #define REDIS_DOC_STACK 2048      /* formatted trade/result documents up to this size need no malloc */
+#ifndef REDIS_PIPE_DEPTH
+#define REDIS_PIPE_DEPTH 2        /* batches on the wire at once (client and server overlap) */
+#endif
 
 enum redis_transport {
     REDIS_TRANSPORT_TCP,  /* redis:// */
@@ -73,8 +78,10 @@ typedef struct redis_priv {
     char *cmd;             /* RESP command buffer, reused by every batch */
     size_t cmd_len;        /* bytes used in cmd */
     size_t cmd_cap;        /* bytes allocated for cmd */
-    size_t *nil_idx;       /* MGET slots that came back nil (follow-up) */
+    size_t *nil_idx;       /* get_trades: positions MGET answered with nil */
     size_t nil_cap;        /* entries allocated in nil_idx */
+    redisReply **rep;      /* replies of the batch being consumed */
+    size_t rep_cap;        /* entries allocated in rep */
 } redis_priv_t;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -657,70 +664,143 @@ static int redis_ensure(store_t *st, redis_priv_t *p)
     return redis_connect(st, p);
 }
 
-/* Send the command buffer and read nreplies replies into rep[] (caller frees
- * each with freeReplyObject). On a connection failure frees what was read,
- * drops the connection and returns its STORE_E_* code with st->errstr
- * naming what ("writing trades 0000001..0001000"). */
-static int redis_exchange(store_t *st, redis_priv_t *p, redisReply **rep, size_t nreplies, const char *what)
+/* Record the failure of p->c (timeout or lost connection) in st->errstr,
+ * drop the connection and return its STORE_E_* code. */
+static int redis_io_error(store_t *st, redis_priv_t *p, const char *what)
 {
+    int code = redis_ctx_code(p->c);
+    if (code == STORE_E_TIMEOUT)
+        store_set_error(st, code, "%s: %s did not answer within %g s", what, st->url, st->opts.timeout_s);
+    else
+        store_set_error(st, code, "%s: connection to %s lost: %s", what, st->url, p->c->errstr);
+    redis_drop(p);
+    return code;
+}
+
+/* Queue the command(s) in p->cmd and write them out completely, so the
+ * server works on them while we encode the next batch. Returns 0, or a
+ * STORE_E_* code with the connection dropped. */
+static int redis_send(store_t *st, redis_priv_t *p, const char *what)
+{
+    int done = 0;
     if (redisAppendFormattedCommand(p->c, p->cmd, p->cmd_len) != REDIS_OK) {
         redis_drop(p);
-        return store_set_error(st, STORE_E_NOMEM, "%s: cannot queue the batch for %s", what, st->url);
+        return store_set_error(st, STORE_E_NOMEM, "%s: cannot queue a batch for %s", what, st->url);
     }
+    while (!done)
+        if (redisBufferWrite(p->c, &done) != REDIS_OK)
+            return redis_io_error(st, p, what);
     st->stats.round_trips++;
-    for (size_t i = 0; i < nreplies; i++) {
+    return 0;
+}
+
+/* Read nrep replies into p->rep[0..nrep) (the caller frees them). On a
+ * failure frees those already read, drops the connection and returns its
+ * STORE_E_* code. */
+static int redis_recv(store_t *st, redis_priv_t *p, size_t nrep, const char *what)
+{
+    if (nrep > p->rep_cap) {
+        p->rep = xrealloc(p->rep, nrep * sizeof(*p->rep));
+        p->rep_cap = nrep;
+    }
+    for (size_t i = 0; i < nrep; i++) {
         void *r = NULL;
         if (redisGetReply(p->c, &r) != REDIS_OK || !r) {
-            int code = redis_ctx_code(p->c);
-            if (code == STORE_E_TIMEOUT)
-                store_set_error(st, code, "%s: %s did not answer within %g s", what, st->url, st->opts.timeout_s);
-            else
-                store_set_error(st, code, "%s: connection to %s lost: %s", what, st->url, p->c->errstr);
             for (size_t k = 0; k < i; k++)
-                freeReplyObject(rep[k]);
-            redis_drop(p);
-            return code;
+                freeReplyObject(p->rep[k]);
+            return redis_io_error(st, p, what);
         }
-        rep[i] = r;
+        p->rep[i] = r;
     }
     return 0;
 }
 
-/* One batch operation: items [lo, hi) of the caller's arrays. Returns 0 or a
- * STORE_E_* code; STORE_E_CONNECT means the connection was lost and the
- * batch may be redone. */
-typedef int (*redis_batch_fn)(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg);
+/* A batch operation over items [0, n) for redis_pipeline. */
+typedef struct redis_pipe_ops {
+    const char *what; /* for messages: "reading trades", ... */
+    /* Encode the command(s) for items [lo, hi) into p->cmd (emptied by the
+     * caller); return how many replies they will produce. */
+    size_t (*encode)(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg);
+    /* Use the replies rep[0..nrep) of items [lo, hi) (the caller frees
+     * them). Returns 0, or a final STORE_E_* code for an error reply that
+     * fails the whole operation. */
+    int (*consume)(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg);
+} redis_pipe_ops_t;
 
-/* Run fn over [0, n) in batches of opts.batch. A batch that loses its
- * connection is redone after a reconnect, at most opts.retries times per
- * batch (all our batch commands are idempotent). *done receives the number
- * of items finished. Returns 0 or the final STORE_E_* code. */
-static int redis_run_batches(store_t *st, size_t n, redis_batch_fn fn, void *arg, size_t *done, const char *what)
+/* One batch on the wire: its items and reply count. */
+typedef struct redis_inflight {
+    size_t lo;   /* first item */
+    size_t hi;   /* one past the last item */
+    size_t nrep; /* replies expected */
+} redis_inflight_t;
+
+/* Run ops over items [0, n) in batches of opts.batch, keeping up to
+ * REDIS_PIPE_DEPTH batches on the wire so that encoding, the network and
+ * the server overlap. Replies are consumed in order. When the connection is
+ * lost, the batches not yet consumed are sent again after a reconnect
+ * (every command we batch is idempotent), at most opts.retries times in a
+ * row without progress. *done receives the number of items consumed.
+ * Returns 0 or the final STORE_E_* code with st->errstr set. */
+static int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done)
 {
     redis_priv_t *p = st->priv;
-    size_t b = (size_t)st->opts.batch;
-    int rc = 0;
+    size_t b = (size_t)st->opts.batch, acked = 0, fail_acked = (size_t)-1;
+    int attempt = 0, rc = 0;
     *done = 0;
-    for (size_t lo = 0; lo < n; lo += b) {
-        size_t hi = n - lo < b ? n : lo + b;
-        for (int attempt = 0;; attempt++) {
-            if ((rc = redis_ensure(st, p)) != 0) {
-                if (attempt > 0) {
-                    char tmp[sizeof(st->errstr)];
-                    snprintf(tmp, sizeof(tmp), "%s", st->errstr);
-                    store_set_error(st, rc, "lost the connection while %s and could not reconnect: %s", what, tmp);
-                }
+    while (acked < n) {
+        if ((rc = redis_ensure(st, p)) != 0) {
+            if (attempt > 0) {
+                char tmp[sizeof(st->errstr)];
+                snprintf(tmp, sizeof(tmp), "%s", st->errstr);
+                store_set_error(st, rc, "lost the connection while %s and could not reconnect: %s", ops->what, tmp);
+            }
+            return rc;
+        }
+        redis_inflight_t fl[REDIS_PIPE_DEPTH];
+        int head = 0, count = 0;
+        size_t sent = acked;
+        while (acked < n) {
+            while (count < REDIS_PIPE_DEPTH && sent < n) {
+                redis_inflight_t *f = &fl[(head + count) % REDIS_PIPE_DEPTH];
+                f->lo = sent;
+                f->hi = n - sent < b ? n : sent + b;
+                p->cmd_len = 0;
+                f->nrep = ops->encode(st, p, f->lo, f->hi, arg);
+                if ((rc = redis_send(st, p, ops->what)) != 0)
+                    break;
+                count++;
+                sent = f->hi;
+            }
+            if (rc != 0)
+                break;
+            redis_inflight_t f = fl[head];
+            if ((rc = redis_recv(st, p, f.nrep, ops->what)) != 0)
+                break;
+            rc = ops->consume(st, p->rep, f.nrep, f.lo, f.hi, arg);
+            for (size_t k = 0; k < f.nrep; k++)
+                freeReplyObject(p->rep[k]);
+            if (rc != 0) {
+                redis_drop(p); /* replies of later batches are still on the wire */
                 return rc;
             }
-            rc = fn(st, p, lo, hi, arg);
-            if (rc == 0)
-                break;
-            if (rc != STORE_E_CONNECT || attempt >= st->opts.retries)
-                return rc;
-            fs_warn("%s; reconnecting (%d of %d)", st->errstr, attempt + 1, st->opts.retries);
-            redis_sleep(redis_backoff(attempt));
+            acked = f.hi;
+            *done = acked;
+            head = (head + 1) % REDIS_PIPE_DEPTH;
+            count--;
         }
-        *done = hi;
+        if (rc == 0)
+            break;
+        if (rc != STORE_E_CONNECT)
+            return rc;
+        if (acked != fail_acked) { /* progress since the last loss: a fresh budget */
+            attempt = 0;
+            fail_acked = acked;
+        }
+        if (attempt >= st->opts.retries)
+            return rc;
+        fs_warn("%s; reconnecting (%d of %d)", st->errstr, attempt + 1, st->opts.retries);
+        redis_sleep(redis_backoff(attempt));
+        attempt++;
     }
     return 0;
 }
@@ -747,6 +827,7 @@ static void redis_close(store_t *st)
 #endif
     free(p->cmd);
     free(p->nil_idx);
+    free(p->rep);
     free(p);
     st->priv = NULL;
 }
@@ -818,16 +899,19 @@ static const char *redis_describe(store_t *st)
     return st->url;
 }
 
-/* Arguments of a get_trades batch. */
+/* ---- reading trades ---------------------------------------------------------- */
+
+/* State of one get_trades call. */
 typedef struct redis_get_arg {
     const int64_t *ids;  /* requested ids */
     trade_slot_t *out;   /* one slot per id */
+    size_t *nil;         /* positions MGET answered with nil (p->nil_idx) */
+    size_t nnil;         /* entries used in nil */
 } redis_get_arg_t;
 
-/* Decode the value of ids[i] (key named key) into slot. Never fails: the
- * outcome is the slot's status and message. */
-static void redis_fill_slot(store_t *st, const char *key, int64_t id, const char *val, size_t len,
-                            trade_slot_t *slot)
+/* Decode the value stored under key for trade id into slot. Never fails:
+ * the outcome is the slot's status and message. */
+static void redis_fill_slot(const char *key, int64_t id, const char *val, size_t len, trade_slot_t *slot)
 {
     char why[160];
     why[0] = 0;
@@ -837,43 +921,79 @@ static void redis_fill_slot(store_t *st, const char *key, int64_t id, const char
         fs_seterr(slot->msg, sizeof(slot->msg), "%s: %s", key, why);
     } else if (slot->trade.id != id) {
         fs_seterr(slot->msg, sizeof(slot->msg), "%s holds trade %010lld, not %010lld", key,
-                 (long long)slot->trade.id, (long long)id);
+                  (long long)slot->trade.id, (long long)id);
         slot->status = FS_E_ID_MISMATCH;
     }
-    (void)st;
+}
+
+/* Set slot to a failure status with an empty trade of the given id. */
+static void redis_slot_fail(trade_slot_t *slot, int64_t id, int status)
+{
+    memset(&slot->trade, 0, sizeof(slot->trade));
+    slot->trade.id = id;
+    slot->status = status;
 }
 
 /* Mark slot as missing, with a message naming the key, the store and how to
  * fill it. */
 static void redis_slot_missing(store_t *st, const char *key, int64_t id, trade_slot_t *slot)
 {
-    memset(&slot->trade, 0, sizeof(slot->trade));
-    slot->trade.id = id;
-    slot->status = FS_E_NOT_FOUND;
+    redis_slot_fail(slot, id, FS_E_NOT_FOUND);
     fs_seterr(slot->msg, sizeof(slot->msg),
-             "trade key %s not found in %s; fill it with: finsim generate --store %s --start-trade %lld --trades 1", key,
-             st->url, st->url, (long long)id);
+              "trade key %s not found in %s; fill it with: finsim generate --store %s --start-trade %lld --trades 1", key,
+              st->url, st->url, (long long)id);
 }
 
-/* Grow p->nil_idx to hold n entries. */
-static void redis_nil_reserve(redis_priv_t *p, size_t n)
+/* MGET of the trade keys of ids[lo..hi). */
+static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
-    if (n <= p->nil_cap)
-        return;
-    p->nil_idx = xrealloc(p->nil_idx, n * sizeof(*p->nil_idx));
-    p->nil_cap = n;
-}
-
-/* Resolve the slots MGET answered with nil: GET + TYPE per key tells a
- * missing key (nil / "none") from one of another type (WRONGTYPE). */
-static int redis_get_followup(store_t *st, redis_priv_t *p, size_t lo, size_t nnil, redis_get_arg_t *a)
-{
+    redis_get_arg_t *a = arg;
     char key[300];
-    const char *pre = st->opts.key_prefix;
-    p->cmd_len = 0;
-    for (size_t k = 0; k < nnil; k++) {
-        size_t i = lo + p->nil_idx[k];
-        int kl = trade_key(key, sizeof(key), pre, a->ids[i]);
+    redis_cmd_begin(p, hi - lo + 1);
+    redis_cmd_arg(p, "MGET", 4);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        redis_cmd_arg(p, key, (size_t)kl);
+    }
+    return 1;
+}
+
+/* Parse each MGET value into its slot; remember nil positions for the
+ * follow-up (nil means missing *or* not a string). */
+static int redis_get_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    redis_get_arg_t *a = arg;
+    redisReply *r = rep[0];
+    char key[300];
+    size_t n = hi - lo;
+    (void)nrep;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return store_set_error(st,
+                               r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH
+                                                                                                 : STORE_E_PROTOCOL,
+                               "MGET of %zu trade keys on %s: %.100s", n, st->url,
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    double t0 = fs_now();
+    for (size_t k = 0; k < n; k++) {
+        redisReply *e = r->element[k];
+        if (e->type == REDIS_REPLY_STRING) {
+            trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[lo + k]);
+            redis_fill_slot(key, a->ids[lo + k], e->str, e->len, &a->out[lo + k]);
+        } else {
+            a->nil[a->nnil++] = lo + k;
+        }
+    }
+    st->stats.parse_s += fs_now() - t0;
+    return 0;
+}
+
+/* GET + TYPE for the slots MGET answered with nil (items index a->nil). */
+static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    redis_get_arg_t *a = arg;
+    char key[300];
+    for (size_t k = lo; k < hi; k++) {
+        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[a->nil[k]]);
         redis_cmd_begin(p, 2);
         redis_cmd_arg(p, "GET", 3);
         redis_cmd_arg(p, key, (size_t)kl);
@@ -881,115 +1001,89 @@ static int redis_get_followup(store_t *st, redis_priv_t *p, size_t lo, size_t nn
         redis_cmd_arg(p, "TYPE", 4);
         redis_cmd_arg(p, key, (size_t)kl);
     }
-    redisReply **rep = xmalloc(2 * nnil * sizeof(*rep));
-    int rc = redis_exchange(st, p, rep, 2 * nnil, "reading trades");
-    if (rc == 0) {
-        double t0 = fs_now();
-        for (size_t k = 0; k < nnil; k++) {
-            size_t i = lo + p->nil_idx[k];
-            trade_slot_t *slot = &a->out[i];
-            redisReply *g = rep[2 * k], *t = rep[2 * k + 1];
-            trade_key(key, sizeof(key), pre, a->ids[i]);
-            if (g->type == REDIS_REPLY_STRING) {
-                redis_fill_slot(st, key, a->ids[i], g->str, g->len, slot);
-            } else if (g->type == REDIS_REPLY_NIL) {
-                redis_slot_missing(st, key, a->ids[i], slot);
-            } else if (g->type == REDIS_REPLY_ERROR && strncmp(g->str, "WRONGTYPE", 9) == 0) {
-                memset(&slot->trade, 0, sizeof(slot->trade));
-                slot->trade.id = a->ids[i];
-                slot->status = FS_E_WRONG_TYPE;
-                fs_seterr(slot->msg, sizeof(slot->msg), "key %s in %s holds a %s, not a string (trade document)", key,
-                         st->url, t->type == REDIS_REPLY_STATUS ? t->str : "value of another type");
-            } else {
-                memset(&slot->trade, 0, sizeof(slot->trade));
-                slot->trade.id = a->ids[i];
-                slot->status = FS_E_STORE;
-                fs_seterr(slot->msg, sizeof(slot->msg), "GET %s on %s: %.100s", key, st->url,
-                         g->type == REDIS_REPLY_ERROR ? g->str : "unexpected reply type");
-            }
-        }
-        st->stats.parse_s += fs_now() - t0;
-        for (size_t k = 0; k < 2 * nnil; k++)
-            freeReplyObject(rep[k]);
-    }
-    free(rep);
-    return rc;
+    return 2 * (hi - lo);
 }
 
-/* One get_trades batch: MGET of the keys, parse each value into its slot,
- * then the follow-up for nil values. */
-static int redis_get_batch(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+/* Tell missing keys (nil) from keys of another type (WRONGTYPE); a value
+ * that appeared in between is parsed like any other. */
+static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
     char key[300];
-    size_t n = hi - lo;
-    redisReply *r = NULL;
-    int rc;
-
-    p->cmd_len = 0;
-    redis_cmd_begin(p, n + 1);
-    redis_cmd_arg(p, "MGET", 4);
-    for (size_t i = lo; i < hi; i++) {
-        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
-        redis_cmd_arg(p, key, (size_t)kl);
-    }
-    if ((rc = redis_exchange(st, p, &r, 1, "reading trades")) != 0)
-        return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
-        rc = store_set_error(st, r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH
-                                                                                                    : STORE_E_PROTOCOL,
-                             "MGET of %zu trade keys on %s: %.100s", n, st->url,
-                             r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        freeReplyObject(r);
-        return rc;
-    }
-    redis_nil_reserve(p, n);
-    size_t nnil = 0;
+    (void)nrep;
     double t0 = fs_now();
-    for (size_t k = 0; k < n; k++) {
-        redisReply *e = r->element[k];
-        if (e->type == REDIS_REPLY_STRING) {
-            trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[lo + k]);
-            redis_fill_slot(st, key, a->ids[lo + k], e->str, e->len, &a->out[lo + k]);
+    for (size_t k = lo; k < hi; k++) {
+        size_t i = a->nil[k];
+        trade_slot_t *slot = &a->out[i];
+        redisReply *g = rep[2 * (k - lo)], *t = rep[2 * (k - lo) + 1];
+        trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        if (g->type == REDIS_REPLY_STRING) {
+            redis_fill_slot(key, a->ids[i], g->str, g->len, slot);
+        } else if (g->type == REDIS_REPLY_NIL) {
+            redis_slot_missing(st, key, a->ids[i], slot);
+        } else if (g->type == REDIS_REPLY_ERROR && strncmp(g->str, "WRONGTYPE", 9) == 0) {
+            redis_slot_fail(slot, a->ids[i], FS_E_WRONG_TYPE);
+            fs_seterr(slot->msg, sizeof(slot->msg), "key %s in %s holds a %s, not a string (trade document)", key,
+                      st->url, t->type == REDIS_REPLY_STATUS ? t->str : "value of another type");
         } else {
-            p->nil_idx[nnil++] = k;
+            redis_slot_fail(slot, a->ids[i], FS_E_STORE);
+            fs_seterr(slot->msg, sizeof(slot->msg), "GET %s on %s: %.100s", key, st->url,
+                      g->type == REDIS_REPLY_ERROR ? g->str : "unexpected reply type");
         }
     }
     st->stats.parse_s += fs_now() - t0;
-    freeReplyObject(r);
-    return nnil ? redis_get_followup(st, p, lo, nnil, a) : 0;
+    return 0;
 }
 
-/* Read trades ids[0..n) into out[0..n). Per-slot outcomes: FS_OK, not found,
- * wrong type, parse status, id mismatch. Returns 0, or a STORE_E_* code when
- * the store failed; slots not read then hold FS_E_STORE and st->errstr. */
+static const redis_pipe_ops_t redis_get_ops = {"reading trades", redis_get_encode, redis_get_consume};
+static const redis_pipe_ops_t redis_nil_ops = {"reading trades", redis_nil_encode, redis_nil_consume};
+
+/* Read trades ids[0..n) into out[0..n): pipelined MGETs, then GET + TYPE for
+ * the nil answers. Per-slot outcomes: FS_OK, FS_E_NOT_FOUND,
+ * FS_E_WRONG_TYPE, the parse status, FS_E_ID_MISMATCH. Returns 0, or a
+ * STORE_E_* code when the store failed; the slots not resolved then hold
+ * FS_E_STORE and st->errstr. */
 static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out)
 {
-    redis_get_arg_t a = {.ids = ids, .out = out};
-    size_t done = 0;
-    int rc = redis_run_batches(st, n, redis_get_batch, &a, &done, "reading trades");
+    redis_priv_t *p = st->priv;
+    if (n > p->nil_cap) {
+        p->nil_idx = xrealloc(p->nil_idx, n * sizeof(*p->nil_idx));
+        p->nil_cap = n;
+    }
+    redis_get_arg_t a = {.ids = ids, .out = out, .nil = p->nil_idx, .nnil = 0};
+    size_t done = 0, nil_done = 0;
+    int rc = redis_pipeline(st, n, &redis_get_ops, &a, &done);
+    if (rc == 0 && a.nnil > 0)
+        rc = redis_pipeline(st, a.nnil, &redis_nil_ops, &a, &nil_done);
     if (rc != 0) {
         for (size_t i = done; i < n; i++) {
-            memset(&out[i].trade, 0, sizeof(out[i].trade));
-            out[i].trade.id = ids[i];
-            out[i].status = FS_E_STORE;
+            redis_slot_fail(&out[i], ids[i], FS_E_STORE);
+            fs_seterr(out[i].msg, sizeof(out[i].msg), "%s", st->errstr);
+        }
+        for (size_t k = nil_done; k < a.nnil; k++) {
+            size_t i = a.nil[k];
+            redis_slot_fail(&out[i], ids[i], FS_E_STORE);
             fs_seterr(out[i].msg, sizeof(out[i].msg), "%s", st->errstr);
         }
     }
     return rc;
 }
 
-/* Check the reply of an MSET: "+OK". Frees r. */
-static int redis_check_ok(store_t *st, redisReply *r, const char *what)
+/* ---- writing trades and results ---------------------------------------------- */
+
+/* Check the single "+OK" reply of an MSET. */
+static int redis_mset_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
 {
-    int rc = 0;
+    redisReply *r = rep[0];
+    (void)nrep;
+    (void)arg;
     if (r->type == REDIS_REPLY_ERROR)
-        rc = store_set_error(st, strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL, "%s on %s: %.120s",
-                             what, st->url, r->str);
-    else if (r->type != REDIS_REPLY_STATUS)
-        rc = store_set_error(st, STORE_E_PROTOCOL, "%s on %s: unexpected reply type %d", what, st->url, r->type);
-    freeReplyObject(r);
-    return rc;
+        return store_set_error(st, strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
+                               "MSET of %zu keys on %s: %.120s", hi - lo, st->url, r->str);
+    if (r->type != REDIS_REPLY_STATUS)
+        return store_set_error(st, STORE_E_PROTOCOL, "MSET of %zu keys on %s: unexpected reply type %d", hi - lo,
+                               st->url, r->type);
+    return 0;
 }
 
 /* Append the pair "key value" to the MSET being built in p->cmd. */
@@ -999,16 +1093,13 @@ static void redis_put_pair(redis_priv_t *p, const char *key, size_t kl, const ch
     redis_cmd_arg(p, val, vl);
 }
 
-/* One put_trades batch: MSET key1 doc1 key2 doc2 ... */
-static int redis_put_trades_batch(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+/* MSET key doc ... for trades t[lo..hi), documents as trade_format writes
+ * them (AzFinSim bytes). */
+static size_t redis_put_trades_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     const trade_t *t = arg;
     char key[300];
     char doc[REDIS_DOC_STACK];
-    redisReply *r = NULL;
-    int rc;
-
-    p->cmd_len = 0;
     redis_cmd_begin(p, 2 * (hi - lo) + 1);
     redis_cmd_arg(p, "MSET", 4);
     for (size_t i = lo; i < hi; i++) {
@@ -1023,28 +1114,24 @@ static int redis_put_trades_batch(store_t *st, redis_priv_t *p, size_t lo, size_
             free(big);
         }
     }
-    if ((rc = redis_exchange(st, p, &r, 1, "writing trades")) != 0)
-        return rc;
-    return redis_check_ok(st, r, "MSET of trades");
+    return 1;
 }
+
+static const redis_pipe_ops_t redis_put_trades_ops = {"writing trades", redis_put_trades_encode, redis_mset_consume};
 
 /* Write trades t[0..n) (overwrite). Returns 0 or STORE_E_*. */
 static int redis_put_trades(store_t *st, const trade_t *t, size_t n)
 {
     size_t done = 0;
-    return redis_run_batches(st, n, redis_put_trades_batch, (void *)t, &done, "writing trades");
+    return redis_pipeline(st, n, &redis_put_trades_ops, (void *)t, &done);
 }
 
-/* One put_results batch: MSET of the result mirror documents. */
-static int redis_put_results_batch(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+/* MSET of the result mirror documents of r[lo..hi). */
+static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     const result_t *res = arg;
     char key[300];
     char doc[REDIS_DOC_STACK];
-    redisReply *r = NULL;
-    int rc;
-
-    p->cmd_len = 0;
     redis_cmd_begin(p, 2 * (hi - lo) + 1);
     redis_cmd_arg(p, "MSET", 4);
     for (size_t i = lo; i < hi; i++) {
@@ -1059,50 +1146,51 @@ static int redis_put_results_batch(store_t *st, redis_priv_t *p, size_t lo, size
             free(big);
         }
     }
-    if ((rc = redis_exchange(st, p, &r, 1, "writing results")) != 0)
-        return rc;
-    return redis_check_ok(st, r, "MSET of results");
+    return 1;
 }
+
+static const redis_pipe_ops_t redis_put_results_ops = {"writing results", redis_put_results_encode,
+                                                       redis_mset_consume};
 
 /* Write result mirrors r[0..n) (overwrite). Returns 0 or STORE_E_*. */
 static int redis_put_results(store_t *st, const result_t *r, size_t n)
 {
     size_t done = 0;
-    return redis_run_batches(st, n, redis_put_results_batch, (void *)r, &done, "writing results");
+    return redis_pipeline(st, n, &redis_put_results_ops, (void *)r, &done);
 }
 
-/* Arguments of a get_results batch. */
+/* State of one get_results call. */
 typedef struct redis_getres_arg {
     const int64_t *ids;  /* requested ids */
     result_t *out;       /* one result per id */
     int *found;          /* 1 when present and well-formed */
 } redis_getres_arg_t;
 
-/* One get_results batch: MGET of the result keys; a value that is absent,
- * not a string, malformed or for another trade gives found = 0. */
-static int redis_get_results_batch(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+/* MGET of the result keys of ids[lo..hi). */
+static size_t redis_get_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_getres_arg_t *a = arg;
     char key[300];
-    size_t n = hi - lo;
-    redisReply *r = NULL;
-    int rc;
-
-    p->cmd_len = 0;
-    redis_cmd_begin(p, n + 1);
+    redis_cmd_begin(p, hi - lo + 1);
     redis_cmd_arg(p, "MGET", 4);
     for (size_t i = lo; i < hi; i++) {
         int kl = trade_result_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
         redis_cmd_arg(p, key, (size_t)kl);
     }
-    if ((rc = redis_exchange(st, p, &r, 1, "reading results")) != 0)
-        return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
-        rc = store_set_error(st, STORE_E_PROTOCOL, "MGET of %zu result keys on %s: %.100s", n, st->url,
-                             r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        freeReplyObject(r);
-        return rc;
-    }
+    return 1;
+}
+
+/* A value that is absent, not a string, malformed or for another trade
+ * gives found = 0 (and a failed result record). */
+static int redis_get_results_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    redis_getres_arg_t *a = arg;
+    redisReply *r = rep[0];
+    size_t n = hi - lo;
+    (void)nrep;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return store_set_error(st, STORE_E_PROTOCOL, "MGET of %zu result keys on %s: %.100s", n, st->url,
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     for (size_t k = 0; k < n; k++) {
         redisReply *e = r->element[k];
         size_t i = lo + k;
@@ -1112,9 +1200,11 @@ static int redis_get_results_batch(store_t *st, redis_priv_t *p, size_t lo, size
         if (!a->found[i])
             result_fail(&a->out[i], a->ids[i], FS_E_NOT_FOUND, -1);
     }
-    freeReplyObject(r);
     return 0;
 }
+
+static const redis_pipe_ops_t redis_get_results_ops = {"reading results", redis_get_results_encode,
+                                                       redis_get_results_consume};
 
 /* Read result mirrors for ids[0..n). Returns 0 or STORE_E_* (found[] is then
  * 0 for the results not read). */
@@ -1122,7 +1212,7 @@ static int redis_get_results(store_t *st, const int64_t *ids, size_t n, result_t
 {
     redis_getres_arg_t a = {.ids = ids, .out = out, .found = found};
     size_t done = 0;
-    int rc = redis_run_batches(st, n, redis_get_results_batch, &a, &done, "reading results");
+    int rc = redis_pipeline(st, n, &redis_get_results_ops, &a, &done);
     if (rc != 0)
         for (size_t i = done; i < n; i++) {
             found[i] = 0;
@@ -1130,6 +1220,8 @@ static int redis_get_results(store_t *st, const int64_t *ids, size_t n, result_t
         }
     return rc;
 }
+
+/* ---- listing ---------------------------------------------------------------------- */
 
 /* Ascending order for qsort. */
 static int redis_cmp_i64(const void *a, const void *b)
@@ -1166,11 +1258,11 @@ typedef struct redis_list_arg {
     size_t cap;    /* ids allocated */
 } redis_list_arg_t;
 
-/* The whole SCAN as one "batch", so a lost connection restarts it from
- * cursor 0 (SCAN guarantees nothing across cursors of different runs). */
-static int redis_list_scan(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+/* One complete SCAN over the keys matching <prefix>ey*.xml, collecting the
+ * ids of trade keys into a (restarted from empty). Returns 0 or STORE_E_*
+ * (STORE_E_CONNECT: the connection was lost and the scan may be redone). */
+static int redis_list_scan(store_t *st, redis_priv_t *p, redis_list_arg_t *a)
 {
-    redis_list_arg_t *a = arg;
     const char *prefix = st->opts.key_prefix ? st->opts.key_prefix : "";
     size_t plen = strlen(prefix);
     char *pattern = xmalloc(2 * plen + 8);
@@ -1183,8 +1275,6 @@ static int redis_list_scan(store_t *st, redis_priv_t *p, size_t lo, size_t hi, v
     memcpy(pattern + o, "ey*.xml", 8);
     char cursor[32] = "0";
     int rc = 0;
-    (void)lo;
-    (void)hi;
     a->n = 0;
     do {
         const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", REDIS_SCAN_COUNT};
@@ -1223,14 +1313,22 @@ static int redis_list_scan(store_t *st, redis_priv_t *p, size_t lo, size_t hi, v
  * none); the caller frees it. Returns 0 or STORE_E_*. */
 static int redis_list_trades(store_t *st, int64_t **ids, size_t *n)
 {
+    redis_priv_t *p = st->priv;
     redis_list_arg_t a = {0};
-    size_t done = 0;
+    int rc = 0;
     *ids = NULL;
     *n = 0;
-    int rc = redis_run_batches(st, 1, redis_list_scan, &a, &done, "listing trades");
-    if (rc != 0) {
-        free(a.ids);
-        return rc;
+    /* A lost connection restarts the scan from cursor 0: SCAN cursors do
+     * not carry over between connections' views of a changing keyspace. */
+    for (int attempt = 0;; attempt++) {
+        if ((rc = redis_ensure(st, p)) == 0 && (rc = redis_list_scan(st, p, &a)) == 0)
+            break;
+        if (rc != STORE_E_CONNECT || attempt >= st->opts.retries) {
+            free(a.ids);
+            return rc;
+        }
+        fs_warn("%s; reconnecting (%d of %d)", st->errstr, attempt + 1, st->opts.retries);
+        redis_sleep(redis_backoff(attempt));
     }
     if (a.n > 1) {
         qsort(a.ids, a.n, sizeof(*a.ids), redis_cmp_i64);
