@@ -399,7 +399,7 @@ int cmd_export(int argc, char **argv)
     free(o.pending);
     free(ids);
     if (rc == FS_EXIT_OK)
-        fs_info("exported %lld trade%s from %s to %s (%lld skipped)", (long long)copied, copied == 1 ? "" : "s",
+        fs_info("exported %lld trade%s from %s to %s; %lld skipped", (long long)copied, copied == 1 ? "" : "s",
                 store_describe(src), dest, (long long)skipped);
     store_close(src);
     if (rc == FS_EXIT_OK && skipped)
@@ -686,7 +686,7 @@ int cmd_import(int argc, char **argv)
             import_flush(&ic);
         rc = ic.fatal ? ic.fatal : io_failed ? FS_EXIT_IO : ic.skipped ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
         if (!ic.fatal)
-            fs_info("imported %lld trade%s into %s (%lld skipped)", (long long)ic.imported,
+            fs_info("imported %lld trade%s into %s; %lld skipped", (long long)ic.imported,
                     ic.imported == 1 ? "" : "s", store_describe(ic.st), (long long)ic.skipped);
         store_close(ic.st);
     }
