@@ -31,8 +31,10 @@
  * close and a new open. With one rank, put_trades appends or inserts rows as
  * needed (an insert before existing ids rewrites the rows after it).
  *
- * One open handle per file and process; HDF5's automatic error printing is
- * turned off for the process at open, and every failure is reported once in
+ * Not thread-safe (HDF5 is built without its thread-safe option): use a
+ * handle from one thread. One open handle per file and process. HDF5's
+ * automatic error printing is turned off for the process at open, and every
+ * failure is reported once in
  * st->errstr, naming the file. opts.key_prefix is ignored: the file itself
  * is the namespace. */
 #include "finsim/store.h"
