@@ -1,13 +1,30 @@
-/* mc.c - placeholder pricer (to be replaced by the real kernels). */
+/* mc.c - Monte Carlo pricing of one trade: options, work space, dispatch to
+ * the kernels (mc_kernel.c), the synthetic algorithm and failure injection. */
 #include "finsim/mc.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "finsim/rng.h"
 #include "finsim/util.h"
+#include "mc_kernel.h"
 
-struct mc_work { int unused; };
+/* Salt of the failure-injection draw ("failure"): keeps it independent of
+ * every other per-trade decision drawn with rng_trade_uniform. */
+#define MC_FAILURE_SALT 0x6661696c75726500ULL
+
+/* Reusable per-thread work space. */
+struct mc_work {
+    gsl_rng *rng;            /* taus2 generator, reseeded for every trade */
+    mc_scratch_t scratch;    /* kernel buffers and jump tables */
+    int delayed;             /* synthetic: the start delay has been slept */
+    unsigned char *mem;      /* synthetic: memory held and touched */
+    size_t mem_len;          /* bytes in mem */
+};
 
 void mc_opts_default(mc_opts_t *o)
 {
@@ -40,12 +57,166 @@ const char *mc_kernel_name(mc_kernel_t k)
     return k == MC_KERNEL_FAST ? "fast" : "reference";
 }
 
-mc_work_t *mc_work_new(void) { return xcalloc(1, sizeof(mc_work_t)); }
-void mc_work_free(mc_work_t *w) { free(w); }
-int mc_injected_failure(const mc_opts_t *o, int64_t id) { return 0; }
+/* Allocate a work space. Its buffers grow on demand inside mc_price. Aborts
+ * (like xmalloc) if even this small struct or the generator cannot be had.
+ * Free with mc_work_free. */
+mc_work_t *mc_work_new(void)
+{
+    mc_work_t *w = xcalloc(1, sizeof(*w));
+    w->rng = rng_alloc();
+    return w;
+}
 
+/* Release w and everything it holds. Accepts NULL. */
+void mc_work_free(mc_work_t *w)
+{
+    if (!w)
+        return;
+    gsl_rng_free(w->rng);
+    mc_scratch_free(&w->scratch);
+    free(w->mem);
+    free(w);
+}
+
+/* See mc_kernel.h. */
+void mc_work_set_block(mc_work_t *w, int pairs)
+{
+    mc_scratch_set_block(&w->scratch, pairs);
+}
+
+void mc_work_set_split(mc_work_t *w, int split)
+{
+    w->scratch.split = split;
+}
+
+/* True when failure injection picks trade_id: a uniform that depends only on
+ * (seed, id) against failure_p, so reruns and resumes fail the same trades. */
+int mc_injected_failure(const mc_opts_t *o, int64_t trade_id)
+{
+    if (!(o->failure_p > 0.0))
+        return 0;
+    return rng_trade_uniform(o->seed, trade_id, MC_FAILURE_SALT) < o->failure_p;
+}
+
+/* Sleep ms milliseconds (restarted after signals). */
+static void sleep_ms(double ms)
+{
+    if (!(ms > 0.0))
+        return;
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ms / 1000.0);
+    ts.tv_nsec = (long)((ms - 1000.0 * (double)ts.tv_sec) * 1e6);
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_nsec = 999999999L;
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+/* Synthetic work: hold mem_mb MB of touched memory in w and keep the CPU busy
+ * until duration_ms have passed since t0. Returns FS_OK, or FS_E_NOMEM when
+ * the memory cannot be allocated (w then holds none). */
+static int synthetic(const mc_opts_t *o, mc_work_t *w, double t0)
+{
+    size_t bytes = 0;
+    if (o->mem_mb > 0.0) {
+        double b = o->mem_mb * 1048576.0;
+        if (!(b < (double)(SIZE_MAX / 2)))
+            return FS_E_NOMEM;
+        bytes = (size_t)b;
+    }
+    if (bytes != w->mem_len) {
+        free(w->mem);
+        w->mem = NULL;
+        w->mem_len = 0;
+        if (bytes) {
+            w->mem = malloc(bytes);
+            if (!w->mem)
+                return FS_E_NOMEM;
+            memset(w->mem, 1, bytes); /* touch every page */
+            w->mem_len = bytes;
+        }
+    }
+    const double until = t0 + o->task_duration_ms / 1000.0;
+    if (!(o->task_duration_ms > 0.0))
+        return FS_OK;
+    /* xorshift work spread over the held pages; the clock is read every
+     * 4096 steps (a few microseconds) */
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    size_t pos = 0;
+    do {
+        for (int i = 0; i < 4096; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if (w->mem_len) {
+                w->mem[pos] += (unsigned char)x;
+                pos += 4096 + 64; /* next page, shifted cache line */
+                if (pos >= w->mem_len)
+                    pos %= w->mem_len;
+            }
+        }
+    } while (fs_now() < until);
+    if (w->mem_len)
+        w->mem[0] ^= (unsigned char)(x | 1); /* keep the work observable */
+    return FS_OK;
+}
+
+/* Price t under o into r (see mc.h). The injected-failure decision comes
+ * first, for every algorithm; the synthetic start delay is slept once per
+ * work space, before its first trade, and is not part of compute_s. */
 int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
 {
-    result_fail(r, t->id, FS_E_STORE, r->rank);
+    const int32_t rank = r->rank;
+    if (o->algo == MC_SYNTHETIC && !w->delayed) {
+        sleep_ms(o->delay_start_ms);
+        w->delayed = 1;
+    }
+    const double t0 = fs_now();
+    if (mc_injected_failure(o, t->id)) {
+        result_fail(r, t->id, FS_E_INJECTED, rank);
+        return r->status;
+    }
+    result_fail(r, t->id, FS_OK, rank); /* Greeks NaN unless computed */
+
+    if (o->algo == MC_SYNTHETIC) {
+        int st = synthetic(o, w, t0);
+        if (st != FS_OK) {
+            result_fail(r, t->id, st, rank);
+            return r->status;
+        }
+        r->pv = 0.0;
+        r->pv_stderr = 0.0;
+        r->paths = 0;
+        r->compute_s = fs_now() - t0;
+        return r->status;
+    }
+    if (o->algo != MC_PVONLY && o->algo != MC_DELTAVEGA) {
+        result_fail(r, t->id, FS_E_DOMAIN, rank);
+        return r->status;
+    }
+
+    const int greeks = o->algo == MC_DELTAVEGA;
+    const int64_t n = o->paths > 0 ? o->paths : t->trials;
+    mc_model_t m;
+    mc_estimate_t e;
+    mc_model_init(&m, t);
+    rng_seed_trade(w->rng, o->seed, t->id, 0);
+    if (o->kernel == MC_KERNEL_REFERENCE) {
+        mc_kernel_reference(&m, t, n, w->rng, greeks, &e);
+    } else {
+        int st = mc_kernel_fast(&m, n, w->rng, greeks, &w->scratch, &e);
+        if (st != FS_OK) {
+            result_fail(r, t->id, st, rank);
+            return r->status;
+        }
+    }
+    r->pv = e.pv;
+    r->pv_stderr = e.pv_se;
+    r->delta = e.delta;
+    r->delta_stderr = e.delta_se;
+    r->vega = e.vega;
+    r->vega_stderr = e.vega_se;
+    r->paths = n;
+    r->compute_s = fs_now() - t0;
     return r->status;
 }
