@@ -135,6 +135,8 @@ static int redis_pct_decode(char *dst, size_t cap, const char *src, size_t len)
                 return -1;
             char hex[3] = {src[i + 1], src[i + 2], 0};
             ch = (char)strtol(hex, NULL, 16);
+            if (ch == 0) /* %00 would silently cut the name short */
+                return -1;
             i += 2;
         }
         if (o + 1 >= cap)

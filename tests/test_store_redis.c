@@ -217,6 +217,8 @@ static void t_bad_urls(void **state)
     assert_contains(err, "colour");
     open_fails("unix:///tmp/x.sock?db=-1", &o, STORE_E_USAGE, err, sizeof(err));
     assert_contains(err, "db");
+    open_fails("redis://al%00ice@127.0.0.1:6379", &o, STORE_E_USAGE, err, sizeof(err));
+    assert_contains(err, "user name");
 }
 
 /* ---- plain TCP, unix socket, db selection ---------------------------------------- */
@@ -372,7 +374,13 @@ static void t_acl_user(void **state)
     assert_read_back(st, t, 10);
     store_close(st);
 
+    snprintf(url, sizeof(url), "redis://al%%69ce@127.0.0.1:%d", r.port); /* percent-encoded user */
+    st = open_ok(url, &o);
+    assert_contains(store_describe(st), "alice@");
+    store_close(st);
+
     o.password = "not-alices-pw";
+    snprintf(url, sizeof(url), "redis://alice@127.0.0.1:%d/0", r.port);
     open_fails(url, &o, STORE_E_AUTH, err, sizeof(err));
     assert_contains(err, "alice");
     assert_not_contains(err, "not-alices-pw");
