@@ -28,6 +28,12 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 say() { echo "build-hiredis: $*"; }
 
+# Two builds may call this at once (e.g. two build dirs): serialise them.
+if command -v flock >/dev/null; then
+    exec 9>"$PREFIX/.build-hiredis.lock"
+    flock 9
+fi
+
 if [ -d "$PREFIX/lib/cmake/hiredis_ssl" ] && [ -d "$PREFIX/lib/cmake/hiredis" ]; then
     say "hiredis with TLS already installed in $PREFIX (remove it to rebuild)"
     exit 0
