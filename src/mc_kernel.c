@@ -92,6 +92,7 @@
 
 #include "mc_kernel.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,7 +636,12 @@ void mc_scratch_free(mc_scratch_t *s)
 
 void mc_scratch_set_block(mc_scratch_t *s, int pairs)
 {
-    s->block = pairs <= 0 ? 0 : (pairs + L - 1) / L * L;
+    if (pairs <= 0)
+        s->block = 0;
+    else if (pairs > INT_MAX - L)
+        s->block = INT_MAX / L * L;
+    else
+        s->block = (pairs + L - 1) / L * L;
 }
 
 /* Make s hold lanes lanes (lane states and pair values). Returns 0, or -1 on
@@ -680,7 +686,7 @@ static int scratch_zbuf(mc_scratch_t *s, size_t n)
 int mc_kernel_fast(const mc_model_t *m, int64_t n, const gsl_rng *r, int greeks,
                    mc_scratch_t *s, mc_estimate_t *e)
 {
-    const int64_t np = (n + 1) / 2;
+    const int64_t np = n / 2 + n % 2; /* ceil(n/2) without overflow */
     const int bs = s->block > 0 ? s->block : MC_BLOCK_DEFAULT;
     if (scratch_lanes(s, bs))
         return FS_E_NOMEM;
