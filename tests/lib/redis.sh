@@ -55,12 +55,12 @@ _redis_pid_gone() {
 _redis_kill_wait() {
     local pid=$1 sig=${2:-TERM} i
     _redis_pid_gone "$pid" && return 0
-    kill "-$sig" "$pid" 2>/dev/null
+    kill "-$sig" "$pid" 2>/dev/null || true
     for ((i = 0; i < 500; i++)); do
         _redis_pid_gone "$pid" && return 0
         sleep 0.01
     done
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 500; i++)); do
         _redis_pid_gone "$pid" && return 0
         sleep 0.01
@@ -95,7 +95,7 @@ _redis_launch() {
             [ "$pong" = PONG ] && return 0
         fi
         if grep -q "Address already in use" "$REDIS_LOG" 2>/dev/null; then
-            [ -n "$REDIS_PID" ] && _redis_kill_wait "$REDIS_PID" KILL
+            [ -n "$REDIS_PID" ] && { _redis_kill_wait "$REDIS_PID" KILL || true; }
             REDIS_PID=
             return 1
         fi
@@ -106,7 +106,7 @@ _redis_launch() {
     done
     echo "redis.sh: redis-server on port $REDIS_PORT did not answer PING; log:" >&2
     tail -n 20 "$REDIS_LOG" >&2
-    [ -n "$REDIS_PID" ] && _redis_kill_wait "$REDIS_PID" KILL
+    [ -n "$REDIS_PID" ] && { _redis_kill_wait "$REDIS_PID" KILL || true; }
     REDIS_PID=
     return 2
 }
