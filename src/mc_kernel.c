@@ -12,9 +12,11 @@
  * Greeks' five scenarios (base, fx1 +-1 %, sigma1 +-1 %) share each path's
  * normals. ~46 ms per trade pvonly, ~82 ms deltavega. Kept as the baseline.
  *
- * FAST KERNEL (MC_KERNEL_FAST, default): ~3.9 ms pvonly, ~4.6 ms deltavega
- * (12x and 18x the reference), with a PV standard error 25x smaller than the
- * reference's at the same path count on typical trades (antithetics).
+ * FAST KERNEL (MC_KERNEL_FAST, default): ~3.9-4.1 ms pvonly, ~4.6 ms
+ * deltavega (10-18x the reference). Its PV standard error at the same path
+ * count is 0.03-0.04 of the reference's on typical trades (antithetics),
+ * 0.1-0.6 near the barrier and 0.95 when nearly every path knocks out: never
+ * worse than plain Monte Carlo.
  *
  * Generator. The same GSL taus2 stream per trade, bit for bit (tests check it
  * against gsl_rng_get), but generated inline instead of through gsl_rng_get:
@@ -34,13 +36,16 @@
  * exactly from the 32-bit draw (quadrant = round(4 u2)), then Taylor
  * polynomials; log is inline too (atanh series, <= 1 ulp). 1.2 ns per normal
  * including the generator, against 4.9-5.2 ns for GSL's ziggurat and 19-21 ns
- * for gsl_ran_gaussian. Why Box-Muller and not an inverse normal CDF: the
- * cost of a branch-free vector sampler is set by its divide/sqrt unit work
- * (here vsqrtpd 0.26 and vdivpd 0.15 ns per element with zmm, against
- * 0.03-0.06 ns for an FMA). Box-Muller needs one log (one divide) and one
- * sqrt per two normals; an inverse CDF (AS241/Acklam style) needs per normal
- * a tail log and sqrt for every lane plus a divide per rational branch, about
- * 3x the divider work, and the same 32-bit uniforms either way.
+ * for gsl_ran_gaussian. Why Box-Muller and not an inverse normal CDF: as
+ * scalar code the two transforms cost the same (libm Box-Muller 22-23 ns,
+ * GSL's AS241 gsl_cdf_ugaussian_Pinv 20-21 ns per normal; bench). In a
+ * branch-free vector loop the cost is set by divide/sqrt work (vsqrtpd 0.26,
+ * vdivpd 0.15 ns per element with zmm, an FMA 0.03-0.06 ns). Box-Muller needs
+ * one log (one divide) and one sqrt per two normals; an AS241-style inverse
+ * CDF needs, per normal and for every lane, the tail's log and sqrt plus a
+ * divide per rational (central and tail), 4-5x the divider work and 3x
+ * the FMAs. That vector inverse CDF was estimated from these counts, not
+ * built. Both use the same 32-bit uniforms.
  *
  * Antithetics. A pair uses (z1, z2) and (-z1, -z2): half the draws, and the
  * linear part of the payoff's dependence on the Brownian path cancels. The
@@ -56,7 +61,11 @@
  * payoff W N 1.000799081 max(0, 1/K - 1/S_T). deltavega: an fx1 bump only
  * shifts log S, so the base path's min and terminal value price both fx
  * scenarios; a sigma1 bump scales the vol path by 1 +- 1 %, so two more log S
- * chains share the vol path and the normals. deltavega / pvonly = 1.2.
+ * chains share the vol path and the normals. deltavega / pvonly = 1.15-1.2.
+ * Common random numbers cut the Greeks' SEs 35-70x against independent
+ * streams on typical trades; near the barrier a 1 % fx1 bump flips knock-outs,
+ * which no common numbers cancel, and the gain for delta falls to 1.1-2x
+ * (the reference kernel's too).
  *
  * Vector math. The hot loops are fixed-width (MC_LANES = 8) `omp simd` loops
  * with no calls: exp and log are inline (<= 1 ulp, tested against libm).
