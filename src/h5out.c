@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "finsim/util.h"
 
@@ -75,6 +76,34 @@ static int all_ok(MPI_Comm comm, int ok)
     return all;
 }
 
+/* Rank 0: is there room for the file? HDF5 fills the dataset collectively
+ * at creation, and a rank that meets a full disk there leaves the others
+ * waiting inside HDF5, so the space is checked before anything is written.
+ * Returns 0 or -1 with the reason in err. */
+static int check_space(const char *partial, int64_t nrows, int nranks, char *err, size_t errlen)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", partial);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) != 0)
+        return fs_seterr(err, errlen, "cannot create output %s: %s", partial, strerror(errno));
+    double need = (double)nrows * sizeof(result_t) + (double)nranks * sizeof(h5out_telemetry_t) + (1 << 20);
+    double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
+    if (avail < need)
+        return fs_seterr(err, errlen,
+                         "not enough disk space for %s: the results need about %.1f MB, %.1f MB are free "
+                         "(disk full?)",
+                         partial, need / 1e6, avail / 1e6);
+    return 0;
+}
+
 h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by finsim, once */
@@ -87,14 +116,25 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
     snprintf(h->partial, n, "%s.partial", path);
     h->file = h->results = h->rtype = H5I_INVALID_HID;
 
+    int rank, nranks, ok_space = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &nranks);
+    if (rank == 0)
+        ok_space = check_space(h->partial, nrows, nranks, err, errlen) == 0;
+    MPI_Bcast(&ok_space, 1, MPI_INT, 0, comm);
+    if (!ok_space) {
+        free(h->path);
+        free(h->partial);
+        free(h);
+        return NULL;
+    }
+
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
     h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (!all_ok(comm, h->file >= 0)) {
         /* find the OS reason on rank 0 with a plain open */
-        int rank;
-        MPI_Comm_rank(comm, &rank);
         FILE *f = rank == 0 ? fopen(h->partial, "wb") : NULL;
         fs_seterr(err, errlen, "cannot create output %s: %s", h->partial,
                   f ? "HDF5 create failed" : strerror(errno));
@@ -123,10 +163,13 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
     H5Sclose(space);
     int ok = h->results >= 0 && H5Fflush(h->file, H5F_SCOPE_GLOBAL) >= 0;
     if (!all_ok(comm, ok)) {
-        fs_seterr(err, errlen, "cannot create the /results dataset (%lld rows) in %s (disk full?)",
-                  (long long)nrows, h->partial);
-        h5out_abort(h);
-        return NULL;
+        /* HDF5 cannot close a file whose metadata it failed to write (it
+         * would crash at exit): end the job here, nothing has been priced. */
+        if (rank == 0)
+            fs_error("cannot create the /results dataset (%lld rows) in %s (disk full?)", (long long)nrows,
+                     h->partial);
+        fflush(NULL);
+        MPI_Abort(comm, FS_EXIT_IO);
     }
     return h;
 }
