@@ -248,6 +248,62 @@ static int fx_run(char *const *argv, char *out, size_t outlen, const char *env, 
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* ---- servers left behind ---------------------------------------------------- */
+
+/* Every server started and not yet stopped, by copy (a failed cmocka test
+ * longjmps out of its function, so the fx_redis_t on its stack is gone and
+ * its fx_redis_stop never runs). At exit these are killed and their dirs
+ * removed, so a failing test leaves no redis-server behind. */
+#define FX_MAX_LIVE 64
+static struct {
+    pid_t pid;      /* server pid, 0 while not running */
+    char dir[256];  /* temp dir, "" for a free entry */
+} fx_live[FX_MAX_LIVE];
+
+/* atexit handler: kill and remove what is still registered. */
+static void fx_live_cleanup(void)
+{
+    for (int i = 0; i < FX_MAX_LIVE; i++) {
+        if (!fx_live[i].dir[0])
+            continue;
+        if (fx_live[i].pid > 0)
+            fx_kill_wait(fx_live[i].pid, SIGKILL, 2);
+        fx_rmdir(fx_live[i].dir);
+        fx_live[i].dir[0] = 0;
+    }
+}
+
+/* Record (or update) the server of dir with pid. */
+static void fx_live_set(const char *dir, pid_t pid)
+{
+    static int registered;
+    int free_slot = -1;
+    if (!registered) {
+        atexit(fx_live_cleanup);
+        registered = 1;
+    }
+    for (int i = 0; i < FX_MAX_LIVE; i++) {
+        if (fx_live[i].dir[0] && strcmp(fx_live[i].dir, dir) == 0) {
+            fx_live[i].pid = pid;
+            return;
+        }
+        if (!fx_live[i].dir[0] && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot >= 0) {
+        snprintf(fx_live[free_slot].dir, sizeof(fx_live[free_slot].dir), "%s", dir);
+        fx_live[free_slot].pid = pid;
+    }
+}
+
+/* Forget the server of dir (it was stopped and its dir removed). */
+static void fx_live_del(const char *dir)
+{
+    for (int i = 0; i < FX_MAX_LIVE; i++)
+        if (fx_live[i].dir[0] && strcmp(fx_live[i].dir, dir) == 0)
+            fx_live[i].dir[0] = 0;
+}
+
 /* ---- redis-server ------------------------------------------------------------ */
 
 /* Append a copy of s to r->argv. */
@@ -355,14 +411,15 @@ static int fx_launch(fx_redis_t *r)
     }
     double end = fx_now() + FX_START_TIMEOUT_S;
     while (fx_now() < end) {
-        if (!r->pid)
-            r->pid = fx_read_pid(r);
+        if (!r->pid && (r->pid = fx_read_pid(r)) > 0)
+            fx_live_set(r->dir, r->pid);
         if (r->pid && fx_ping(r))
             return 0;
         if (fx_log_says_bind_failed(r)) {
             if (r->pid)
                 fx_kill_wait(r->pid, SIGKILL, FX_STOP_TIMEOUT_S);
             r->pid = 0;
+            fx_live_set(r->dir, 0);
             return 1;
         }
         if (r->pid && fx_pid_gone(r->pid))
@@ -374,6 +431,7 @@ static int fx_launch(fx_redis_t *r)
     if (r->pid)
         fx_kill_wait(r->pid, SIGKILL, FX_STOP_TIMEOUT_S);
     r->pid = 0;
+    fx_live_set(r->dir, 0);
     return -1;
 }
 
@@ -459,6 +517,7 @@ static int fx_start(fx_redis_t *r, int tls, int tls_mode, const char *const *ext
 {
     memset(r, 0, sizeof(*r));
     fx_tmpdir(r->dir, sizeof(r->dir), "redis");
+    fx_live_set(r->dir, 0);
     snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
     for (int i = 0; extra && extra[i]; i++)
         if (strcmp(extra[i], "--requirepass") == 0 && extra[i + 1])
@@ -512,8 +571,10 @@ int fx_redis_kill(fx_redis_t *r, int sig)
     int gone = fx_kill_wait(r->pid, sig, FX_STOP_TIMEOUT_S);
     if (!gone)
         gone = fx_kill_wait(r->pid, SIGKILL, FX_STOP_TIMEOUT_S);
-    if (gone)
+    if (gone) {
         r->pid = 0;
+        fx_live_set(r->dir, 0);
+    }
     return gone ? 0 : -1;
 }
 
@@ -530,8 +591,10 @@ void fx_redis_stop(fx_redis_t *r)
         fx_redis_kill(r, SIGTERM);
     r->pid = 0;
     fx_argv_free(r);
-    if (r->dir[0])
+    if (r->dir[0]) {
         fx_rmdir(r->dir);
+        fx_live_del(r->dir);
+    }
     r->dir[0] = 0;
 }
 
