@@ -26,12 +26,15 @@ struct mc_work {
     size_t mem_len;          /* bytes in mem */
 };
 
+/* Defaults: pvonly on the fast kernel, seed 1, paths from each trade, no
+ * synthetic work, no injected failures. Cannot fail. */
 void mc_opts_default(mc_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->seed = 1;
 }
 
+/* Algorithm from its name; -1 when unknown. */
 int mc_algo_parse(const char *s)
 {
     if (!strcmp(s, "pvonly")) return MC_PVONLY;
@@ -40,11 +43,13 @@ int mc_algo_parse(const char *s)
     return -1;
 }
 
+/* Name of an algorithm (static string, never NULL). */
 const char *mc_algo_name(mc_algo_t a)
 {
     return a == MC_PVONLY ? "pvonly" : a == MC_DELTAVEGA ? "deltavega" : "synthetic";
 }
 
+/* Kernel from its name ("fast", "reference"); -1 when unknown. */
 int mc_kernel_parse(const char *s)
 {
     if (!strcmp(s, "fast")) return MC_KERNEL_FAST;
@@ -52,6 +57,7 @@ int mc_kernel_parse(const char *s)
     return -1;
 }
 
+/* Name of a kernel (static string, never NULL). */
 const char *mc_kernel_name(mc_kernel_t k)
 {
     return k == MC_KERNEL_FAST ? "fast" : "reference";
