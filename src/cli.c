@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "finsim/config_build.h"
@@ -96,6 +97,8 @@ static const char generate_usage[] =
     "  --eyxml FILE     write one eyxml document holding all trades ('-' = stdout)\n"
     "  --eyxml-dir DIR  write one file per trade, named like the Redis key (ey0000042.xml)\n"
     "  --batch N        keys per pipelined batch (default 1000)\n"
+    "  (Redis TLS and key prefix: FINSIM_TLS_CA, FINSIM_TLS_CA_DIR, FINSIM_TLS_CERT,\n"
+    "  FINSIM_TLS_KEY, FINSIM_TLS_SNI, FINSIM_TLS_INSECURE, FINSIM_KEY_PREFIX)\n"
     "  -h, --help       this text\n";
 
 static int write_eyxml_doc(FILE *f, int64_t start, int64_t n, uint64_t seed)
@@ -225,7 +228,17 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     so.expect_first = start; /* the file store makes these rows collectively */
     so.expect_count = n;
     so.password = getenv("FINSIM_REDIS_PASSWORD");
+    /* the store settings of 'finsim run' that generate honours, by the same
+     * environment names (see finsim config) */
     so.key_prefix = getenv("FINSIM_KEY_PREFIX");
+    so.tls_ca_file = getenv("FINSIM_TLS_CA");
+    so.tls_ca_dir = getenv("FINSIM_TLS_CA_DIR");
+    so.tls_cert = getenv("FINSIM_TLS_CERT");
+    so.tls_key = getenv("FINSIM_TLS_KEY");
+    so.tls_sni = getenv("FINSIM_TLS_SNI");
+    const char *insecure = getenv("FINSIM_TLS_INSECURE");
+    so.tls_insecure = insecure && (!strcmp(insecure, "1") || !strcasecmp(insecure, "true") ||
+                                   !strcasecmp(insecure, "yes"));
     char err[256];
     int errcode = 0;
     MPI_Comm comm = MPI_COMM_WORLD;
@@ -240,10 +253,12 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
         return st ? FS_EXIT_STORE : store_err_exit_code(errcode);
     }
     int64_t lo = start + n * rank / nranks, hi = start + n * (rank + 1) / nranks;
-    trade_t *buf = xmalloc(sizeof(*buf) * (size_t)batch);
+    /* several batches per call, so the store keeps pipelines in flight */
+    int64_t chunk = (int64_t)batch * 8;
+    trade_t *buf = xmalloc(sizeof(*buf) * (size_t)chunk);
     int rc = STORE_OK;
-    for (int64_t i = lo; i < hi && rc == STORE_OK; i += batch) {
-        size_t m = (size_t)(hi - i < batch ? hi - i : batch);
+    for (int64_t i = lo; i < hi && rc == STORE_OK; i += chunk) {
+        size_t m = (size_t)(hi - i < chunk ? hi - i : chunk);
         for (size_t j = 0; j < m; j++)
             gen_trade(seed, i + (int64_t)j, &buf[j]);
         rc = store_put_trades(st, buf, m);
