@@ -306,43 +306,11 @@ typedef struct price_ctx {
     const mc_opts_t *mo;
     mc_work_t *work;
     const char *file;
-    int64_t *seen;       /* open-addressing set of ids already priced */
-    size_t seen_cap;
-    size_t seen_n;
+    fs_idset_t seen;     /* ids already priced */
     int64_t priced;
     int64_t failed;
 } price_ctx_t;
 
-/* Insert id; returns 1 if it was already there. */
-static int seen_insert(price_ctx_t *c, int64_t id)
-{
-    if (c->seen_n * 2 >= c->seen_cap) {
-        size_t cap = c->seen_cap ? c->seen_cap * 2 : 1024;
-        int64_t *tab = xmalloc(cap * sizeof(*tab));
-        for (size_t i = 0; i < cap; i++)
-            tab[i] = -1;
-        for (size_t i = 0; i < c->seen_cap; i++) {
-            if (c->seen[i] < 0)
-                continue;
-            size_t h = fs_mix64((uint64_t)c->seen[i]) & (cap - 1);
-            while (tab[h] >= 0)
-                h = (h + 1) & (cap - 1);
-            tab[h] = c->seen[i];
-        }
-        free(c->seen);
-        c->seen = tab;
-        c->seen_cap = cap;
-    }
-    size_t h = fs_mix64((uint64_t)id) & (c->seen_cap - 1);
-    while (c->seen[h] >= 0) {
-        if (c->seen[h] == id)
-            return 1;
-        h = (h + 1) & (c->seen_cap - 1);
-    }
-    c->seen[h] = id;
-    c->seen_n++;
-    return 0;
-}
 
 static void print_num(double x)
 {
@@ -367,7 +335,7 @@ static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
 {
     price_ctx_t *c = ctx;
     result_t r;
-    if (status == FS_OK && seen_insert(c, t->id)) {
+    if (status == FS_OK && fs_idset_insert(&c->seen, t->id)) {
         status = FS_E_DUPLICATE;
         msg = "trade id appears more than once; only the first is priced";
     }
@@ -514,7 +482,7 @@ int cmd_price(int argc, char **argv)
         fflush(stdout);
     }
     mc_work_free(pc.work);
-    free(pc.seen);
+    fs_idset_free(&pc.seen);
     if (io_failed)
         return FS_EXIT_IO;
     return pc.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;

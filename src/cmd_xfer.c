@@ -415,44 +415,12 @@ typedef struct import_ctx {
     trade_t *batch;     /* trades waiting to be written */
     size_t nbatch;      /* entries of batch */
     size_t cap;         /* capacity of batch */
-    int64_t *seen;      /* open-addressing set of imported ids (-1 = free) */
-    size_t seen_cap;    /* slots of seen (power of two) */
-    size_t seen_n;      /* ids in seen */
+    fs_idset_t seen;    /* ids imported so far */
     int64_t imported;   /* trades written */
     int64_t skipped;    /* trades reported and skipped */
     int fatal;          /* fs_exit code of a store failure, 0 if none */
 } import_ctx_t;
 
-/* Add id to the set of imported ids; returns 1 when it was there already. */
-static int import_seen(import_ctx_t *c, int64_t id)
-{
-    if ((c->seen_n + 1) * 2 > c->seen_cap) {
-        size_t cap = c->seen_cap ? c->seen_cap * 2 : 1024;
-        int64_t *tab = xmalloc(cap * sizeof(*tab));
-        for (size_t i = 0; i < cap; i++)
-            tab[i] = -1;
-        for (size_t i = 0; i < c->seen_cap; i++) {
-            if (c->seen[i] < 0)
-                continue;
-            size_t h = fs_mix64((uint64_t)c->seen[i]) & (cap - 1);
-            while (tab[h] >= 0)
-                h = (h + 1) & (cap - 1);
-            tab[h] = c->seen[i];
-        }
-        free(c->seen);
-        c->seen = tab;
-        c->seen_cap = cap;
-    }
-    size_t h = fs_mix64((uint64_t)id) & (c->seen_cap - 1);
-    while (c->seen[h] >= 0) {
-        if (c->seen[h] == id)
-            return 1;
-        h = (h + 1) & (c->seen_cap - 1);
-    }
-    c->seen[h] = id;
-    c->seen_n++;
-    return 0;
-}
 
 /* Write the pending batch. Returns 0, or -1 with c->fatal set. */
 static int import_flush(import_ctx_t *c)
@@ -475,7 +443,7 @@ static int import_flush(import_ctx_t *c)
 static int import_cb(void *ctx, const trade_t *t, int status, const char *msg)
 {
     import_ctx_t *c = ctx;
-    if (status == FS_OK && import_seen(c, t->id)) {
+    if (status == FS_OK && fs_idset_insert(&c->seen, t->id)) {
         status = FS_E_DUPLICATE;
         msg = "trade id appears more than once; the first is imported";
     }
@@ -694,7 +662,7 @@ int cmd_import(int argc, char **argv)
         free(ents[i]);
     free(ents);
     free(ic.batch);
-    free(ic.seen);
+    fs_idset_free(&ic.seen);
     free(files);
     return rc;
 }

@@ -173,3 +173,40 @@ int fs_parse_double(const char *s, double *out)
     *out = v;
     return 0;
 }
+
+int fs_idset_insert(fs_idset_t *s, int64_t id)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        int64_t *tab = xmalloc(cap * sizeof(*tab));
+        for (size_t i = 0; i < cap; i++)
+            tab[i] = -1;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->slots[i] < 0)
+                continue;
+            size_t h = fs_mix64((uint64_t)s->slots[i]) & (cap - 1);
+            while (tab[h] >= 0)
+                h = (h + 1) & (cap - 1);
+            tab[h] = s->slots[i];
+        }
+        free(s->slots);
+        s->slots = tab;
+        s->cap = cap;
+    }
+    size_t h = fs_mix64((uint64_t)id) & (s->cap - 1);
+    while (s->slots[h] >= 0) {
+        if (s->slots[h] == id)
+            return 1;
+        h = (h + 1) & (s->cap - 1);
+    }
+    s->slots[h] = id;
+    s->n++;
+    return 0;
+}
+
+void fs_idset_free(fs_idset_t *s)
+{
+    free(s->slots);
+    s->slots = NULL;
+    s->cap = s->n = 0;
+}

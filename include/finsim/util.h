@@ -70,6 +70,19 @@ int fs_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 int fs_parse_i64(const char *s, int64_t *out);
 int fs_parse_double(const char *s, double *out);
 
+/* A set of non-negative ids (open addressing): duplicate detection for
+ * documents and id lists. Zero-initialise; free with fs_idset_free. */
+typedef struct fs_idset {
+    int64_t *slots; /* -1 = empty; capacity is a power of two */
+    size_t cap;     /* slots */
+    size_t n;       /* ids held */
+} fs_idset_t;
+
+/* Add id (>= 0). Returns 1 when it was there already, 0 when added. Aborts on
+ * out-of-memory like xmalloc. */
+int fs_idset_insert(fs_idset_t *s, int64_t id);
+void fs_idset_free(fs_idset_t *s);
+
 /* SplitMix64 finaliser: a well-mixed 64-bit hash of x. */
 static inline uint64_t fs_mix64(uint64_t x)
 {
