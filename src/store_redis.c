@@ -979,8 +979,15 @@ static int redis_get_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
     for (size_t k = 0; k < n; k++) {
         redisReply *e = r->element[k];
         if (e->type == REDIS_REPLY_STRING) {
-            trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[lo + k]);
-            redis_fill_slot(key, a->ids[lo + k], e->str, e->len, &a->out[lo + k]);
+            /* the key is only needed in a failure message: name it then */
+            trade_slot_t *slot = &a->out[lo + k];
+            redis_fill_slot("", a->ids[lo + k], e->str, e->len, slot);
+            if (slot->status != FS_OK) {
+                char why[sizeof(slot->msg)];
+                trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[lo + k]);
+                snprintf(why, sizeof(why), "%s", slot->msg);
+                fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, why);
+            }
         } else {
             a->nil[a->nnil++] = lo + k;
         }

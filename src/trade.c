@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "finsim/util.h"
 
@@ -291,6 +294,18 @@ int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
         cb(ctx, &c.t, FS_E_NOMEM, "cannot create XML parser");
         return 1;
     }
+    /* Expat seeds its attribute hash from the kernel (a getrandom call and
+     * two getenv scans) in every document unless a salt is set: a third of
+     * the parse time. One random salt per thread keeps the hash-flooding
+     * protection without that cost; the salt changes no parsed value. */
+    static _Thread_local unsigned long salt;
+    if (!salt) {
+        uint64_t x = 0;
+        if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
+            x = fs_mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&x);
+        salt = (unsigned long)x ? (unsigned long)x : 1;
+    }
+    XML_SetHashSalt(c.xp, salt);
     XML_SetUserData(c.xp, &c);
     XML_SetElementHandler(c.xp, on_start, on_end);
     XML_SetCharacterDataHandler(c.xp, on_text);
