@@ -42,12 +42,19 @@ mpirun --oversubscribe -np "$RANKS" "$FINSIM" run --store "$STORE" --algorithm "
 
 echo
 echo "== 3. the HDF5 results, read back"
-h5dump -H "$OUT/results.h5" | head -40
+h5dump -H -d /results "$OUT/results.h5"
 /usr/bin/python3 - "$OUT/results.h5" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r") as f:
     r = f["results"][...]
-    print(f"{len(r)} results, {int((r['status'] != 0).sum())} failed, checksum {f.attrs['checksum'].decode() if isinstance(f.attrs['checksum'], bytes) else f.attrs['checksum']}")
+    a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+    for k in ("finsim_version", "command_line", "algorithm", "seed", "ranks", "hosts", "start_time", "end_time"):
+        print(f"  {k:15s} {a[k]}")
+    t = f["telemetry"][...]
+    for row in t:
+        print(f"  rank {row['rank']}: fetch {row['fetch_seconds']:.3f} s, compute {row['compute_seconds']:.3f} s, "
+              f"mirror {row['mirror_seconds']:.3f} s, write {row['write_seconds']:.3f} s, {row['trades']} trades")
+    print(f"{len(r)} results, {int((r['status'] != 0).sum())} failed, checksum {a['checksum']}")
     print(f"{'trade_id':>8} {'pv':>14} {'pv_stderr':>10} {'delta':>12} {'delta_se':>10} {'vega':>12} {'vega_se':>10}")
     for row in r[:5]:
         print(f"{row['trade_id']:>8} {row['pv']:>14.2f} {row['pv_stderr']:>10.2f} {row['delta']:>12.4f} "
