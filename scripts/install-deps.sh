@@ -8,6 +8,7 @@ PKGS=(
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libgsl-dev libexpat1-dev libinih-dev
+  libcurl4-openssl-dev libjansson-dev
   libhiredis-dev redis-server redis-tools
   libssl-dev openssl ca-certificates debian-archive-keyring
   libcmocka-dev

@@ -31,6 +31,7 @@ static const char main_usage[] =
     "  run        the main job: mpirun -np R finsim run --store URL ... --output FILE.h5\n"
     "  export     copy trades from a store to eyxml files or to another store\n"
     "  import     load eyxml files into a store\n"
+    "  screen     market quotes vs model: price quoted trades, publish rich/cheap signals\n"
     "  config     show the effective configuration of run, and where each value came from\n"
     "  version    print the version and build facts\n"
     "\n"
@@ -524,6 +525,8 @@ int finsim_main(int argc, char **argv)
         return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "config"))
         return cmd_config(argc - 1, argv + 1);
+    if (!strcmp(cmd, "screen"))
+        return cmd_screen(argc - 1, argv + 1);
     fs_error("unknown command '%s'", cmd);
     fputs(main_usage, stderr);
     return FS_EXIT_USAGE;

@@ -15,6 +15,7 @@ int cmd_run(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_screen(int argc, char **argv);
 
 /* Options shared by price and run for the pricing model (getopt codes
  * 'a' algorithm, 'K' kernel, 's' seed, 'p' paths, 'T' task duration, 'M'

@@ -1,0 +1,1133 @@
+/* cmd_screen.c - finsim screen: join market quotes with trades, price them,
+ * and publish the trades whose model value beats the quote (rich/cheap
+ * signals) to HDF5, CSV and a Redis sorted set. Also makes synthetic quotes
+ * (--make-quotes) so the loop runs offline. One process. */
+#define _GNU_SOURCE
+#include "finsim/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <hdf5.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#if FINSIM_HAVE_TLS
+#include <hiredis/hiredis_ssl.h>
+#endif
+
+#include "finsim/config.h"
+#include "finsim/config_build.h"
+#include "finsim/market.h"
+#include "finsim/mc.h"
+#include "finsim/store.h"
+#include "finsim/trade.h"
+#include "finsim/util.h"
+
+static const char screen_usage[] =
+    "usage: finsim screen --store URL --quotes SRC [--market SRC]... [--start-trade K --trade-window W]\n"
+    "                     [--min-edge X] [--min-z Z] [--output FILE.h5] [--csv FILE|-]\n"
+    "                     [--signals-redis URL | --no-signals-redis] [pricing options]\n"
+    "       finsim screen --make-quotes FILE --store URL [--start-trade K --trade-window W]\n"
+    "                     [--quote-noise X] [--quote-seed Q] [--pair NAME] [pricing options]\n"
+    "\n"
+    "The daily rich/cheap screen: load market quotes (a price per warrant for each\n"
+    "trade id), inner-join them with the trades of the store, price every joined\n"
+    "trade, and select those whose model value beats the quote by a margin:\n"
+    "\n"
+    "  model_value  = pv / warrantsNo          (per warrant, the unit of the quotes)\n"
+    "  model_stderr = pv_stderr / warrantsNo\n"
+    "  edge = (model_value - quote) / quote,   z = (model_value - quote) / model_stderr\n"
+    "  selected when edge >= --min-edge and z >= --min-z; ranked by edge, descending\n"
+    "\n"
+    "Trades without a quote (unquoted) and quotes without a trade (orphans) are\n"
+    "counted and reported, never dropped silently. The trades are K..K+W-1, or every\n"
+    "trade in the store when no window is given.\n"
+    "\n"
+    "market data (SRC is a file path, '-' for stdin, or an http:// or https:// URL):\n"
+    "  --quotes SRC            CSV with header trade_id,quote[,currency_pair], or JSON\n"
+    "                          [{\"trade_id\":42,\"quote\":1.5,\"currency_pair\":\"EURUSD\"},...]\n"
+    "  --market SRC            spot and vol per currency pair (CSV currency_pair,spot,vol\n"
+    "                          or JSON); they override fx1 and sigma1 of the trades whose\n"
+    "                          quote names that pair (repeatable; a JSON object\n"
+    "                          {\"quotes\":[...],\"market\":[...]} may carry both)\n"
+    "  --api-key-file F        API key for the endpoint from F (mode 0600); otherwise\n"
+    "                          FINSIM_MARKET_API_KEY. Sent as 'Authorization: Bearer KEY',\n"
+    "                          never on the command line, never logged\n"
+    "  --api-key-header NAME   send the key as 'NAME: KEY' instead (e.g. X-API-Key)\n"
+    "  --http-connect-timeout S  connect timeout (default 5 s)\n"
+    "  --http-timeout S        whole-request timeout (default 30 s)\n"
+    "  --http-retries N        retries after timeouts, connection errors, 408/429/5xx\n"
+    "                          (default 3; 0 = none), waiting --http-backoff S (default\n"
+    "                          0.5 s), doubled after each attempt\n"
+    "  --http-ca FILE          CA bundle for https; --http-insecure skips verification\n"
+    "\n"
+    "store (as 'finsim run'):\n"
+    "  --store URL             redis://[user@]host:port[/db], rediss://, unix:///path.sock,\n"
+    "                          or an HDF5 trade file; password from FINSIM_REDIS_PASSWORD or\n"
+    "  --password-file F       (mode 0600); TLS from FINSIM_TLS_CA, FINSIM_TLS_CERT, ...\n"
+    "  --key-prefix P          key prefix (default FINSIM_KEY_PREFIX)\n"
+    "  --start-trade K, --trade-window W   the trades to screen (default: all)\n"
+    "  --batch N               trades per store read (default 1000)\n"
+    "\n"
+    "pricing: --algorithm pvonly|deltavega (default pvonly), --seed S (default 1),\n"
+    "  --paths N (override trials), --kernel fast|reference\n"
+    "\n"
+    "screen and output:\n"
+    "  --min-edge X            smallest relative edge selected (default 0.02)\n"
+    "  --min-z Z               smallest z-score selected (default 2)\n"
+    "  --output FILE.h5        /signals compound dataset (trade_id, quote, model_value,\n"
+    "                          model_stderr, edge, z) ranked by edge, with attributes\n"
+    "                          (thresholds, counts, seed, time); written as FILE.partial\n"
+    "                          and renamed when complete\n"
+    "  --csv FILE|-            the same rows as CSV\n"
+    "  --signals-redis URL     ZADD <prefix>finsim:signals EDGE TRADE_ID (replacing the\n"
+    "                          set atomically); default: the store when it is Redis\n"
+    "  --no-signals-redis      do not publish to Redis\n"
+    "\n"
+    "synthetic quotes (offline runs, tests):\n"
+    "  --make-quotes FILE      price the trades and write quotes = model_value * (1 + e)\n"
+    "                          with e uniform in [-X, X) from (--quote-seed, trade id);\n"
+    "                          JSON when FILE ends in .json, else CSV; '-' = stdout\n"
+    "  --quote-noise X         (default 0.05)   --quote-seed Q (default 7)\n"
+    "  --pair NAME             currency_pair written with every quote\n"
+    "\n"
+    "  -v, --verbose           list unquoted trades and orphan quotes\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "exit status: 0 every joined trade priced; 1 some joined trades failed (named on\n"
+    "stderr); 2 usage; 3-5, 9 store errors as in 'finsim run'; 6 output I/O; 8 internal;\n"
+    "11 market data unreadable, malformed or the endpoint failed (after retries);\n"
+    "12 market data endpoint timed out (after retries); 13 endpoint refused the API key.\n";
+
+/* One selected trade: the /signals record, field for field. */
+typedef struct signal_rec {
+    int64_t trade_id;
+    double quote;
+    double model_value;
+    double model_stderr;
+    double edge;
+    double z;
+} signal_rec_t;
+
+typedef struct screen_cfg {
+    const char *store_url;
+    const char *quotes_src;
+    const char **market_src;
+    int nmarket;
+    const char *output;
+    const char *csv;
+    const char *signals_redis;
+    int no_signals_redis;
+    const char *make_quotes;
+    double quote_noise;
+    uint64_t quote_seed;
+    const char *pair;
+    const char *password_file;
+    const char *api_key_file;
+    int64_t start, window;
+    int64_t batch;
+    double min_edge, min_z;
+    mc_opts_t mo;
+    mkt_http_opts_t http;
+    store_opts_t so;
+    int verbose;
+} screen_cfg_t;
+
+/* Counters of one screen; every trade and quote lands in exactly one. */
+typedef struct screen_counts {
+    int64_t universe;    /* ids asked of the store */
+    int64_t absent;      /* ids the store does not hold */
+    int64_t trades;      /* trades present in the store */
+    int64_t joined;      /* trades with a quote */
+    int64_t unquoted;    /* trades without a quote */
+    int64_t orphans;     /* quotes without a trade */
+    int64_t failed;      /* joined trades that could not be priced */
+    int64_t overridden;  /* joined trades changed by market data */
+    int64_t no_market;   /* joined trades naming a pair absent from the market data */
+    int64_t selected;    /* signals */
+    int64_t no_quote_made; /* --make-quotes: trades with model value 0 (no quote) */
+} screen_counts_t;
+
+/* Parse helpers with messages; return 0 or -1. */
+static int scr_i64(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    int64_t v;
+    if (fs_parse_i64(s, &v) != 0 || v < lo || v > hi) {
+        fs_error("screen: %s expects an integer in [%lld, %lld], got '%s'", opt, (long long)lo, (long long)hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* As scr_i64 for a double in [lo, hi]. */
+static int scr_dbl(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    double v;
+    if (fs_parse_double(s, &v) != 0 || v < lo || v > hi) {
+        fs_error("screen: %s expects a number in [%g, %g], got '%s'", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Is url a Redis store URL (as opposed to a trade file path)? */
+static int is_redis_url(const char *url)
+{
+    return url && (!strncmp(url, "redis://", 8) || !strncmp(url, "rediss://", 9) || !strncmp(url, "unix://", 7));
+}
+
+/* ======================================================================
+ * trades: fetch, override, price
+ * ==================================================================== */
+
+/* Called for each trade present in the store (status FS_OK or a per-trade
+ * error) with its quote (NULL when unquoted). Returns 0 to go on, or an exit
+ * code to stop. */
+typedef int (*walk_cb)(void *arg, trade_slot_t *slot, const mkt_quote_t *q);
+
+/* Build the list of trade ids to screen: the window, or every trade in the
+ * store. *ids is malloc'ed (caller frees). Returns 0 or an exit code. */
+static int screen_ids(const screen_cfg_t *c, store_t *st, int64_t **ids, size_t *n)
+{
+    if (c->window > 0) {
+        *n = (size_t)c->window;
+        *ids = xmalloc(*n * sizeof(**ids));
+        for (size_t i = 0; i < *n; i++)
+            (*ids)[i] = c->start + (int64_t)i;
+        return 0;
+    }
+    int rc = store_list_trades(st, ids, n);
+    if (rc != STORE_OK) {
+        fs_error("screen: cannot list the trades of %s: %s%s", store_describe(st), st->errstr,
+                 rc == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
+        return store_err_exit_code(rc);
+    }
+    return 0;
+}
+
+/* Read the trades ids[0..n) in batches and call cb for each one present,
+ * with its quote from d (or NULL). matched[i] is set for quotes that found
+ * a trade. Counts universe/absent/trades/joined/unquoted. Returns 0 or an
+ * exit code (store failure, or cb's). */
+static int screen_walk(const screen_cfg_t *c, store_t *st, const int64_t *ids, size_t n, const mkt_data_t *d,
+                       unsigned char *matched, screen_counts_t *k, walk_cb cb, void *arg)
+{
+    size_t batch = (size_t)c->batch;
+    trade_slot_t *slots = xmalloc(batch * sizeof(*slots));
+    int ret = 0;
+    for (size_t lo = 0; lo < n && ret == 0; lo += batch) {
+        size_t m = n - lo < batch ? n - lo : batch;
+        int rc = store_get_trades(st, ids + lo, m, slots);
+        if (rc != STORE_OK) {
+            fs_error("screen: reading trades from %s failed: %s", store_describe(st), st->errstr);
+            ret = store_err_exit_code(rc);
+            break;
+        }
+        for (size_t i = 0; i < m && ret == 0; i++) {
+            k->universe++;
+            if (slots[i].status == FS_E_NOT_FOUND) {
+                k->absent++;
+                continue;
+            }
+            k->trades++;
+            slots[i].trade.id = ids[lo + i];
+            const mkt_quote_t *q = d ? mkt_find_quote(d, ids[lo + i]) : NULL;
+            if (q) {
+                k->joined++;
+                matched[q - d->quotes] = 1;
+            } else {
+                k->unquoted++;
+                if (c->verbose && d)
+                    fs_info("screen: trade %lld has no quote", (long long)ids[lo + i]);
+            }
+            ret = cb(arg, &slots[i], q);
+        }
+    }
+    free(slots);
+    return ret;
+}
+
+/* Apply the market record of q's pair to t (fx1 = spot, sigma1 = vol) and
+ * re-validate. Returns FS_OK or the validation status (reason in msg). */
+static int apply_market(const mkt_data_t *d, const mkt_quote_t *q, trade_t *t, screen_counts_t *k, char *msg,
+                        size_t msglen)
+{
+    if (!q || !q->pair[0] || d->npairs == 0)
+        return FS_OK;
+    const mkt_pair_t *m = mkt_find_pair(d, q->pair);
+    if (!m) {
+        k->no_market++;
+        return FS_OK;
+    }
+    if (!isnan(m->spot))
+        t->fx1 = m->spot;
+    if (!isnan(m->vol))
+        t->sigma1 = m->vol;
+    k->overridden++;
+    return trade_validate(t, msg, msglen);
+}
+
+/* Price one trade per warrant: model value and its standard error. Returns
+ * FS_OK or a status (FS_E_DOMAIN when warrantsNo is 0). */
+static int price_per_warrant(const trade_t *t, const mc_opts_t *mo, mc_work_t *w, double *mv, double *se)
+{
+    result_t r;
+    if (t->warrants_no <= 0)
+        return FS_E_DOMAIN;
+    int st = mc_price(t, mo, w, &r);
+    if (st != FS_OK)
+        return st;
+    *mv = r.pv / (double)t->warrants_no;
+    *se = r.pv_stderr / (double)t->warrants_no;
+    return FS_OK;
+}
+
+/* ======================================================================
+ * screen: the join-price-select callback
+ * ==================================================================== */
+
+typedef struct screen_ctx {
+    const screen_cfg_t *c;
+    const mkt_data_t *d;
+    screen_counts_t *k;
+    mc_work_t *work;
+    signal_rec_t *sig;
+    size_t nsig, capsig;
+} screen_ctx_t;
+
+/* walk_cb of the screen: price a joined trade and keep it when it passes
+ * the thresholds. Per-trade failures are counted and named, not fatal. */
+static int screen_cb(void *arg, trade_slot_t *slot, const mkt_quote_t *q)
+{
+    screen_ctx_t *x = arg;
+    if (!q)
+        return 0;
+    char msg[192];
+    int st = slot->status;
+    snprintf(msg, sizeof(msg), "%s", slot->msg);
+    if (st == FS_OK)
+        st = apply_market(x->d, q, &slot->trade, x->k, msg, sizeof(msg));
+    double mv = 0, se = 0;
+    if (st == FS_OK) {
+        st = price_per_warrant(&slot->trade, &x->c->mo, x->work, &mv, &se);
+        if (st == FS_E_DOMAIN)
+            snprintf(msg, sizeof(msg), "warrantsNo is 0: no value per warrant");
+        else if (st != FS_OK)
+            snprintf(msg, sizeof(msg), "pricing failed");
+    }
+    if (st != FS_OK) {
+        x->k->failed++;
+        fs_error("screen: trade %lld: %s (%s)", (long long)slot->trade.id, msg, fs_status_name(st));
+        return 0;
+    }
+    double diff = mv - q->quote;
+    double edge = diff / q->quote;
+    double z = se > 0 ? diff / se : diff > 0 ? INFINITY : diff < 0 ? -INFINITY : 0.0;
+    if (!(edge >= x->c->min_edge && z >= x->c->min_z))
+        return 0;
+    if (x->nsig == x->capsig) {
+        x->capsig = x->capsig ? x->capsig * 2 : 256;
+        x->sig = xrealloc(x->sig, x->capsig * sizeof(*x->sig));
+    }
+    signal_rec_t *s = &x->sig[x->nsig++];
+    s->trade_id = slot->trade.id;
+    s->quote = q->quote;
+    s->model_value = mv;
+    s->model_stderr = se;
+    s->edge = edge;
+    s->z = z;
+    return 0;
+}
+
+/* Ranking: edge descending, then trade id ascending (a total order). */
+static int signal_cmp(const void *a, const void *b)
+{
+    const signal_rec_t *x = a, *y = b;
+    if (x->edge != y->edge)
+        return x->edge > y->edge ? -1 : 1;
+    return (x->trade_id > y->trade_id) - (x->trade_id < y->trade_id);
+}
+
+/* ======================================================================
+ * outputs
+ * ==================================================================== */
+
+/* Write the signals as CSV to path ('-' = stdout). Returns 0 or -1 (message
+ * printed). */
+static int write_signals_csv(const char *path, const signal_rec_t *s, size_t n)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f) {
+        fs_error("screen: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "trade_id,quote,model_value,model_stderr,edge,z\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%lld,%.17g,%.17g,%.17g,%.17g,%.17g\n", (long long)s[i].trade_id, s[i].quote, s[i].model_value,
+                s[i].model_stderr, s[i].edge, s[i].z);
+    int bad = ferror(f) != 0;
+    bad |= f == stdout ? fflush(f) != 0 : fclose(f) != 0;
+    if (bad) {
+        fs_error("screen: writing %s failed: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Root attributes of the signals file: a scalar of the given type. */
+static int h5_attr_scalar(hid_t loc, const char *name, hid_t type, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, type, v) >= 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return ok ? 0 : -1;
+}
+
+/* A fixed-length string attribute. */
+static int h5_attr_str(hid_t loc, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    int rc = h5_attr_scalar(loc, name, t, v);
+    H5Tclose(t);
+    return rc;
+}
+
+/* Write /signals and the attributes to path (via path.partial, renamed when
+ * complete). Returns 0 or -1 (message printed; the partial file removed). */
+static int write_signals_h5(const char *path, const screen_cfg_t *c, const screen_counts_t *k,
+                            const signal_rec_t *s, size_t n, const char *quotes_shown, const char *started)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.partial", path);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        fs_error("screen: cannot create %s", tmp);
+        return -1;
+    }
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(signal_rec_t));
+    H5Tinsert(t, "trade_id", HOFFSET(signal_rec_t, trade_id), H5T_NATIVE_INT64);
+    H5Tinsert(t, "quote", HOFFSET(signal_rec_t, quote), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "model_value", HOFFSET(signal_rec_t, model_value), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "model_stderr", HOFFSET(signal_rec_t, model_stderr), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "edge", HOFFSET(signal_rec_t, edge), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "z", HOFFSET(signal_rec_t, z), H5T_NATIVE_DOUBLE);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(f, "signals", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = ds >= 0 && (n == 0 || H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0);
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Sclose(sp);
+    H5Tclose(t);
+    char now[64];
+    time_t tt = time(NULL);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    uint64_t seed = c->mo.seed;
+    int64_t paths = c->mo.paths;
+    ok = ok && h5_attr_scalar(f, "min_edge", H5T_NATIVE_DOUBLE, &c->min_edge) == 0 &&
+         h5_attr_scalar(f, "min_z", H5T_NATIVE_DOUBLE, &c->min_z) == 0 &&
+         h5_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &seed) == 0 &&
+         h5_attr_scalar(f, "paths", H5T_NATIVE_INT64, &paths) == 0 &&
+         h5_attr_scalar(f, "trades", H5T_NATIVE_INT64, &k->trades) == 0 &&
+         h5_attr_scalar(f, "joined", H5T_NATIVE_INT64, &k->joined) == 0 &&
+         h5_attr_scalar(f, "unquoted", H5T_NATIVE_INT64, &k->unquoted) == 0 &&
+         h5_attr_scalar(f, "orphan_quotes", H5T_NATIVE_INT64, &k->orphans) == 0 &&
+         h5_attr_scalar(f, "absent", H5T_NATIVE_INT64, &k->absent) == 0 &&
+         h5_attr_scalar(f, "failed", H5T_NATIVE_INT64, &k->failed) == 0 &&
+         h5_attr_scalar(f, "overridden", H5T_NATIVE_INT64, &k->overridden) == 0 &&
+         h5_attr_scalar(f, "selected", H5T_NATIVE_INT64, &k->selected) == 0 &&
+         h5_attr_str(f, "algorithm", mc_algo_name(c->mo.algo)) == 0 &&
+         h5_attr_str(f, "kernel", mc_kernel_name(c->mo.kernel)) == 0 &&
+         h5_attr_str(f, "quotes_source", quotes_shown) == 0 &&
+         h5_attr_str(f, "value_convention", "model_value = pv / warrantsNo; quotes per warrant") == 0 &&
+         h5_attr_str(f, "start_time", started) == 0 && h5_attr_str(f, "time", now) == 0 &&
+         h5_attr_str(f, "finsim_version", FINSIM_VERSION) == 0;
+    ok = H5Fclose(f) >= 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fs_error("screen: writing %s failed%s%s", path, ok ? ": " : "", ok ? strerror(errno) : "");
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Connect to the Redis server named by url (redis://[user@]host[:port][/db],
+ * rediss://... when built with TLS, unix:///path[?db=N]), authenticate and
+ * select the database. Returns the context (caller frees) or NULL with the
+ * reason in err. The password is never copied into messages. */
+static redisContext *signals_connect(const char *url, const char *password, const store_opts_t *so,
+                                     double timeout_s, char *err, size_t errlen)
+{
+    char host[256] = "", user[128] = "", path[256] = "";
+    long port = 6379, db = 0;
+    int tls = 0;
+    const char *rest;
+    if (!strncmp(url, "unix://", 7)) {
+        rest = url + 7;
+        size_t pl = strcspn(rest, "?");
+        if (pl == 0 || pl >= sizeof(path) || rest[0] != '/') {
+            fs_seterr(err, errlen, "signals: unix socket URL needs an absolute path");
+            return NULL;
+        }
+        memcpy(path, rest, pl);
+        path[pl] = '\0';
+        if (rest[pl] == '?' && sscanf(rest + pl + 1, "db=%ld", &db) != 1) {
+            fs_seterr(err, errlen, "signals: only db=N is known in a unix socket URL");
+            return NULL;
+        }
+    } else {
+        if (!strncmp(url, "redis://", 8))
+            rest = url + 8;
+        else if (!strncmp(url, "rediss://", 9)) {
+            rest = url + 9;
+            tls = 1;
+        } else {
+            fs_seterr(err, errlen, "signals: not a Redis URL (redis://, rediss://, unix://)");
+            return NULL;
+        }
+        size_t hl = strcspn(rest, "/?");
+        const char *at = memchr(rest, '@', hl);
+        if (at) {
+            size_t ul = (size_t)(at - rest);
+            if (memchr(rest, ':', ul)) {
+                fs_seterr(err, errlen, "signals: a Redis URL must not carry a password; use FINSIM_REDIS_PASSWORD or --password-file");
+                return NULL;
+            }
+            if (ul >= sizeof(user)) {
+                fs_seterr(err, errlen, "signals: user name too long");
+                return NULL;
+            }
+            memcpy(user, rest, ul);
+            user[ul] = '\0';
+            hl -= ul + 1;
+            rest = at + 1;
+        }
+        const char *colon = memchr(rest, ':', hl);
+        size_t nl = colon ? (size_t)(colon - rest) : hl;
+        if (nl == 0 || nl >= sizeof(host)) {
+            fs_seterr(err, errlen, "signals: Redis URL has no host");
+            return NULL;
+        }
+        memcpy(host, rest, nl);
+        host[nl] = '\0';
+        if (colon) {
+            char pbuf[16];
+            size_t pl = hl - nl - 1;
+            int64_t p;
+            if (pl == 0 || pl >= sizeof(pbuf)) {
+                fs_seterr(err, errlen, "signals: bad port in Redis URL");
+                return NULL;
+            }
+            memcpy(pbuf, colon + 1, pl);
+            pbuf[pl] = '\0';
+            if (fs_parse_i64(pbuf, &p) != 0 || p < 1 || p > 65535) {
+                fs_seterr(err, errlen, "signals: bad port in Redis URL");
+                return NULL;
+            }
+            port = (long)p;
+        }
+        const char *tail = rest + hl;
+        if (*tail == '/' && tail[1] && sscanf(tail + 1, "%ld", &db) != 1) {
+            fs_seterr(err, errlen, "signals: bad database number in Redis URL");
+            return NULL;
+        }
+    }
+    if (so->username && so->username[0])
+        snprintf(user, sizeof(user), "%s", so->username);
+    struct timeval tv = {(time_t)timeout_s, (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6)};
+    redisContext *rc = path[0] ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, (int)port, tv);
+    if (!rc || rc->err) {
+        fs_seterr(err, errlen, "signals: cannot connect to %s: %s", path[0] ? path : host,
+                  rc ? rc->errstr : "out of memory");
+        if (rc)
+            redisFree(rc);
+        return NULL;
+    }
+    redisSetTimeout(rc, tv);
+    if (tls) {
+#if FINSIM_HAVE_TLS
+        static int ssl_ready = 0;
+        if (!ssl_ready) {
+            redisInitOpenSSL();
+            ssl_ready = 1;
+        }
+        redisSSLOptions o;
+        memset(&o, 0, sizeof(o));
+        o.cacert_filename = so->tls_ca_file;
+        o.capath = so->tls_ca_dir;
+        o.cert_filename = so->tls_cert;
+        o.private_key_filename = so->tls_key;
+        o.server_name = so->tls_sni ? so->tls_sni : host;
+        o.verify_mode = so->tls_insecure ? REDIS_SSL_VERIFY_NONE : REDIS_SSL_VERIFY_PEER;
+        redisSSLContextError se = REDIS_SSL_CTX_NONE;
+        redisSSLContext *ctx = redisCreateSSLContextWithOptions(&o, &se);
+        if (!ctx || redisInitiateSSLWithContext(rc, ctx) != REDIS_OK) {
+            fs_seterr(err, errlen, "signals: TLS to %s failed: %s", host,
+                      ctx ? rc->errstr : redisSSLContextGetError(se));
+            /* the context must outlive the connection; it is leaked on
+             * success (one per process) and freed here on failure */
+            if (ctx)
+                redisFreeSSLContext(ctx);
+            redisFree(rc);
+            return NULL;
+        }
+#else
+        fs_seterr(err, errlen, "signals: rediss:// needs finsim built with TLS (hiredis_ssl)");
+        redisFree(rc);
+        return NULL;
+#endif
+    }
+    if (password && password[0]) {
+        redisReply *r = user[0] ? redisCommand(rc, "AUTH %s %s", user, password) : redisCommand(rc, "AUTH %s", password);
+        int bad = !r || r->type == REDIS_REPLY_ERROR;
+        if (bad)
+            fs_seterr(err, errlen, "signals: Redis refused the credentials%s", r ? "" : " (no reply)");
+        if (r)
+            freeReplyObject(r);
+        if (bad) {
+            redisFree(rc);
+            return NULL;
+        }
+    }
+    if (db != 0) {
+        redisReply *r = redisCommand(rc, "SELECT %ld", db);
+        int bad = !r || r->type == REDIS_REPLY_ERROR;
+        if (bad)
+            fs_seterr(err, errlen, "signals: SELECT %ld failed: %s", db, r ? r->str : rc->errstr);
+        if (r)
+            freeReplyObject(r);
+        if (bad) {
+            redisFree(rc);
+            return NULL;
+        }
+    }
+    return rc;
+}
+
+/* Replace the sorted set <prefix>finsim:signals with the signals (score =
+ * edge, member = decimal trade id) in one MULTI/EXEC, so readers never see
+ * a half-written ranking. Returns 0 or -1 with the reason in err. */
+static int publish_signals_redis(const char *url, const char *password, const store_opts_t *so,
+                                 const signal_rec_t *s, size_t n, char *key, size_t keylen, char *err, size_t errlen)
+{
+    redisContext *rc = signals_connect(url, password, so, so->timeout_s > 0 ? so->timeout_s : 10, err, errlen);
+    if (!rc)
+        return -1;
+    snprintf(key, keylen, "%sfinsim:signals", so->key_prefix ? so->key_prefix : "");
+    const size_t chunk = 500;
+    size_t ncmd = 3 + (n + chunk - 1) / chunk;
+    redisAppendCommand(rc, "MULTI");
+    redisAppendCommand(rc, "DEL %s", key);
+    char (*num)[2][32] = xmalloc((chunk ? chunk : 1) * sizeof(*num));
+    const char **argv = xmalloc((2 + 2 * chunk) * sizeof(*argv));
+    size_t *argl = xmalloc((2 + 2 * chunk) * sizeof(*argl));
+    for (size_t lo = 0; lo < n; lo += chunk) {
+        size_t m = n - lo < chunk ? n - lo : chunk;
+        argv[0] = "ZADD";
+        argv[1] = key;
+        for (size_t i = 0; i < m; i++) {
+            snprintf(num[i][0], sizeof(num[i][0]), "%.17g", s[lo + i].edge);
+            snprintf(num[i][1], sizeof(num[i][1]), "%lld", (long long)s[lo + i].trade_id);
+            argv[2 + 2 * i] = num[i][0];
+            argv[3 + 2 * i] = num[i][1];
+        }
+        for (size_t i = 0; i < 2 + 2 * m; i++)
+            argl[i] = strlen(argv[i]);
+        redisAppendCommandArgv(rc, (int)(2 + 2 * m), argv, argl);
+    }
+    redisAppendCommand(rc, "EXEC");
+    free(num);
+    free(argv);
+    free(argl);
+    int ok = 1;
+    for (size_t i = 0; i < ncmd; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
+            fs_seterr(err, errlen, "signals: Redis connection failed: %s", rc->errstr);
+            ok = 0;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ERROR || (i == ncmd - 1 && r->type != REDIS_REPLY_ARRAY)) {
+            if (ok)
+                fs_seterr(err, errlen, "signals: Redis refused %s: %.200s", i == ncmd - 1 ? "EXEC" : "a command",
+                          r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
+            ok = 0;
+        }
+        freeReplyObject(r);
+    }
+    redisFree(rc);
+    return ok ? 0 : -1;
+}
+
+/* ======================================================================
+ * make-quotes: synthetic quotes around the model value
+ * ==================================================================== */
+
+typedef struct mkq_ctx {
+    const screen_cfg_t *c;
+    screen_counts_t *k;
+    mc_work_t *work;
+    FILE *csv;        /* CSV output, or NULL for JSON */
+    json_t *arr;      /* JSON output */
+} mkq_ctx_t;
+
+/* walk_cb of --make-quotes: price the trade and emit a quote perturbed by
+ * seeded uniform noise that depends only on (quote seed, trade id). */
+static int mkq_cb(void *arg, trade_slot_t *slot, const mkt_quote_t *q)
+{
+    mkq_ctx_t *x = arg;
+    (void)q;
+    double mv = 0, se = 0;
+    int st = slot->status;
+    if (st == FS_OK)
+        st = price_per_warrant(&slot->trade, &x->c->mo, x->work, &mv, &se);
+    if (st != FS_OK) {
+        x->k->failed++;
+        fs_error("screen: trade %lld: cannot price (%s); no quote made", (long long)slot->trade.id,
+                 fs_status_name(st));
+        return 0;
+    }
+    uint64_t h = fs_mix64(x->c->quote_seed ^ fs_mix64((uint64_t)slot->trade.id + 0x51a7e5ULL));
+    double u = (double)(h >> 11) * 0x1.0p-53; /* [0, 1) */
+    double quote = mv * (1.0 + x->c->quote_noise * (2.0 * u - 1.0));
+    if (!(quote > 0) || !isfinite(quote)) {
+        x->k->no_quote_made++;
+        return 0;
+    }
+    x->k->joined++;
+    if (x->csv) {
+        fprintf(x->csv, "%lld,%.17g", (long long)slot->trade.id, quote);
+        if (x->c->pair)
+            fprintf(x->csv, ",%s", x->c->pair);
+        fputc('\n', x->csv);
+    } else {
+        json_t *o = json_pack("{s:I,s:f}", "trade_id", (json_int_t)slot->trade.id, "quote", quote);
+        if (x->c->pair)
+            json_object_set_new(o, "currency_pair", json_string(x->c->pair));
+        json_array_append_new(x->arr, o);
+    }
+    return 0;
+}
+
+/* Write synthetic quotes for the trades to c->make_quotes. Returns an exit
+ * code. */
+static int make_quotes(const screen_cfg_t *c, store_t *st, const int64_t *ids, size_t n)
+{
+    const char *path = c->make_quotes;
+    size_t pl = strlen(path);
+    int json = pl > 5 && !strcasecmp(path + pl - 5, ".json");
+    screen_counts_t k;
+    memset(&k, 0, sizeof(k));
+    mkq_ctx_t x = {c, &k, mc_work_new(), NULL, NULL};
+    FILE *f = NULL;
+    char tmp[4200];
+    int to_stdout = strcmp(path, "-") == 0;
+    snprintf(tmp, sizeof(tmp), "%s.partial", path);
+    if (to_stdout)
+        f = stdout;
+    else if (!(f = fopen(tmp, "w"))) {
+        fs_error("screen: cannot open %s: %s", tmp, strerror(errno));
+        mc_work_free(x.work);
+        return FS_EXIT_IO;
+    }
+    if (json)
+        x.arr = json_array();
+    else {
+        x.csv = f;
+        fprintf(f, "trade_id,quote%s\n", c->pair ? ",currency_pair" : "");
+    }
+    int ret = screen_walk(c, st, ids, n, NULL, NULL, &k, mkq_cb, &x);
+    if (json) {
+        if (ret == 0 && json_dumpf(x.arr, f, JSON_INDENT(1) | JSON_REAL_PRECISION(17)) != 0)
+            ret = FS_EXIT_IO;
+        fputc('\n', f);
+        json_decref(x.arr);
+    }
+    mc_work_free(x.work);
+    int bad = ferror(f) != 0;
+    bad |= to_stdout ? fflush(f) != 0 : fclose(f) != 0;
+    if (!ret && bad) {
+        fs_error("screen: writing %s failed: %s", path, strerror(errno));
+        ret = FS_EXIT_IO;
+    }
+    if (!to_stdout) {
+        if (ret == 0 && rename(tmp, path) != 0) {
+            fs_error("screen: cannot rename %s to %s: %s", tmp, path, strerror(errno));
+            ret = FS_EXIT_IO;
+        }
+        if (ret != 0)
+            unlink(tmp);
+    }
+    if (ret == 0)
+        fs_info("screen: wrote %lld quotes to %s (%lld trades, %lld absent ids, %lld not priced, %lld with zero value; noise %g, quote seed %llu)",
+                (long long)k.joined, path, (long long)k.trades, (long long)k.absent, (long long)k.failed,
+                (long long)k.no_quote_made, c->quote_noise, (unsigned long long)c->quote_seed);
+    return ret ? ret : k.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+}
+
+/* ======================================================================
+ * the command
+ * ==================================================================== */
+
+enum {
+    O_STORE = 256, O_QUOTES, O_MARKET, O_START, O_WINDOW, O_BATCH, O_PREFIX, O_PWFILE, O_APIKEYFILE, O_APIHDR,
+    O_CTO, O_TO, O_RETRIES, O_BACKOFF, O_CA, O_INSECURE, O_MINEDGE, O_MINZ, O_OUTPUT, O_CSV, O_SIGREDIS,
+    O_NOSIGREDIS, O_MAKEQ, O_NOISE, O_QSEED, O_PAIR
+};
+
+/* Parse the command line into c. Returns -1 to go on, or an exit code
+ * (help printed: 0; bad usage: 2). */
+static int screen_parse(int argc, char **argv, screen_cfg_t *c)
+{
+    static const struct option opts[] = {
+        {"store", required_argument, NULL, O_STORE},
+        {"quotes", required_argument, NULL, O_QUOTES},
+        {"market", required_argument, NULL, O_MARKET},
+        {"start-trade", required_argument, NULL, O_START},
+        {"trade-window", required_argument, NULL, O_WINDOW},
+        {"batch", required_argument, NULL, O_BATCH},
+        {"key-prefix", required_argument, NULL, O_PREFIX},
+        {"password-file", required_argument, NULL, O_PWFILE},
+        {"api-key-file", required_argument, NULL, O_APIKEYFILE},
+        {"api-key-header", required_argument, NULL, O_APIHDR},
+        {"http-connect-timeout", required_argument, NULL, O_CTO},
+        {"http-timeout", required_argument, NULL, O_TO},
+        {"http-retries", required_argument, NULL, O_RETRIES},
+        {"http-backoff", required_argument, NULL, O_BACKOFF},
+        {"http-ca", required_argument, NULL, O_CA},
+        {"http-insecure", no_argument, NULL, O_INSECURE},
+        {"min-edge", required_argument, NULL, O_MINEDGE},
+        {"min-z", required_argument, NULL, O_MINZ},
+        {"output", required_argument, NULL, O_OUTPUT},
+        {"csv", required_argument, NULL, O_CSV},
+        {"signals-redis", required_argument, NULL, O_SIGREDIS},
+        {"no-signals-redis", no_argument, NULL, O_NOSIGREDIS},
+        {"make-quotes", required_argument, NULL, O_MAKEQ},
+        {"quote-noise", required_argument, NULL, O_NOISE},
+        {"quote-seed", required_argument, NULL, O_QSEED},
+        {"pair", required_argument, NULL, O_PAIR},
+        {"algorithm", required_argument, NULL, 'a'},
+        {"kernel", required_argument, NULL, 'K'},
+        {"seed", required_argument, NULL, 's'},
+        {"paths", required_argument, NULL, 'p'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int o;
+    int64_t i64;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+        switch (o) {
+        case O_STORE: c->store_url = optarg; break;
+        case O_QUOTES: c->quotes_src = optarg; break;
+        case O_MARKET:
+            c->market_src = xrealloc(c->market_src, (size_t)(c->nmarket + 1) * sizeof(*c->market_src));
+            c->market_src[c->nmarket++] = optarg;
+            break;
+        case O_START: if (scr_i64("--start-trade", optarg, 0, TRADE_MAX_ID, &c->start)) return FS_EXIT_USAGE; break;
+        case O_WINDOW: if (scr_i64("--trade-window", optarg, 1, 100000000, &c->window)) return FS_EXIT_USAGE; break;
+        case O_BATCH: if (scr_i64("--batch", optarg, 1, 100000, &c->batch)) return FS_EXIT_USAGE; break;
+        case O_PREFIX: c->so.key_prefix = optarg; break;
+        case O_PWFILE: c->password_file = optarg; break;
+        case O_APIKEYFILE: c->api_key_file = optarg; break;
+        case O_APIHDR:
+            if (!optarg[0] || strpbrk(optarg, ": \r\n")) {
+                fs_error("screen: --api-key-header wants a header name like X-API-Key");
+                return FS_EXIT_USAGE;
+            }
+            c->http.api_key_header = optarg;
+            break;
+        case O_CTO: if (scr_dbl("--http-connect-timeout", optarg, 0.001, 3600, &c->http.connect_timeout_s)) return FS_EXIT_USAGE; break;
+        case O_TO: if (scr_dbl("--http-timeout", optarg, 0.001, 86400, &c->http.timeout_s)) return FS_EXIT_USAGE; break;
+        case O_RETRIES:
+            if (scr_i64("--http-retries", optarg, 0, 100, &i64)) return FS_EXIT_USAGE;
+            c->http.retries = i64 == 0 ? -1 : (int)i64;
+            break;
+        case O_BACKOFF: if (scr_dbl("--http-backoff", optarg, 0.001, 600, &c->http.backoff_s)) return FS_EXIT_USAGE; break;
+        case O_CA: c->http.ca_file = optarg; break;
+        case O_INSECURE: c->http.insecure = 1; break;
+        case O_MINEDGE: if (scr_dbl("--min-edge", optarg, -1e9, 1e9, &c->min_edge)) return FS_EXIT_USAGE; break;
+        case O_MINZ: if (scr_dbl("--min-z", optarg, -1e300, 1e300, &c->min_z)) return FS_EXIT_USAGE; break;
+        case O_OUTPUT: c->output = optarg; break;
+        case O_CSV: c->csv = optarg; break;
+        case O_SIGREDIS: c->signals_redis = optarg; break;
+        case O_NOSIGREDIS: c->no_signals_redis = 1; break;
+        case O_MAKEQ: c->make_quotes = optarg; break;
+        case O_NOISE: if (scr_dbl("--quote-noise", optarg, 0, 0.99, &c->quote_noise)) return FS_EXIT_USAGE; break;
+        case O_QSEED:
+            if (scr_i64("--quote-seed", optarg, 0, INT64_MAX, &i64)) return FS_EXIT_USAGE;
+            c->quote_seed = (uint64_t)i64;
+            break;
+        case O_PAIR:
+            if (!optarg[0] || strlen(optarg) >= MKT_PAIR_MAX || strpbrk(optarg, ",\" \t\r\n")) {
+                fs_error("screen: --pair wants a name of 1..15 characters without commas, quotes or blanks");
+                return FS_EXIT_USAGE;
+            }
+            c->pair = optarg;
+            break;
+        case 'v': c->verbose = 1; break;
+        case 'h': fputs(screen_usage, stdout); return FS_EXIT_OK;
+        case 'a': case 'K': case 's': case 'p': {
+            int r = cli_mc_option(o, optarg, &c->mo);
+            if (r < 0)
+                return FS_EXIT_USAGE;
+            if (o == 'a' && c->mo.algo == MC_SYNTHETIC) {
+                fs_error("screen: --algorithm synthetic computes no value; use pvonly or deltavega");
+                return FS_EXIT_USAGE;
+            }
+            break;
+        }
+        default: fputs(screen_usage, stderr); return FS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fs_error("screen: unexpected argument '%s'", argv[optind]);
+        return FS_EXIT_USAGE;
+    }
+    if (!c->store_url) {
+        fs_error("screen: --store URL is required");
+        return FS_EXIT_USAGE;
+    }
+    if (!c->make_quotes && !c->quotes_src) {
+        fs_error("screen: give --quotes SRC (or --make-quotes FILE to make synthetic ones)");
+        return FS_EXIT_USAGE;
+    }
+    if (c->make_quotes && (c->quotes_src || c->nmarket || c->output || c->csv || c->signals_redis)) {
+        fs_error("screen: --make-quotes only writes quotes; it takes no --quotes, --market, --output, --csv or --signals-redis");
+        return FS_EXIT_USAGE;
+    }
+    if (c->start != 0 && c->window == 0) {
+        fs_error("screen: --start-trade needs --trade-window");
+        return FS_EXIT_USAGE;
+    }
+    if (c->window > 0 && c->start + c->window - 1 > TRADE_MAX_ID) {
+        fs_error("screen: trade ids would pass %lld", (long long)TRADE_MAX_ID);
+        return FS_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Log up to 10 ids of quotes that found no trade (all with -v). */
+static void report_orphans(const mkt_data_t *d, const unsigned char *matched, int verbose)
+{
+    char line[512];
+    size_t len = 0, shown = 0, total = 0;
+    line[0] = '\0';
+    for (size_t i = 0; i < d->nquotes; i++) {
+        if (matched[i])
+            continue;
+        total++;
+        if (verbose)
+            fs_info("screen: quote for trade %lld has no trade in the store", (long long)d->quotes[i].trade_id);
+        else if (shown < 10 && len < sizeof(line) - 32) {
+            len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%lld", shown ? " " : "",
+                                    (long long)d->quotes[i].trade_id);
+            shown++;
+        }
+    }
+    if (total && !verbose)
+        fs_warn("screen: %zu quote%s without a trade: %s%s", total, total > 1 ? "s" : "", line,
+                total > shown ? " ..." : "");
+}
+
+int cmd_screen(int argc, char **argv)
+{
+    screen_cfg_t c;
+    memset(&c, 0, sizeof(c));
+    mc_opts_default(&c.mo);
+    c.mo.seed = 1;
+    c.batch = 1000;
+    c.min_edge = 0.02;
+    c.min_z = 2.0;
+    c.quote_noise = 0.05;
+    c.quote_seed = 7;
+    int nranks = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    int pr = screen_parse(argc, argv, &c);
+    if (pr >= 0) {
+        free(c.market_src);
+        return pr;
+    }
+    if (nranks > 1) {
+        fs_error("screen runs in one process; start it without mpirun (or with -np 1)");
+        free(c.market_src);
+        return FS_EXIT_USAGE;
+    }
+    char started[64];
+    {
+        time_t tt = time(NULL);
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    int ret = FS_EXIT_OK;
+    char err[512];
+    char *password = NULL, *api_key = NULL;
+    mkt_data_t d;
+    memset(&d, 0, sizeof(d));
+    store_t *st = NULL;
+    int64_t *ids = NULL;
+    unsigned char *matched = NULL;
+    screen_ctx_t x;
+    memset(&x, 0, sizeof(x));
+
+    /* secrets: only from the environment or mode-0600 files */
+    if (c.password_file) {
+        if (cfg_read_secret_file(c.password_file, &password, err, sizeof(err)) != 0) {
+            fs_error("screen: %s", err);
+            ret = FS_EXIT_USAGE;
+            goto out;
+        }
+        c.so.password = password;
+    } else {
+        c.so.password = getenv("FINSIM_REDIS_PASSWORD");
+    }
+    if (c.api_key_file) {
+        if (cfg_read_secret_file(c.api_key_file, &api_key, err, sizeof(err)) != 0) {
+            fs_error("screen: %s", err);
+            ret = FS_EXIT_USAGE;
+            goto out;
+        }
+        c.http.api_key = api_key;
+    } else {
+        c.http.api_key = getenv("FINSIM_MARKET_API_KEY");
+    }
+    if (!c.so.key_prefix)
+        c.so.key_prefix = getenv("FINSIM_KEY_PREFIX");
+    c.so.tls_ca_file = getenv("FINSIM_TLS_CA");
+    c.so.tls_ca_dir = getenv("FINSIM_TLS_CA_DIR");
+    c.so.tls_cert = getenv("FINSIM_TLS_CERT");
+    c.so.tls_key = getenv("FINSIM_TLS_KEY");
+    c.so.tls_sni = getenv("FINSIM_TLS_SNI");
+    {
+        const char *ins = getenv("FINSIM_TLS_INSECURE");
+        c.so.tls_insecure = ins && (!strcmp(ins, "1") || !strcasecmp(ins, "true") || !strcasecmp(ins, "yes"));
+    }
+    c.so.readonly = 1;
+    c.so.batch = (int)c.batch;
+
+    /* market data first: a failing endpoint should not cost a store session */
+    char quotes_shown[512] = "";
+    if (!c.make_quotes) {
+        double t0 = fs_now();
+        int mr = mkt_load(c.quotes_src, &c.http, &d, err, sizeof(err));
+        for (int i = 0; mr == MKT_OK && i < c.nmarket; i++)
+            mr = mkt_load(c.market_src[i], &c.http, &d, err, sizeof(err));
+        if (mr == MKT_OK)
+            mr = mkt_index(&d, err, sizeof(err));
+        if (mr != MKT_OK) {
+            fs_error("%s", err);
+            ret = mkt_err_exit_code(mr);
+            goto out;
+        }
+        if (!strncasecmp(c.quotes_src, "http", 4))
+            mkt_redact_url(c.quotes_src, quotes_shown, sizeof(quotes_shown));
+        else
+            snprintf(quotes_shown, sizeof(quotes_shown), "%s", c.quotes_src);
+        fs_info("screen: %zu quotes, %zu market records loaded in %.2f s", d.nquotes, d.npairs, fs_now() - t0);
+    }
+
+    int ecode = 0;
+    st = store_open(c.store_url, &c.so, NULL, err, sizeof(err), &ecode);
+    if (!st) {
+        fs_error("%s", err);
+        ret = store_err_exit_code(ecode);
+        goto out;
+    }
+    size_t n = 0;
+    if ((ret = screen_ids(&c, st, &ids, &n)) != 0)
+        goto out;
+    if (c.make_quotes) {
+        ret = make_quotes(&c, st, ids, n);
+        goto out;
+    }
+
+    screen_counts_t k;
+    memset(&k, 0, sizeof(k));
+    matched = xcalloc(d.nquotes ? d.nquotes : 1, 1);
+    x.c = &c;
+    x.d = &d;
+    x.k = &k;
+    x.work = mc_work_new();
+    double t1 = fs_now();
+    ret = screen_walk(&c, st, ids, n, &d, matched, &k, screen_cb, &x);
+    if (ret != 0)
+        goto out;
+    for (size_t i = 0; i < d.nquotes; i++)
+        k.orphans += !matched[i];
+    report_orphans(&d, matched, c.verbose);
+    if (x.nsig)
+        qsort(x.sig, x.nsig, sizeof(*x.sig), signal_cmp);
+    k.selected = (int64_t)x.nsig;
+    fs_info("screen: %lld trades (%lld ids absent), %lld joined, %lld unquoted, %lld orphan quotes, "
+            "%lld failed, %lld changed by market data%s; %lld selected (edge >= %g, z >= %g) in %.2f s",
+            (long long)k.trades, (long long)k.absent, (long long)k.joined, (long long)k.unquoted,
+            (long long)k.orphans, (long long)k.failed, (long long)k.overridden,
+            k.no_market ? " (some pairs without market data)" : "", (long long)k.selected, c.min_edge, c.min_z,
+            fs_now() - t1);
+    if (k.no_market)
+        fs_warn("screen: %lld joined trades name a currency pair absent from the market data; priced as stored",
+                (long long)k.no_market);
+
+    /* publish */
+    if (c.output && write_signals_h5(c.output, &c, &k, x.sig, x.nsig, quotes_shown, started) != 0) {
+        ret = FS_EXIT_IO;
+        goto out;
+    }
+    if (c.csv && write_signals_csv(c.csv, x.sig, x.nsig) != 0) {
+        ret = FS_EXIT_IO;
+        goto out;
+    }
+    const char *sig_url = c.no_signals_redis ? NULL : c.signals_redis ? c.signals_redis
+                          : is_redis_url(c.store_url) ? c.store_url : NULL;
+    if (sig_url) {
+        char key[300];
+        if (publish_signals_redis(sig_url, c.so.password, &c.so, x.sig, x.nsig, key, sizeof(key), err,
+                                  sizeof(err)) != 0) {
+            fs_error("%s", err);
+            ret = strstr(err, "credentials") ? FS_EXIT_AUTH : FS_EXIT_STORE;
+            goto out;
+        }
+        char shown[512];
+        fs_info("screen: %zu signals in the sorted set %s at %s", x.nsig, key, store_redact_url(sig_url, shown, sizeof(shown)));
+    }
+    if (!c.output && !c.csv && !sig_url)
+        fs_warn("screen: signals were computed but not published (no --output, --csv or Redis)");
+    ret = k.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+
+out:
+    mc_work_free(x.work);
+    free(x.sig);
+    free(matched);
+    free(ids);
+    store_close(st);
+    mkt_data_free(&d);
+    free(c.market_src);
+    if (password) {
+        memset(password, 0, strlen(password));
+        free(password);
+    }
+    if (api_key) {
+        memset(api_key, 0, strlen(api_key));
+        free(api_key);
+    }
+    return ret;
+}
