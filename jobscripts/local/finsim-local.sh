@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# finsim-local.sh - run `finsim run` under mpirun on one workstation (or on the
+# hosts of a hostfile) with sensible defaults.
+#
+# Every option has an environment variable, so the same wrapper works from a
+# shell, a cron job or a container entry point; command-line options win.
+# Secrets are never options: the Redis password comes from FINSIM_REDIS_PASSWORD
+# (inherited by the ranks) or from a password file (--password-file, mode 0600).
+set -euo pipefail
+
+PROG=$(basename "$0")
+
+usage() {
+    cat <<USAGE
+usage: $PROG [options] [-- extra 'finsim run' options]
+
+Launch 'mpirun -np RANKS finsim run ...' on this machine.
+
+options (environment variable in brackets; the option wins):
+  -n, --ranks N          MPI ranks [FINSIM_RANKS] (default: number of cores, $(nproc 2>/dev/null || echo 1) here)
+  -s, --store URL        trade store: redis://host:port[/db], rediss://..., unix:///sock,
+                         or an HDF5 trade file [FINSIM_STORE] (required)
+  -k, --start-trade K    first trade id [FINSIM_START_TRADE] (default 0)
+  -w, --trade-window W   number of trades [FINSIM_TRADE_WINDOW] (required)
+  -a, --algorithm A      pvonly, deltavega or synthetic [FINSIM_ALGORITHM] (default: finsim's, pvonly)
+      --seed S           run seed [FINSIM_SEED] (default: finsim's, 1)
+      --paths N          Monte Carlo paths per trade [FINSIM_PATHS] (default: each trade's trials)
+  -o, --output FILE.h5   results file [FINSIM_OUTPUT] (default finsim-results-<UTC time>.h5)
+      --resume           reuse results already mirrored in the store [FINSIM_RESUME=1]
+      --password-file F  Redis password file, mode 0600 [FINSIM_PASSWORD_FILE]
+      --hostfile FILE    Open MPI hostfile for several hosts [FINSIM_HOSTFILE]
+      --finsim PATH      finsim binary [FINSIM_BIN] (default: finsim on PATH, else the
+                         repository's build/ or build-*/ directory)
+      --mpirun PATH      mpirun to use [FINSIM_MPIRUN] (default mpirun)
+      --dry-run          print the command line and exit
+  -h, --help             this text
+
+mpirun flags are added only when needed: --allow-run-as-root when running as
+root (Open MPI refuses root otherwise), --oversubscribe when RANKS exceeds the
+cores of this machine and no hostfile is given.
+
+exit status: that of finsim (0 all priced, 1 some trades failed, 10 injected
+failure: rerun with --resume), or 2 for a usage error of this wrapper.
+
+examples:
+  $PROG --store trades.h5 --trade-window 1000 --paths 10000
+  FINSIM_STORE=redis://cache:6379 FINSIM_REDIS_PASSWORD=... $PROG -n 8 -w 1000000 -o q3.h5
+USAGE
+}
+
+die() { echo "$PROG: $*" >&2; exit 2; }
+
+RANKS=${FINSIM_RANKS:-}
+STORE=${FINSIM_STORE:-}
+START=${FINSIM_START_TRADE:-0}
+WINDOW=${FINSIM_TRADE_WINDOW:-}
+ALGO=${FINSIM_ALGORITHM:-}
+SEED=${FINSIM_SEED:-}
+PATHS=${FINSIM_PATHS:-}
+OUTPUT=${FINSIM_OUTPUT:-}
+RESUME=${FINSIM_RESUME:-0}
+PWFILE=${FINSIM_PASSWORD_FILE:-}
+HOSTFILE=${FINSIM_HOSTFILE:-}
+FINSIM=${FINSIM_BIN:-}
+MPIRUN=${FINSIM_MPIRUN:-mpirun}
+DRYRUN=0
+EXTRA=()
+
+need() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value (see --help)"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h|--help) usage; exit 0 ;;
+        -n|--ranks) need "$@"; RANKS=$2; shift 2 ;;
+        -s|--store) need "$@"; STORE=$2; shift 2 ;;
+        -k|--start-trade) need "$@"; START=$2; shift 2 ;;
+        -w|--trade-window) need "$@"; WINDOW=$2; shift 2 ;;
+        -a|--algorithm) need "$@"; ALGO=$2; shift 2 ;;
+        --seed) need "$@"; SEED=$2; shift 2 ;;
+        --paths) need "$@"; PATHS=$2; shift 2 ;;
+        -o|--output) need "$@"; OUTPUT=$2; shift 2 ;;
+        --resume) RESUME=1; shift ;;
+        --password-file) need "$@"; PWFILE=$2; shift 2 ;;
+        --hostfile) need "$@"; HOSTFILE=$2; shift 2 ;;
+        --finsim) need "$@"; FINSIM=$2; shift 2 ;;
+        --mpirun) need "$@"; MPIRUN=$2; shift 2 ;;
+        --dry-run) DRYRUN=1; shift ;;
+        --password|--password=*) die "passwords are not accepted on the command line; use FINSIM_REDIS_PASSWORD or --password-file" ;;
+        --) shift; EXTRA=("$@"); break ;;
+        *) die "unknown option '$1' (see --help; finsim options go after --)" ;;
+    esac
+done
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+CORES=$(nproc 2>/dev/null || echo 1)
+[ -n "$RANKS" ] || RANKS=$CORES
+is_uint "$RANKS" && [ "$RANKS" -ge 1 ] || die "--ranks must be a positive integer, not '$RANKS'"
+[ -n "$STORE" ] || die "no trade store: give --store URL or set FINSIM_STORE"
+[ -n "$WINDOW" ] || die "no trade window: give --trade-window W or set FINSIM_TRADE_WINDOW"
+is_uint "$WINDOW" && [ "$WINDOW" -ge 1 ] || die "--trade-window must be a positive integer, not '$WINDOW'"
+is_uint "$START" || die "--start-trade must be a non-negative integer, not '$START'"
+case "$ALGO" in ""|pvonly|deltavega|synthetic) ;; *) die "unknown algorithm '$ALGO' (pvonly, deltavega, synthetic)" ;; esac
+[ -z "$SEED" ] || is_uint "$SEED" || die "--seed must be a non-negative integer, not '$SEED'"
+[[ "$STORE" != *://*:*@* ]] || die "the store URL holds a password; use FINSIM_REDIS_PASSWORD or --password-file"
+[ -z "$PATHS" ] || is_uint "$PATHS" || die "--paths must be a positive integer, not '$PATHS'"
+[ -n "$OUTPUT" ] || OUTPUT="finsim-results-$(date -u +%Y%m%dT%H%M%SZ).h5"
+[ -z "$HOSTFILE" ] || [ -r "$HOSTFILE" ] || die "cannot read hostfile '$HOSTFILE'"
+[ -z "$PWFILE" ] || [ -r "$PWFILE" ] || die "cannot read password file '$PWFILE'"
+
+# Locate finsim: explicit, PATH, then the repository's build directories.
+if [ -z "$FINSIM" ]; then
+    if command -v finsim >/dev/null 2>&1; then
+        FINSIM=$(command -v finsim)
+    else
+        here=$(cd "$(dirname "$0")/../.." && pwd)
+        for cand in "$here"/build/finsim "$here"/build-*/finsim; do
+            if [ -x "$cand" ]; then FINSIM=$cand; break; fi
+        done
+    fi
+fi
+[ -n "$FINSIM" ] || die "finsim not found: put it on PATH, set FINSIM_BIN or use --finsim (build: bash scripts/build.sh)"
+[ -x "$FINSIM" ] || die "finsim binary '$FINSIM' is not executable"
+command -v "$MPIRUN" >/dev/null 2>&1 || die "'$MPIRUN' not found (apt-get install openmpi-bin, or set FINSIM_MPIRUN)"
+
+MPI_ARGS=(-np "$RANKS")
+if "$MPIRUN" --version 2>/dev/null | grep -qi "open mpi\|open-mpi\|openrte"; then
+    [ "$(id -u)" -ne 0 ] || MPI_ARGS+=(--allow-run-as-root)
+    if [ -z "$HOSTFILE" ] && [ "$RANKS" -gt "$CORES" ]; then
+        MPI_ARGS+=(--oversubscribe)
+    fi
+fi
+[ -z "$HOSTFILE" ] || MPI_ARGS+=(--hostfile "$HOSTFILE")
+
+# The settings go to finsim as options. finsim also reads FINSIM_<KEY> itself
+# (defaults < FINSIM_CONFIG file < environment < command line), so any other
+# FINSIM_* setting in the environment still applies, and the options here win.
+RUN_ARGS=(run --store "$STORE" --start-trade "$START" --trade-window "$WINDOW" --output "$OUTPUT")
+[ -z "$ALGO" ] || RUN_ARGS+=(--algorithm "$ALGO")
+[ -z "$SEED" ] || RUN_ARGS+=(--seed "$SEED")
+[ -z "$PATHS" ] || RUN_ARGS+=(--paths "$PATHS")
+case "$RESUME" in 1|true|yes|on) RUN_ARGS+=(--resume) ;; esac
+[ -z "$PWFILE" ] || RUN_ARGS+=(--password-file "$PWFILE")
+RUN_ARGS+=("${EXTRA[@]}")
+
+CMD=("$MPIRUN" "${MPI_ARGS[@]}" "$FINSIM" "${RUN_ARGS[@]}")
+if [ "$DRYRUN" = 1 ]; then
+    printf '%q ' "${CMD[@]}"; echo
+    exit 0
+fi
+echo "$PROG: $RANKS ranks, trades $START..$((START + WINDOW - 1)), output $OUTPUT" >&2
+exec "${CMD[@]}"

@@ -1,0 +1,58 @@
+# test_launch_local.sh - jobscripts/local/finsim-local.sh: options and their
+# environment variables, the mpirun flags it adds only when needed (root,
+# more ranks than cores), a real 3-rank run on the file store whose results
+# equal a plain mpirun run, and clear usage errors.
+source "$FINSIM_SRC/tests/lib/common.sh"
+L=$FINSIM_SRC/jobscripts/local/finsim-local.sh
+CORES=$(nproc)
+
+expect_rc 0 bash "$L" --help
+expect_grep 'FINSIM_STORE' "$T/last.out"
+expect_grep 'oversubscribe' "$T/last.out"
+
+"$FINSIM_BIN" generate --trades 40 --seed 3 --store "$T/trades.h5" >/dev/null 2>&1
+cp "$T/trades.h5" "$T/trades2.h5"
+
+# flags: only as many as needed
+expect_rc 0 bash "$L" --finsim "$FINSIM_BIN" -s "$T/trades.h5" -w 40 -n 1 --dry-run
+if [ "$(id -u)" = 0 ]; then expect_grep 'allow-run-as-root' "$T/last.out"
+else expect_no_grep 'allow-run-as-root' "$T/last.out"; fi
+expect_no_grep 'oversubscribe' "$T/last.out"
+expect_rc 0 bash "$L" --finsim "$FINSIM_BIN" -s "$T/trades.h5" -w 40 -n $((CORES + 1)) --dry-run
+expect_grep 'oversubscribe' "$T/last.out"
+# every option also comes from the environment; the option wins
+expect_rc 0 env FINSIM_STORE="$T/trades.h5" FINSIM_TRADE_WINDOW=40 FINSIM_RANKS=2 FINSIM_ALGORITHM=pvonly \
+  FINSIM_BIN="$FINSIM_BIN" bash "$L" --algorithm deltavega --dry-run
+expect_grep '-np 2 .*--store [^ ]*trades.h5 .*--trade-window 40' "$T/last.out"
+expect_grep 'algorithm deltavega' "$T/last.out"
+# a default output name is made up when none is given
+expect_grep 'output finsim-results-[0-9]{8}T[0-9]{6}Z\.h5' "$T/last.out"
+
+# a real run: 3 ranks on this machine, and the same numbers as plain mpirun
+ARGS=(--algorithm deltavega --paths 1000 --seed 7 --start-trade 0 --trade-window 40 --progress 0)
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run --store "$T/trades2.h5" "${ARGS[@]}" --output "$T/plain.h5"
+expect_rc 0 env -u OMPI_MCA_rmaps_base_oversubscribe FINSIM_BIN="$FINSIM_BIN" \
+  bash "$L" -n 3 -s "$T/trades.h5" -a deltavega --paths 1000 --seed 7 -w 40 -o "$T/local.h5" -- --progress 0
+expect_grep 'RESULT: OK' "$T/last.out"
+H5CHECK valid "$T/local.h5" 40 0
+H5CHECK same "$T/plain.h5" "$T/local.h5"
+# --resume is passed through: everything is taken from the store's mirror
+expect_rc 0 env FINSIM_BIN="$FINSIM_BIN" bash "$L" -n 2 -s "$T/trades.h5" -a deltavega --paths 1000 --seed 7 \
+  -w 40 -o "$T/again.h5" --resume -- --progress 0
+expect_grep 'resumed 40' "$T/last.out"
+H5CHECK same "$T/plain.h5" "$T/again.h5"
+
+# usage errors: exit 2 and a message that says what to do
+expect_rc 2 env -u FINSIM_STORE bash "$L" -w 10
+expect_grep 'FINSIM_STORE' "$T/last.err"
+expect_rc 2 bash "$L" -s "$T/trades.h5"
+expect_grep 'trade window' "$T/last.err"
+expect_rc 2 bash "$L" -s "$T/trades.h5" -w 10 -n zero
+expect_rc 2 bash "$L" -s "$T/trades.h5" -w 10 -a montecarlo
+expect_rc 2 bash "$L" -s "redis://user:hunter2@cache:6379" -w 10
+expect_grep 'password' "$T/last.err"
+expect_no_grep 'hunter2' "$T/last.err"
+expect_rc 2 bash "$L" --password hunter2 -s "$T/trades.h5" -w 10
+expect_no_grep 'hunter2' "$T/last.err"
+expect_rc 2 bash "$L" -s "$T/trades.h5" -w 10 --bogus
+finish
