@@ -17,6 +17,13 @@ expect_rc 0 "$FINSIM_BIN" generate --trades $N --start-trade 100 --seed 5 --stor
 CLI --raw GET ey0000107.xml | head -c -1 > "$T/k107"
 cmp "$T/k107" "$T/eyx/ey0000107.xml"
 
+# the same trades priced from Redis and from the trade file give identical results
+"$FINSIM_BIN" generate --trades $N --start-trade 100 --seed 5 --store "$T/same.h5" > /dev/null
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]}" --trade-window $N --output "$T/from-redis.h5" --no-mirror
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]/$REDIS_URL/$T/same.h5}" --trade-window $N \
+  --output "$T/from-file.h5" --no-mirror
+H5CHECK same "$T/from-redis.h5" "$T/from-file.h5"
+
 # bad trades: truncated XML, missing key, a hash, a negative volatility
 CLI SET ey0000105.xml '<AZFINSIM><trade fx1="0.9" drift' >/dev/null
 CLI DEL ey0000110.xml >/dev/null
