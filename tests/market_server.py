@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""A small market-data HTTP server for tests/test_screen.sh (127.0.0.1 only).
+
+    market_server.py DIR PORTFILE [SLOW_SECONDS]
+
+Serves the files in DIR on a port chosen by the OS (written to PORTFILE):
+  /data/NAME   the file
+  /auth/NAME   the file, but 401 unless "Authorization: Bearer KEY" or
+               "X-API-Key: KEY" carries the key in $MARKET_TEST_KEY
+  /slow/NAME   the file after sleeping SLOW_SECONDS (default 5)
+  /fail/NAME   always 500
+Every request appends "METHOD PATH STATUS" to DIR/requests.log (never the
+headers, so the key does not land in a log).
+"""
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = sys.argv[1]
+PORTFILE = sys.argv[2]
+SLOW = float(sys.argv[3]) if len(sys.argv) > 3 else 5.0
+KEY = os.environ.get("MARKET_TEST_KEY", "")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        pass
+
+    def note(self, status):
+        with open(os.path.join(ROOT, "requests.log"), "a") as f:
+            f.write("%s %s %d\n" % (self.command, self.path, status))
+
+    def reply(self, status, body, ctype="text/plain"):
+        self.note(status)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def serve_file(self, name):
+        path = os.path.join(ROOT, os.path.basename(name))
+        if not os.path.isfile(path):
+            return self.reply(404, b"not found\n")
+        with open(path, "rb") as f:
+            body = f.read()
+        ctype = "application/json" if name.endswith(".json") else "text/csv"
+        self.reply(200, body, ctype)
+
+    def do_GET(self):
+        parts = self.path.split("?", 1)[0].strip("/").split("/", 1)
+        if len(parts) != 2:
+            return self.reply(404, b"not found\n")
+        kind, name = parts
+        if kind == "data":
+            return self.serve_file(name)
+        if kind == "auth":
+            ok = KEY and (self.headers.get("Authorization") == "Bearer " + KEY
+                          or self.headers.get("X-API-Key") == KEY)
+            if not ok:
+                return self.reply(401, b"missing or wrong API key\n")
+            return self.serve_file(name)
+        if kind == "slow":
+            time.sleep(SLOW)
+            return self.serve_file(name)
+        if kind == "fail":
+            return self.reply(500, b"internal error\n")
+        return self.reply(404, b"not found\n")
+
+
+def main():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    tmp = PORTFILE + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, PORTFILE)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
