@@ -664,6 +664,13 @@ static int publish_signals_redis(const char *url, const char *password, const st
             ok = 0;
             break;
         }
+        int inner = 0; /* EXEC answers one reply per queued command */
+        if (i == ncmd - 1 && r->type == REDIS_REPLY_ARRAY)
+            for (size_t j = 0; j < r->elements; j++)
+                if (r->element[j]->type == REDIS_REPLY_ERROR && !inner++ && ok) {
+                    fs_seterr(err, errlen, "signals: Redis refused a queued command: %.200s", r->element[j]->str);
+                    ok = 0;
+                }
         if (r->type == REDIS_REPLY_ERROR || (i == ncmd - 1 && r->type != REDIS_REPLY_ARRAY)) {
             if (ok)
                 fs_seterr(err, errlen, "signals: Redis refused %s: %.200s", i == ncmd - 1 ? "EXEC" : "a command",

@@ -450,6 +450,8 @@ static void mkt_sleep(double s)
         ;
 }
 
+/* URL for messages: scheme, host and path only; user info and the query
+ * string (where endpoints sometimes take tokens) are dropped. Returns buf. */
 char *mkt_redact_url(const char *url, char *buf, size_t n)
 {
     const char *scheme = strstr(url, "://");
@@ -463,6 +465,12 @@ char *mkt_redact_url(const char *url, char *buf, size_t n)
     return buf;
 }
 
+/* GET url with libcurl: connect and total timeouts, no redirects (they
+ * would carry the key to another host), http/https only, the body capped at
+ * max_bytes. Timeouts, connection errors and 408/429/5xx are retried with
+ * doubling waits; 401/403 give MKT_E_AUTH at once. The key header is built
+ * in a buffer that is wiped, and never appears in err or the log. The body
+ * is malloc'ed for the caller. */
 int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t *len, char *err, size_t errlen)
 {
     static int curl_ready = 0;
@@ -610,6 +618,8 @@ static int mkt_read_file(const char *path, char **out, size_t *len, char *err, s
     return MKT_OK;
 }
 
+/* Fetch (http/https) or read (path, '-') the source, then parse it into d.
+ * Messages name the source with its URL redacted. */
 int mkt_load(const char *source, const mkt_http_opts_t *h, mkt_data_t *d, char *err, size_t errlen)
 {
     char *buf = NULL;
@@ -634,18 +644,21 @@ int mkt_load(const char *source, const mkt_http_opts_t *h, mkt_data_t *d, char *
     return rc;
 }
 
-/* qsort comparators. */
+/* qsort comparator: quotes by trade id. */
 static int mkt_cmp_quote(const void *a, const void *b)
 {
     int64_t x = ((const mkt_quote_t *)a)->trade_id, y = ((const mkt_quote_t *)b)->trade_id;
     return (x > y) - (x < y);
 }
 
+/* Market records by pair name. */
 static int mkt_cmp_pair(const void *a, const void *b)
 {
     return strcmp(((const mkt_pair_t *)a)->pair, ((const mkt_pair_t *)b)->pair);
 }
 
+/* Sort for bsearch and refuse duplicates: a trade quoted twice or a pair
+ * listed twice is ambiguous, so the run stops rather than guessing. */
 int mkt_index(mkt_data_t *d, char *err, size_t errlen)
 {
     if (d->nquotes)
@@ -664,6 +677,7 @@ int mkt_index(mkt_data_t *d, char *err, size_t errlen)
     return MKT_OK;
 }
 
+/* Binary search of the sorted quotes; NULL when id is not quoted. */
 const mkt_quote_t *mkt_find_quote(const mkt_data_t *d, int64_t id)
 {
     mkt_quote_t key;
@@ -671,6 +685,7 @@ const mkt_quote_t *mkt_find_quote(const mkt_data_t *d, int64_t id)
     return d->nquotes ? bsearch(&key, d->quotes, d->nquotes, sizeof(key), mkt_cmp_quote) : NULL;
 }
 
+/* Binary search of the sorted market records; NULL when absent. */
 const mkt_pair_t *mkt_find_pair(const mkt_data_t *d, const char *pair)
 {
     mkt_pair_t key;
@@ -680,6 +695,7 @@ const mkt_pair_t *mkt_find_pair(const mkt_data_t *d, const char *pair)
     return bsearch(&key, d->pairs, d->npairs, sizeof(key), mkt_cmp_pair);
 }
 
+/* MKT_E_* to the process exit code (enum fs_market_exit, enum fs_exit). */
 int mkt_err_exit_code(int e)
 {
     switch (e) {
@@ -692,6 +708,7 @@ int mkt_err_exit_code(int e)
     }
 }
 
+/* Free the record arrays and leave d empty (reusable). */
 void mkt_data_free(mkt_data_t *d)
 {
     if (!d)
