@@ -99,6 +99,12 @@ static const char screen_usage[] =
     "  --quote-noise X         (default 0.05)   --quote-seed Q (default 7)\n"
     "  --pair NAME             currency_pair written with every quote\n"
     "\n"
+    "  --config FILE           INI file ([store]: store, key_prefix, password_file, batch;\n"
+    "                          [screen]: quotes, market, start_trade, trade_window,\n"
+    "                          algorithm, kernel, seed, paths, min_edge, min_z,\n"
+    "                          signals_redis, http_*); default FINSIM_CONFIG. The same\n"
+    "                          settings come from FINSIM_<NAME> (FINSIM_QUOTES, ...);\n"
+    "                          the command line wins. Outputs and secrets: command line only\n"
     "  -v, --verbose           list unquoted trades and orphan quotes\n"
     "  -h, --help              this text\n"
     "\n"
@@ -796,13 +802,29 @@ static int make_quotes(const screen_cfg_t *c, store_t *st, const int64_t *ids, s
 enum {
     O_STORE = 256, O_QUOTES, O_MARKET, O_START, O_WINDOW, O_BATCH, O_PREFIX, O_PWFILE, O_APIKEYFILE, O_APIHDR,
     O_CTO, O_TO, O_RETRIES, O_BACKOFF, O_CA, O_INSECURE, O_MINEDGE, O_MINZ, O_OUTPUT, O_CSV, O_SIGREDIS,
-    O_NOSIGREDIS, O_MAKEQ, O_NOISE, O_QSEED, O_PAIR
+    O_NOSIGREDIS, O_MAKEQ, O_NOISE, O_QSEED, O_PAIR, O_CONFIG
+};
+
+/* Settings that may also come from an INI file (--config FILE or
+ * FINSIM_CONFIG; sections [store] and [screen]) and from FINSIM_<NAME>
+ * variables, below the command line (see config.h). Outputs and secrets are
+ * command-line only, so a FINSIM_OUTPUT meant for 'finsim run' can never
+ * redirect the signals. */
+static const cfg_key_t screen_keys[] = {
+    {"store", "store", 0}, {"key_prefix", "store", 0}, {"password_file", "store", 0}, {"batch", "store", 0},
+    {"quotes", "screen", 0}, {"market", "screen", 0}, {"start_trade", "screen", 0}, {"trade_window", "screen", 0},
+    {"algorithm", "screen", 0}, {"kernel", "screen", 0}, {"seed", "screen", 0}, {"paths", "screen", 0},
+    {"min_edge", "screen", 0}, {"min_z", "screen", 0}, {"signals_redis", "screen", 0},
+    {"http_connect_timeout", "screen", 0}, {"http_timeout", "screen", 0}, {"http_retries", "screen", 0},
+    {"http_backoff", "screen", 0}, {"http_ca", "screen", 0},
+    {NULL, NULL, 0},
 };
 
 /* Parse the command line into c. Returns -1 to go on, or an exit code
  * (help printed: 0; bad usage: 2). */
-static int screen_parse(int argc, char **argv, screen_cfg_t *c)
+static int screen_parse(int argc, char **argv, const cfg_layers_t *layers, screen_cfg_t *c)
 {
+    int market_from_cli = 0;
     static const struct option opts[] = {
         {"store", required_argument, NULL, O_STORE},
         {"quotes", required_argument, NULL, O_QUOTES},
@@ -830,6 +852,7 @@ static int screen_parse(int argc, char **argv, screen_cfg_t *c)
         {"quote-noise", required_argument, NULL, O_NOISE},
         {"quote-seed", required_argument, NULL, O_QSEED},
         {"pair", required_argument, NULL, O_PAIR},
+        {"config", required_argument, NULL, O_CONFIG},
         {"algorithm", required_argument, NULL, 'a'},
         {"kernel", required_argument, NULL, 'K'},
         {"seed", required_argument, NULL, 's'},
@@ -846,6 +869,10 @@ static int screen_parse(int argc, char **argv, screen_cfg_t *c)
         case O_STORE: c->store_url = optarg; break;
         case O_QUOTES: c->quotes_src = optarg; break;
         case O_MARKET:
+            /* --market adds sources within a layer; a lower layer's list
+             * (file, FINSIM_MARKET) is replaced by the command line's */
+            if (!strcmp(cfg_source_at(layers, optind), "command line") && !market_from_cli++)
+                c->nmarket = 0;
             c->market_src = xrealloc(c->market_src, (size_t)(c->nmarket + 1) * sizeof(*c->market_src));
             c->market_src[c->nmarket++] = optarg;
             break;
@@ -890,6 +917,7 @@ static int screen_parse(int argc, char **argv, screen_cfg_t *c)
             }
             c->pair = optarg;
             break;
+        case O_CONFIG: break; /* read by cfg_build */
         case 'v': c->verbose = 1; break;
         case 'h': fputs(screen_usage, stdout); return FS_EXIT_OK;
         case 'a': case 'K': case 's': case 'p': {
@@ -968,14 +996,22 @@ int cmd_screen(int argc, char **argv)
     c.quote_seed = 7;
     int nranks = 1;
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    int pr = screen_parse(argc, argv, &c);
+    cfg_layers_t layers;
+    char cerr[512];
+    if (cfg_build(screen_keys, argc, argv, &layers, cerr, sizeof(cerr)) != 0) {
+        fs_error("screen: %s", cerr);
+        return FS_EXIT_USAGE;
+    }
+    int pr = screen_parse(layers.argc, layers.argv, &layers, &c);
     if (pr >= 0) {
         free(c.market_src);
+        cfg_free(&layers);
         return pr;
     }
     if (nranks > 1) {
         fs_error("screen runs in one process; start it without mpirun (or with -np 1)");
         free(c.market_src);
+        cfg_free(&layers);
         return FS_EXIT_USAGE;
     }
     char started[64];
@@ -1017,8 +1053,6 @@ int cmd_screen(int argc, char **argv)
     } else {
         c.http.api_key = getenv("FINSIM_MARKET_API_KEY");
     }
-    if (!c.so.key_prefix)
-        c.so.key_prefix = getenv("FINSIM_KEY_PREFIX");
     c.so.tls_ca_file = getenv("FINSIM_TLS_CA");
     c.so.tls_ca_dir = getenv("FINSIM_TLS_CA_DIR");
     c.so.tls_cert = getenv("FINSIM_TLS_CERT");
@@ -1128,6 +1162,7 @@ out:
     store_close(st);
     mkt_data_free(&d);
     free(c.market_src);
+    cfg_free(&layers); /* after the last use of the option strings */
     if (password) {
         memset(password, 0, strlen(password));
         free(password);

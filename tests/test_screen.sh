@@ -234,6 +234,27 @@ expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/q.csv" "${PRICING[@]
 [ "$(redis_cli ZCARD desk1:finsim:signals)" = "$(($(wc -l < "$T/csv.csv") - 1))" ] || { echo "FAIL: prefixed set"; exit 1; }
 CHECKS=$((CHECKS + 2))
 
+# ---- configuration layers: INI file < FINSIM_* environment < command line ----
+printf '[store]\nstore = %s\n[screen]\nquotes = %s\nmin_edge = 0.01\nmin_z = 3\npaths = 1000\nseed = 5\n' \
+    "$T/trades.h5" "$T/q.csv" > "$T/screen.ini"
+expect_rc 0 "$F" screen --config "$T/screen.ini" --csv "$T/ini.csv"
+cmp "$T/csv.csv" "$T/ini.csv"
+# the environment overrides the file, the command line both; FINSIM_OUTPUT
+# (a 'finsim run' setting) never redirects the signals
+expect_rc 0 env FINSIM_CONFIG="$T/screen.ini" FINSIM_MIN_Z=1e9 FINSIM_OUTPUT="$T/run-output.h5" "$F" screen --csv "$T/env.csv"
+[ "$(wc -l < "$T/env.csv")" = 1 ] || { echo "FAIL: FINSIM_MIN_Z not applied"; exit 1; }
+[ ! -e "$T/run-output.h5" ] || { echo "FAIL: FINSIM_OUTPUT used by screen"; exit 1; }
+expect_rc 0 env FINSIM_CONFIG="$T/screen.ini" FINSIM_MIN_Z=1e9 "$F" screen --min-z 3 --csv "$T/cli.csv"
+cmp "$T/csv.csv" "$T/cli.csv"
+# --market on the command line replaces FINSIM_MARKET rather than adding to it
+expect_rc 0 env FINSIM_MARKET="$T/mkt.csv" "$F" screen --store "$T/trades.h5" --quotes "$T/qp.csv" --market "$T/mkt.csv" \
+    "${PRICING[@]}" --min-edge -1e9 --min-z -1e300 --csv "$T/mkt2.csv"
+cmp "$T/mkt.out.csv" "$T/mkt2.csv"
+# no secrets in the file
+printf '[screen]\napi_key_file = %s\n' "$T/keyfile" > "$T/secret.ini"
+expect_rc 2 "$F" screen --config "$T/secret.ini" --store "$T/trades.h5" --quotes "$T/q.csv"
+CHECKS=$((CHECKS + 2))
+
 # ---- usage ----
 expect_rc 0 "$F" screen --help
 expect_grep "model_value  = pv / warrantsNo" "$T/last.out"
