@@ -477,10 +477,12 @@ static int write_signals_h5(const char *path, const screen_cfg_t *c, const scree
 /* Connect to the Redis server named by url (redis://[user@]host[:port][/db],
  * rediss://... when built with TLS, unix:///path[?db=N]), authenticate and
  * select the database. Returns the context (caller frees) or NULL with the
- * reason in err. The password is never copied into messages. */
+ * reason in err and the exit code in *xc (usage, store, timeout, TLS, auth).
+ * The password is never copied into messages. */
 static redisContext *signals_connect(const char *url, const char *password, const store_opts_t *so,
-                                     double timeout_s, char *err, size_t errlen)
+                                     double timeout_s, int *xc, char *err, size_t errlen)
 {
+    *xc = FS_EXIT_USAGE; /* until the URL is understood */
     char host[256] = "", user[128] = "", path[256] = "";
     long port = 6379, db = 0;
     int tls = 0;
@@ -558,8 +560,11 @@ static redisContext *signals_connect(const char *url, const char *password, cons
     if (so->username && so->username[0])
         snprintf(user, sizeof(user), "%s", so->username);
     struct timeval tv = {(time_t)timeout_s, (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6)};
+    *xc = FS_EXIT_STORE;
     redisContext *rc = path[0] ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, (int)port, tv);
     if (!rc || rc->err) {
+        if (rc && rc->err == REDIS_ERR_TIMEOUT)
+            *xc = FS_EXIT_TIMEOUT;
         fs_seterr(err, errlen, "signals: cannot connect to %s: %s", path[0] ? path : host,
                   rc ? rc->errstr : "out of memory");
         if (rc)
@@ -585,6 +590,7 @@ static redisContext *signals_connect(const char *url, const char *password, cons
         redisSSLContextError se = REDIS_SSL_CTX_NONE;
         redisSSLContext *ctx = redisCreateSSLContextWithOptions(&o, &se);
         if (!ctx || redisInitiateSSLWithContext(rc, ctx) != REDIS_OK) {
+            *xc = FS_EXIT_TLS;
             fs_seterr(err, errlen, "signals: TLS to %s failed: %s", host,
                       ctx ? rc->errstr : redisSSLContextGetError(se));
             /* the context must outlive the connection; it is leaked on
@@ -595,6 +601,7 @@ static redisContext *signals_connect(const char *url, const char *password, cons
             return NULL;
         }
 #else
+        *xc = FS_EXIT_TLS;
         fs_seterr(err, errlen, "signals: rediss:// needs finsim built with TLS (hiredis_ssl)");
         redisFree(rc);
         return NULL;
@@ -603,8 +610,10 @@ static redisContext *signals_connect(const char *url, const char *password, cons
     if (password && password[0]) {
         redisReply *r = user[0] ? redisCommand(rc, "AUTH %s %s", user, password) : redisCommand(rc, "AUTH %s", password);
         int bad = !r || r->type == REDIS_REPLY_ERROR;
-        if (bad)
+        if (bad) {
+            *xc = r ? FS_EXIT_AUTH : FS_EXIT_STORE;
             fs_seterr(err, errlen, "signals: Redis refused the credentials%s", r ? "" : " (no reply)");
+        }
         if (r)
             freeReplyObject(r);
         if (bad) {
@@ -629,13 +638,14 @@ static redisContext *signals_connect(const char *url, const char *password, cons
 
 /* Replace the sorted set <prefix>finsim:signals with the signals (score =
  * edge, member = decimal trade id) in one MULTI/EXEC, so readers never see
- * a half-written ranking. Returns 0 or -1 with the reason in err. */
+ * a half-written ranking. Returns 0 or an exit code with the reason in err. */
 static int publish_signals_redis(const char *url, const char *password, const store_opts_t *so,
                                  const signal_rec_t *s, size_t n, char *key, size_t keylen, char *err, size_t errlen)
 {
-    redisContext *rc = signals_connect(url, password, so, so->timeout_s > 0 ? so->timeout_s : 10, err, errlen);
+    int xc = 0;
+    redisContext *rc = signals_connect(url, password, so, so->timeout_s > 0 ? so->timeout_s : 10, &xc, err, errlen);
     if (!rc)
-        return -1;
+        return xc;
     snprintf(key, keylen, "%sfinsim:signals", so->key_prefix ? so->key_prefix : "");
     const size_t chunk = 500;
     size_t ncmd = 3 + (n + chunk - 1) / chunk;
@@ -686,7 +696,7 @@ static int publish_signals_redis(const char *url, const char *password, const st
         freeReplyObject(r);
     }
     redisFree(rc);
-    return ok ? 0 : -1;
+    return ok ? 0 : FS_EXIT_STORE;
 }
 
 /* ======================================================================
@@ -1141,10 +1151,9 @@ int cmd_screen(int argc, char **argv)
                           : is_redis_url(c.store_url) ? c.store_url : NULL;
     if (sig_url) {
         char key[300];
-        if (publish_signals_redis(sig_url, c.so.password, &c.so, x.sig, x.nsig, key, sizeof(key), err,
-                                  sizeof(err)) != 0) {
+        if ((ret = publish_signals_redis(sig_url, c.so.password, &c.so, x.sig, x.nsig, key, sizeof(key), err,
+                                         sizeof(err))) != 0) {
             fs_error("%s", err);
-            ret = strstr(err, "credentials") ? FS_EXIT_AUTH : FS_EXIT_STORE;
             goto out;
         }
         char shown[512];

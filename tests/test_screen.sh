@@ -234,6 +234,26 @@ expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/q.csv" "${PRICING[@]
 [ "$(redis_cli ZCARD desk1:finsim:signals)" = "$(($(wc -l < "$T/csv.csv") - 1))" ] || { echo "FAIL: prefixed set"; exit 1; }
 CHECKS=$((CHECKS + 2))
 
+# signals over TLS with a password (rediss://, as Azure Cache for Redis)
+if "$F" version | grep -q 'TLS yes'; then
+    redis_stop
+    PW="pw-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')"
+    redis_start_tls optional --requirepass "$PW"
+    expect_rc 0 env FINSIM_TLS_CA="$REDIS_CA" FINSIM_REDIS_PASSWORD="$PW" "$F" generate --trades $N --seed 11 --store "$REDIS_TLS_URL"
+    expect_rc 0 env FINSIM_TLS_CA="$REDIS_CA" FINSIM_REDIS_PASSWORD="$PW" "$F" screen --store "$REDIS_TLS_URL" \
+        --quotes "$T/q.csv" "${PRICING[@]}" "${TH[@]}" --csv "$T/tls.csv"
+    cmp "$T/csv.csv" "$T/tls.csv"
+    [ "$(redis_cli ZCARD finsim:signals)" = "$(($(wc -l < "$T/csv.csv") - 1))" ] || { echo "FAIL: TLS set"; exit 1; }
+    # the signals connection checks the server and the password like the store does
+    expect_rc 4 env FINSIM_TLS_CA="$REDIS_CA" FINSIM_REDIS_PASSWORD=wrong "$F" screen --store "$T/trades.h5" \
+        --quotes "$T/q.csv" "${PRICING[@]}" --signals-redis "$REDIS_TLS_URL"
+    expect_no_grep "wrong|$PW" "$T/last.err"
+    expect_rc 5 env FINSIM_TLS_CA="$REDIS_OTHER_CA" FINSIM_REDIS_PASSWORD="$PW" "$F" screen --store "$T/trades.h5" \
+        --quotes "$T/q.csv" "${PRICING[@]}" --signals-redis "$REDIS_TLS_URL"
+    expect_grep "TLS" "$T/last.err"
+    CHECKS=$((CHECKS + 1))
+fi
+
 # ---- configuration layers: INI file < FINSIM_* environment < command line ----
 printf '[store]\nstore = %s\n[screen]\nquotes = %s\nmin_edge = 0.01\nmin_z = 3\npaths = 1000\nseed = 5\n' \
     "$T/trades.h5" "$T/q.csv" > "$T/screen.ini"
