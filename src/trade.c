@@ -4,6 +4,7 @@
 #include <expat.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -55,18 +56,62 @@ int trade_result_key(char *buf, size_t cap, const char *prefix, int64_t id)
     return key_format(buf, cap, prefix, id, "_result.xml", 11);
 }
 
-/* The formats are AzFinSim's (xmlutils.GenerateTradeEY), so files and Redis
+/* One number as AzFinSim prints it (fmt), unless that text would read back
+ * as another double: AzFinSim's fixed formats lose small or long values
+ * (maturity 0.125 -> "0.13", fx1 1e-20 -> "0.0000000000000000"), which
+ * would change the trade or make it invalid. Those get 17 significant
+ * digits instead. Values from the generator and from AzFinSim's own files
+ * read back exactly, so their documents stay byte for byte AzFinSim's. */
+static const char *fmt_num(char *out, size_t cap, const char *fmt, double x)
+{
+    snprintf(out, cap, fmt, x);
+    double back = strtod(out, NULL);
+    if (memcmp(&back, &x, sizeof(x)) != 0)
+        snprintf(out, cap, "%.17g", x);
+    return out;
+}
+
+/* A date for an attribute value: the characters XML would not read back
+ * as themselves (& < > ") become references. Dates are informational and
+ * normally YYYY-MM-DD, which passes unchanged. */
+static const char *fmt_attr(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < cap; s++) {
+        const char *ref = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
+        if (ref) {
+            memcpy(out + o, ref, strlen(ref));
+            o += strlen(ref);
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The layout is AzFinSim's (xmlutils.GenerateTradeEY), so files and Redis
  * values written by either tool are byte-identical. */
 int trade_format(const trade_t *t, char *buf, size_t cap)
 {
+    char n[9][400], sd[6 * sizeof(t->start_date) + 8], ed[6 * sizeof(t->end_date) + 8];
+    char sdate[sizeof(t->start_date)], edate[sizeof(t->end_date)];
+    /* the date fields need not be terminated in a trade from elsewhere */
+    memcpy(sdate, t->start_date, sizeof(sdate));
+    memcpy(edate, t->end_date, sizeof(edate));
+    sdate[sizeof(sdate) - 1] = edate[sizeof(edate) - 1] = '\0';
     return snprintf(buf, cap,
-                    "<AZFINSIM>\n  <trade fx1=\"%.16f\" start_date=\"%s\" end_date=\"%s\" "
-                    "drift=\"%2.17f\" maturity=\"%.2f\" t_steps=\"%d\" trials=\"%d\" "
-                    "ro=\"%2.10e\" v=\"%2.16f\" sigma1=\"%2.17f\" warrantsNo=\"%lld\" "
-                    "notionalPerWarr=\"%2.16f\" strike=\"%2.16f\">%010lld</trade>\n</AZFINSIM>",
-                    t->fx1, t->start_date, t->end_date, t->drift, t->maturity, (int)t->t_steps,
-                    (int)t->trials, t->ro, t->v, t->sigma1, (long long)t->warrants_no,
-                    t->notional_per_warr, t->strike, (long long)t->id);
+                    "<AZFINSIM>\n  <trade fx1=\"%s\" start_date=\"%s\" end_date=\"%s\" "
+                    "drift=\"%s\" maturity=\"%s\" t_steps=\"%d\" trials=\"%d\" "
+                    "ro=\"%s\" v=\"%s\" sigma1=\"%s\" warrantsNo=\"%lld\" "
+                    "notionalPerWarr=\"%s\" strike=\"%s\">%010lld</trade>\n</AZFINSIM>",
+                    fmt_num(n[0], sizeof(n[0]), "%.16f", t->fx1), fmt_attr(sd, sizeof(sd), sdate),
+                    fmt_attr(ed, sizeof(ed), edate), fmt_num(n[1], sizeof(n[1]), "%2.17f", t->drift),
+                    fmt_num(n[2], sizeof(n[2]), "%.2f", t->maturity), (int)t->t_steps, (int)t->trials,
+                    fmt_num(n[3], sizeof(n[3]), "%2.10e", t->ro), fmt_num(n[4], sizeof(n[4]), "%2.16f", t->v),
+                    fmt_num(n[5], sizeof(n[5]), "%2.17f", t->sigma1), (long long)t->warrants_no,
+                    fmt_num(n[6], sizeof(n[6]), "%2.16f", t->notional_per_warr),
+                    fmt_num(n[7], sizeof(n[7]), "%2.16f", t->strike), (long long)t->id);
 }
 
 /* ---- validation ---------------------------------------------------------- */
@@ -76,10 +121,10 @@ int trade_validate(const trade_t *t, char *msg, size_t msglen)
 #define BAD(code, ...) return (fs_seterr(msg, msglen, __VA_ARGS__), (code))
     if (t->id < 0 || t->id > TRADE_MAX_ID)
         BAD(FS_E_DOMAIN, "trade id %lld outside 0..%lld", (long long)t->id, TRADE_MAX_ID);
-    if (!(t->fx1 > 0))
-        BAD(FS_E_DOMAIN, "fx1=%g must be > 0", t->fx1);
-    if (!(t->strike > 0))
-        BAD(FS_E_DOMAIN, "strike=%g must be > 0", t->strike);
+    if (!(t->fx1 > 0) || t->fx1 > TRADE_MAX_PRICE)
+        BAD(FS_E_DOMAIN, "fx1=%g must be in (0, %g]", t->fx1, TRADE_MAX_PRICE);
+    if (!(t->strike > 0) || t->strike > TRADE_MAX_PRICE)
+        BAD(FS_E_DOMAIN, "strike=%g must be in (0, %g]", t->strike, TRADE_MAX_PRICE);
     if (!(t->sigma1 >= 0) || t->sigma1 > 10)
         BAD(FS_E_DOMAIN, "sigma1=%g must be in [0, 10]", t->sigma1);
     if (!(t->v >= 0) || t->v > 10)
@@ -105,6 +150,16 @@ int trade_validate(const trade_t *t, char *msg, size_t msglen)
     if ((int64_t)t->trials * t->t_steps > TRADE_MAX_WORK)
         BAD(FS_E_TOO_LARGE, "trials*t_steps=%lld exceeds the limit %lld",
             (long long)t->trials * t->t_steps, TRADE_MAX_WORK);
+    /* dates are informational, but must be text: a control character
+     * cannot be written back into an eyxml document */
+    for (int d = 0; d < 2; d++) {
+        const char *s = d ? t->end_date : t->start_date;
+        for (size_t i = 0; i < sizeof(t->start_date) && s[i]; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+                BAD(FS_E_DOMAIN, "%s holds a control character", d ? "end_date" : "start_date");
+        if (!memchr(s, 0, sizeof(t->start_date)))
+            BAD(FS_E_DOMAIN, "%s is not terminated", d ? "end_date" : "start_date");
+    }
 #undef BAD
     if (msg && msglen)
         msg[0] = '\0';

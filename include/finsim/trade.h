@@ -16,10 +16,13 @@
 #define TRADE_MAX_WORK 2000000000LL     /* trials * t_steps upper bound */
 #define TRADE_MAX_ID 9999999999LL       /* ids are printed as 10 digits */
 #define TRADE_DOC_MAX (1 << 20)         /* largest trade document accepted (bytes) */
+#define TRADE_MAX_PRICE 1e9            /* fx1 and strike upper bound: every valid trade formats
+                                         * into TRADE_FORMAT_MAX bytes */
+#define TRADE_FORMAT_MAX 1024           /* trade_format of a valid trade is shorter than this */
 
 typedef struct trade {
     int64_t id;               /* trade id (element text, 10 digits) */
-    double fx1;               /* spot FX rate S_0, > 0 */
+    double fx1;               /* spot FX rate S_0, in (0, TRADE_MAX_PRICE] */
     double drift;             /* drift of log S, finite */
     double maturity;          /* years, > 0 */
     int32_t t_steps;          /* monitoring / time steps, 1..TRADE_MAX_STEPS */
@@ -29,9 +32,9 @@ typedef struct trade {
     double sigma1;            /* initial volatility, >= 0 */
     int64_t warrants_no;      /* number of warrants, >= 0 */
     double notional_per_warr; /* notional per warrant, >= 0 */
-    double strike;            /* strike and knock-out barrier, > 0 */
-    char start_date[11];      /* YYYY-MM-DD (informational) */
-    char end_date[11];        /* YYYY-MM-DD (informational) */
+    double strike;            /* strike and knock-out barrier, in (0, TRADE_MAX_PRICE] */
+    char start_date[11];      /* YYYY-MM-DD (informational; no control characters) */
+    char end_date[11];        /* YYYY-MM-DD (informational; no control characters) */
 } trade_t;
 
 /* Length of the key "ey%07d.xml" / "ey%07d_result.xml" written into buf. */
@@ -40,7 +43,11 @@ int trade_result_key(char *buf, size_t cap, const char *prefix, int64_t id);
 
 /* Format t as AzFinSim writes it (no trailing newline). Returns the length
  * (excluding NUL) that the document needs; writes at most cap bytes, like
- * snprintf. The layout is fixed: see DESIGN.md. */
+ * snprintf. The layout is fixed: see DESIGN.md. A number that AzFinSim's
+ * fixed format would not give back exactly is written with 17 significant
+ * digits, and XML special characters in the dates are escaped, so
+ * trade_parse gives back the same trade, bit for bit. For a valid trade
+ * the length is below TRADE_FORMAT_MAX. */
 int trade_format(const trade_t *t, char *buf, size_t cap);
 
 /* Callback for each <trade> element parsed. status is FS_OK or an fs_status
