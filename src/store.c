@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "finsim/util.h"
 
@@ -20,11 +21,20 @@ char *store_redact_url(const char *url, char *buf, size_t n)
 {
     const char *scheme = strstr(url, "://");
     const char *auth = scheme ? scheme + 3 : url;
-    const char *end = auth + strcspn(auth, "/?#");
     const char *at = NULL;
-    for (const char *p = auth; p < end; p++)
-        if (*p == '@')
-            at = p; /* the last '@' of the authority ends the user info */
+    if (scheme && (!strncasecmp(url, "redis://", 8) || !strncasecmp(url, "rediss://", 9))) {
+        /* A Redis URL has no '@' outside its user info (the path and query
+         * are only a db number), so the user info ends at the last '@' of
+         * the whole URL: a password pasted unencoded may hold '/', '?', '#'
+         * or '@' ("redis://u:pa/ss@host") and must not be printed either. */
+        at = strrchr(auth, '@');
+    } else {
+        /* other URLs and file paths: the last '@' of the authority */
+        const char *end = auth + strcspn(auth, "/?#");
+        for (const char *p = auth; p < end; p++)
+            if (*p == '@')
+                at = p;
+    }
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
     if (!colon) {
         snprintf(buf, n, "%s", url);
