@@ -215,13 +215,25 @@ int cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)
     FILE *f = fopen(path, "r");
     if (!f)
         return fs_seterr(err, errlen, "cannot read secret file %s: %s", path, strerror(errno));
-    char buf[1024];
+    /* a secret of up to CFG_SECRET_MAX bytes and its line end; a longer
+     * file or a NUL byte is refused, never silently cut short */
+    char buf[CFG_SECRET_MAX + 4];
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    int more = n == sizeof(buf) - 1 && fgetc(f) != EOF;
+    int rerr = ferror(f);
     fclose(f);
     buf[n] = '\0';
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
-    *out = xstrdup(buf);
+    int rc = 0;
+    if (rerr)
+        rc = fs_seterr(err, errlen, "cannot read secret file %s", path);
+    else if (more || n > CFG_SECRET_MAX)
+        rc = fs_seterr(err, errlen, "secret file %s holds more than %d bytes", path, CFG_SECRET_MAX);
+    else if (memchr(buf, '\0', n))
+        rc = fs_seterr(err, errlen, "secret file %s holds a NUL byte", path);
+    else
+        *out = xstrdup(buf);
     memset(buf, 0, sizeof(buf));
-    return 0;
+    return rc;
 }

@@ -39,9 +39,12 @@ void cfg_free(cfg_layers_t *l);
  * it. Never NULL. */
 const char *cfg_source_at(const cfg_layers_t *l, int optind_after);
 
+#define CFG_SECRET_MAX 1024 /* longest secret read from a file (bytes) */
+
 /* Read a secret from path, refusing a file that group or others can access
- * (as ssh does). Trailing newlines are removed. *out is malloc'ed; the caller
- * wipes and frees it. Returns 0 or -1 with the reason in err. */
+ * (as ssh does), one longer than CFG_SECRET_MAX bytes or one holding a NUL
+ * byte. Trailing newlines are removed. *out is malloc'ed; the caller wipes
+ * and frees it. Returns 0 or -1 with the reason in err. */
 int cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen);
 
 #endif
