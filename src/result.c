@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "finsim/trade.h"
 #include "finsim/util.h"
 
 void result_fail(result_t *r, int64_t id, int status, int rank)
@@ -65,10 +66,12 @@ static void XMLCALL r_start(void *ud, const XML_Char *name, const XML_Char **att
             double dv = 0;
             int ok = 0;
             switch (k) {
-            case 0: ok = fs_parse_i64(v, &iv) == 0; p->r->trade_id = iv; break;
-            case 1: ok = fs_parse_i64(v, &iv) == 0; p->r->status = (int32_t)iv; break;
-            case 8: ok = fs_parse_i64(v, &iv) == 0; p->r->paths = iv; break;
-            case 10: ok = fs_parse_i64(v, &iv) == 0; p->r->rank = (int32_t)iv; break;
+            /* out-of-range integers are malformed, not wrapped: a status of
+             * 4294967296 must not read as 0 (priced) on --resume */
+            case 0: ok = fs_parse_i64(v, &iv) == 0 && iv >= -1 && iv <= TRADE_MAX_ID; p->r->trade_id = iv; break;
+            case 1: ok = fs_parse_i64(v, &iv) == 0 && iv >= INT32_MIN && iv <= INT32_MAX; p->r->status = (int32_t)iv; break;
+            case 8: ok = fs_parse_i64(v, &iv) == 0 && iv >= 0; p->r->paths = iv; break;
+            case 10: ok = fs_parse_i64(v, &iv) == 0 && iv >= -1 && iv <= INT32_MAX; p->r->rank = (int32_t)iv; break;
             default:
                 ok = parse_num(v, &dv) == 0;
                 double *dst[] = {NULL, NULL, &p->r->pv, &p->r->pv_stderr, &p->r->delta,
@@ -89,6 +92,8 @@ int result_parse(const char *buf, size_t len, result_t *r, char *msg, size_t msg
 {
     rparse_t p = {.r = r, .msg = msg, .msglen = msglen};
     result_fail(r, -1, FS_E_PARSE, -1);
+    if (len > RESULT_DOC_MAX)
+        return fs_seterr(msg, msglen, "result document of %zu bytes (at most %d)", len, RESULT_DOC_MAX);
     XML_Parser xp = XML_ParserCreate("UTF-8");
     if (!xp)
         return fs_seterr(msg, msglen, "cannot create XML parser");

@@ -31,7 +31,12 @@ void result_fail(result_t *r, int64_t id, int status, int rank);
  * bit. Returns the length needed, snprintf style. */
 int result_format(const result_t *r, char *buf, size_t cap);
 
-/* Parse a document written by result_format. Returns 0 or -1 (msg says why). */
+#define RESULT_DOC_MAX 65536 /* largest result document result_parse reads (bytes) */
+
+/* Parse a document written by result_format. Returns 0 or -1 (msg says
+ * why): also for a document over RESULT_DOC_MAX bytes or an integer field
+ * out of its range (trade -1..TRADE_MAX_ID, status int32, paths >= 0,
+ * rank -1..INT32_MAX). */
 int result_parse(const char *buf, size_t len, result_t *r, char *msg, size_t msglen);
 
 /* Verification checksum of one result: a 64-bit hash of the bits of
