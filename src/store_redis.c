@@ -1365,3 +1365,23 @@ const store_backend_t store_backend_redis = {
     .list_trades = redis_list_trades,
     .describe = redis_describe,
 };
+
+/* ---- URL check without a connection ------------------------------------------ */
+
+/* Parse url exactly as redis_open would, without connecting or touching
+ * the network: 0 when it is a well-formed redis://, rediss:// or unix://
+ * URL, else a STORE_E_* code with the reason in err. Used by the URL fuzzer
+ * and for checking a configuration before a job starts. */
+int store_redis_check_url(const char *url, char *err, size_t errlen)
+{
+    store_t st;
+    memset(&st, 0, sizeof(st));
+    redis_priv_t *p = xcalloc(1, sizeof(*p));
+    int rc = redis_parse_url(&st, p, url);
+    free(p);
+    if (rc != 0)
+        fs_seterr(err, errlen, "%s", st.errstr);
+    else if (err && errlen)
+        err[0] = '\0';
+    return rc;
+}

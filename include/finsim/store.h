@@ -35,6 +35,11 @@ enum store_err {
  * URL can be printed or stored. Returns buf. */
 char *store_redact_url(const char *url, char *buf, size_t n);
 
+/* Check a redis://, rediss:// or unix:// URL as the Redis backend parses
+ * it, without connecting: 0 when well-formed, else a STORE_E_* code with a
+ * one-line reason (never holding a password) in err. */
+int store_redis_check_url(const char *url, char *err, size_t errlen);
+
 /* Map a store error to the finsim process exit code (enum fs_exit). */
 int store_err_exit_code(int err);
 
