@@ -12,6 +12,7 @@ PKGS=(
   libhiredis-dev redis-server redis-tools
   libssl-dev openssl ca-certificates debian-archive-keyring
   libcmocka-dev
+  clang libclang-rt-dev
   python3 python3-numpy python3-h5py
   procps
   slurmctld slurmd slurm-client munge
