@@ -234,6 +234,14 @@ expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/q.csv" "${PRICING[@]
 [ "$(redis_cli ZCARD desk1:finsim:signals)" = "$(($(wc -l < "$T/csv.csv") - 1))" ] || { echo "FAIL: prefixed set"; exit 1; }
 CHECKS=$((CHECKS + 2))
 
+# a quoted trade that cannot be priced is named and counted (exit 1); the
+# others are still screened and published
+redis_cli SET ey0000003.xml '<AZFINSIM><trade fx1="0.9" drift' >/dev/null
+expect_rc 1 "$F" screen --store "$REDIS_URL" --quotes "$T/q.csv" "${PRICING[@]}" "${TH[@]}" --csv "$T/bad3.csv"
+expect_grep "trade 3: .*\(parse\)" "$T/last.err"
+expect_grep "30 joined, 10 unquoted, 3 orphan quotes, 1 failed" "$T/last.err"
+grep -v '^3,' "$T/csv.csv" | cmp - "$T/bad3.csv"
+
 # signals over TLS with a password (rediss://, as Azure Cache for Redis)
 if "$F" version | grep -q 'TLS yes'; then
     redis_stop
