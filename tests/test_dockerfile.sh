@@ -1,0 +1,80 @@
+# test_dockerfile.sh - the Dockerfile's invariants, checked without Docker:
+#   multi-stage (debian:12 build stage, Debian 12 runtime stage), hiredis via
+#   scripts/build-hiredis.sh, FINSIM_NATIVE=OFF, no build tools in the runtime
+#   stage, a non-root USER, ENTRYPOINT ["finsim"], no ENV/ARG secrets, no
+#   secret files copied, .dockerignore keeps build trees, results, local
+#   configs and keys out but the sources in (tests/dockerfile_check.py);
+#   every apt package named exists in Debian 12 (apt-cache show); and every
+#   shared library the built finsim needs comes from a package the runtime
+#   stage installs (or is hiredis, copied from the build stage).
+# Opt-in (slow, needs debootstrap and the Debian mirror): FINSIM_TEST_CHROOT_BUILD=1
+#   runs the build stage's RUN commands for real in a throwaway debootstrap
+#   chroot of bookworm and checks the finsim they build.
+source "$FINSIM_SRC/tests/lib/common.sh"
+PY=${PY:-/usr/bin/python3}
+CHECK=$FINSIM_SRC/tests/dockerfile_check.py
+
+expect_rc 0 "$PY" "$CHECK" "$FINSIM_SRC"
+cat "$T/last.out"
+
+# the checker itself catches the mistakes it is there for
+mkdir -p "$T/bad"
+cp "$FINSIM_SRC/.dockerignore" "$T/bad/"
+sed -e 's/^USER finsim$/USER root/' "$FINSIM_SRC/Dockerfile" > "$T/bad/Dockerfile"
+expect_rc 1 "$PY" "$CHECK" "$T/bad"
+expect_grep 'runs as root' "$T/last.out"
+sed -e 's/^ENV OMPI_MCA_btl_vader_single_copy_mechanism=none$/ENV FINSIM_REDIS_PASSWORD=hunter2/' \
+  "$FINSIM_SRC/Dockerfile" > "$T/bad/Dockerfile"
+expect_rc 1 "$PY" "$CHECK" "$T/bad"
+expect_grep 'FINSIM_REDIS_PASSWORD .*holds a value' "$T/last.out"
+cp "$FINSIM_SRC/Dockerfile" "$T/bad/Dockerfile"
+grep -v 'secrets' "$FINSIM_SRC/.dockerignore" > "$T/bad/.dockerignore"
+expect_rc 1 "$PY" "$CHECK" "$T/bad"
+expect_grep 'lets .*secrets.* into the build context' "$T/last.out"
+
+# every package exists in Debian 12 (the apt lists of this bookworm machine)
+BUILD_PKGS=$("$PY" "$CHECK" "$FINSIM_SRC" --packages build)
+RUNTIME_PKGS=$("$PY" "$CHECK" "$FINSIM_SRC" --packages runtime)
+[ -n "$BUILD_PKGS" ] && [ -n "$RUNTIME_PKGS" ] || { echo "FAIL: no packages found in the stages" >&2; exit 1; }
+# shellcheck disable=SC2086  # one word per package
+if ! apt-cache show --no-all-versions $BUILD_PKGS $RUNTIME_PKGS >/dev/null 2>&1; then
+  for p in $BUILD_PKGS $RUNTIME_PKGS; do
+    apt-cache show --no-all-versions "$p" >/dev/null 2>&1 ||
+      { echo "FAIL: package '$p' is not known to apt (not in Debian 12, or run apt-get update)" >&2; exit 1; }
+  done
+fi
+CHECKS=$((CHECKS + 1))
+echo "dockerfile: all $(echo $BUILD_PKGS $RUNTIME_PKGS | wc -w) apt packages exist"
+grep -q 'bookworm' /etc/os-release || echo "note: this is not bookworm; package names were checked against $(. /etc/os-release; echo "$PRETTY_NAME")"
+
+# the libraries finsim links against come from the runtime packages
+needed=$(readelf -d "$FINSIM_BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+for lib in $needed; do
+  case "$lib" in
+    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) continue ;;  # libc6, in every image
+    libhiredis*.so*)                                                                     # built in the build stage
+      grep -q "COPY --from=build .*$lib" "$FINSIM_SRC/Dockerfile" ||
+        { echo "FAIL: finsim needs $lib but the runtime stage does not copy it from the build stage" >&2; exit 1; }
+      CHECKS=$((CHECKS + 1)); continue ;;
+  esac
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+  [ -n "$path" ] || { echo "FAIL: cannot resolve $lib" >&2; exit 1; }
+  pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1 || true)
+  [ -n "$pkg" ] || pkg=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1 || true)
+  [ -n "$pkg" ] || { echo "FAIL: no Debian package owns $path ($lib)" >&2; exit 1; }
+  if ! grep -qx "$pkg" <<< "$RUNTIME_PKGS"; then
+    echo "FAIL: finsim needs $lib from package $pkg, which the runtime stage does not install" >&2
+    exit 1
+  fi
+  CHECKS=$((CHECKS + 1))
+done
+echo "dockerfile: runtime packages cover every library finsim needs: $(echo $needed)"
+
+# ---- opt-in: the build stage for real, in a debootstrap chroot ----
+if [ "${FINSIM_TEST_CHROOT_BUILD:-0}" = 1 ]; then
+  bash "$FINSIM_SRC/tests/docker_build_chroot.sh" "$T/chroot"
+  CHECKS=$((CHECKS + 1))
+else
+  echo "note: set FINSIM_TEST_CHROOT_BUILD=1 to run the build stage in a debootstrap chroot (slow)"
+fi
+finish
