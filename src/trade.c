@@ -359,105 +359,6 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
     XML_StopParser(c->xp, XML_FALSE);
 }
 
-/* ---- fast path for the canonical form ----------------------------------- */
-
-/* XML whitespace we accept in the fast path (no CR: expat normalises it). */
-static int fast_ws(char ch)
-{
-    return ch == ' ' || ch == '\n' || ch == '\t';
-}
-
-/* Documents in the form finsim and AzFinSim write, one <trade> in
- * <AZFINSIM>, are tokenised here and fed to the same handlers as expat's
- * (so every field is parsed, checked and reported the same way); anything
- * else -- entities, CR, non-ASCII, quotes other than ", spaces around '=',
- * comments, declarations, several trades, duplicate or unknown attributes,
- * a value over 127 bytes -- returns -1 untouched and goes to expat. Expat
- * costs ~3x this per trade even with a reused parser. Returns the trades
- * reported (1), or -1 to fall back. */
-static int trade_parse_fast(const char *buf, size_t len, parse_ctx_t *c)
-{
-    static const char root[] = "<AZFINSIM>", root_end[] = "</AZFINSIM>";
-    const char *p = buf, *end = buf + len;
-    char vals[F_COUNT][128];
-    const char *atts[2 * F_COUNT + 1];
-    int na = 0;
-    unsigned seen = 0;
-    if (len < sizeof(root) - 1 || memcmp(p, root, sizeof(root) - 1) != 0)
-        return -1;
-    p += sizeof(root) - 1;
-    while (p < end && fast_ws(*p))
-        p++;
-    if (end - p < 7 || memcmp(p, "<trade", 6) != 0 || !(fast_ws(p[6]) || p[6] == '>'))
-        return -1;
-    p += 6;
-    for (;;) {
-        while (p < end && fast_ws(*p))
-            p++;
-        if (p < end && *p == '>')
-            break;
-        const char *name = p;
-        while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                           *p == '_'))
-            p++;
-        size_t nl = (size_t)(p - name);
-        if (nl == 0 || !(name[0] < '0' || name[0] > '9') || end - p < 2 || p[0] != '=' || p[1] != '"')
-            return -1;
-        int f = 0;
-        while (f < F_COUNT && !(strlen(field_names[f]) == nl && memcmp(field_names[f], name, nl) == 0))
-            f++;
-        if (f == F_COUNT || (seen & (1u << f)))
-            return -1; /* unknown or repeated attribute: expat's business */
-        seen |= 1u << f;
-        p += 2;
-        const char *v = p;
-        while (p < end && *p != '"') {
-            unsigned char ch = (unsigned char)*p;
-            if (ch < 0x20 || ch > 0x7e || ch == '&' || ch == '<')
-                return -1;
-            p++;
-        }
-        if (p >= end || (size_t)(p - v) >= sizeof(vals[0]))
-            return -1;
-        memcpy(vals[na / 2], v, (size_t)(p - v));
-        vals[na / 2][p - v] = '\0';
-        atts[na] = field_names[f];
-        atts[na + 1] = vals[na / 2];
-        na += 2;
-        p++; /* closing quote */
-        if (p < end && !(fast_ws(*p) || *p == '>'))
-            return -1; /* attributes must be separated by whitespace */
-    }
-    atts[na] = NULL;
-    p++; /* '>' */
-    const char *text = p;
-    while (p < end && ((*p >= '0' && *p <= '9') || fast_ws(*p)))
-        p++;
-    const char *text_end = p;
-    if (end - p < 8 || memcmp(p, "</trade>", 8) != 0)
-        return -1;
-    p += 8;
-    while (p < end && fast_ws(*p))
-        p++;
-    if ((size_t)(end - p) < sizeof(root_end) - 1 || memcmp(p, root_end, sizeof(root_end) - 1) != 0)
-        return -1;
-    p += sizeof(root_end) - 1;
-    while (p < end && fast_ws(*p))
-        p++;
-    if (p != end)
-        return -1;
-    /* the events expat would have reported, in its order */
-    static const XML_Char *const no_atts[1] = {NULL};
-    on_start(c, "AZFINSIM", (const XML_Char **)no_atts);
-    on_start(c, "trade", atts);
-    if (text_end > text)
-        on_text(c, text, (int)(text_end - text));
-    on_end(c, "trade");
-    if (!c->stopped)
-        on_end(c, "AZFINSIM");
-    return c->count;
-}
-
 int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
 {
     parse_ctx_t c;
@@ -469,8 +370,6 @@ int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
         cb(ctx, &c.t, FS_E_TOO_LARGE, "document larger than 1 MiB");
         return 1;
     }
-    if (trade_parse_fast(buf, len, &c) >= 0)
-        return c.count;
     /* One parser per thread, reset between documents: creating an expat
      * parser costs about as much as parsing a trade. */
     static _Thread_local XML_Parser cached;
