@@ -970,6 +970,28 @@ static int screen_parse(int argc, char **argv, const cfg_layers_t *layers, scree
     return -1;
 }
 
+/* Fail early (before fetching and pricing) when the directory of an output
+ * file is missing or not writable. Returns 0, or -1 with a message. */
+static int check_output_dir(const char *opt, const char *path)
+{
+    if (!path || !strcmp(path, "-"))
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0) {
+        fs_error("screen: %s %s: cannot write in %s: %s", opt, path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* Log up to 10 ids of quotes that found no trade (all with -v). */
 static void report_orphans(const mkt_data_t *d, const unsigned char *matched, int verbose)
 {
@@ -1074,6 +1096,12 @@ int cmd_screen(int argc, char **argv)
     }
     c.so.readonly = 1;
     c.so.batch = (int)c.batch;
+
+    if (check_output_dir("--output", c.output) || check_output_dir("--csv", c.csv) ||
+        check_output_dir("--make-quotes", c.make_quotes)) {
+        ret = FS_EXIT_IO;
+        goto out;
+    }
 
     /* market data first: a failing endpoint should not cost a store session */
     char quotes_shown[512] = "";

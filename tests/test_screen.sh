@@ -154,6 +154,12 @@ expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "http://127.0.0.1:$DEAD
 expect_no_grep "token=abc" "$T/last.err"   # query strings are not logged
 for f in "$T"/log.* "$T/slow.err" "$T/slow.out"; do expect_no_grep "$KEY" "$f"; done
 
+# an output that cannot be written is refused before anything is fetched
+: > "$T/www/requests.log"
+expect_rc 6 "$F" screen --store "$T/trades.h5" --quotes "$URL/data/q.csv" --output "$T/no/such/dir/s.h5"
+expect_grep "cannot write in $T/no/such/dir" "$T/last.err"
+[ ! -s "$T/www/requests.log" ] || { echo "FAIL: fetched quotes before checking the output"; exit 1; }
+
 # ---- bad market data: a one-line error and exit 11 ----
 printf 'trade_id,quote\n1,2.5\n1,2.6\n' > "$T/dup.csv"
 expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "$T/dup.csv" "${PRICING[@]}"
