@@ -49,14 +49,20 @@ class Fig:
         self.loads = [x for x in loads if x == x]
         self.higher_better = higher_better
 
+    best_override = median_override = None
+
     @property
     def best(self):
+        if self.best_override is not None:
+            return self.best_override
         if not self.values:
             return float("nan")
         return max(self.values) if self.higher_better else min(self.values)
 
     @property
     def median(self):
+        if self.median_override is not None:
+            return self.median_override
         return statistics.median(self.values) if self.values else float("nan")
 
     def load_str(self):
@@ -151,17 +157,22 @@ def parse_grid(out):
                 if len(c) >= 10 and c[1] == "0":
                     secs.append(float(c[9]))
         if secs:
-            g.setdefault(algo, []).append((int(p), int(s), statistics.median(secs), header_load(path)))
+            # fastest trade of the point: preemption on a shared machine only
+            # ever adds time, and the trades of a point cost the same work
+            g.setdefault(algo, []).append((int(p), int(s), min(secs), header_load(path)))
     for v in g.values():
         v.sort()
     return g
 
 
-def fit_line(x, y):
-    """Least squares y = a + b x; returns a, b, R^2."""
+def fit_line(x, y, relative=False):
+    """Least squares y = a + b x (relative=True: on relative residuals, so
+    the small points that fix the intercept count as much as the large
+    ones); returns a, b, R^2."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     A = np.vstack([np.ones_like(x), x]).T
-    (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
+    w = 1.0 / y if relative else np.ones_like(y)
+    (a, b), *_ = np.linalg.lstsq(A * w[:, None], y * w, rcond=None)
     res = y - (a + b * x)
     r2 = 1 - (res @ res) / (((y - y.mean()) ** 2).sum() or 1)
     return float(a), float(b), float(r2)
@@ -235,13 +246,13 @@ def analyse(out):
     A["grid"] = grid
     A["fits"] = {}
     for algo, pts in sorted(grid.items()):
-        a, b, r2 = fit_line([p * s for p, s, _, _ in pts], [t for _, _, t, _ in pts])
+        a, b, r2 = fit_line([p * s for p, s, _, _ in pts], [t for _, _, t, _ in pts], relative=True)
         A["fits"][algo] = (a, b, r2)
         loads = [x for *_, x in pts]
         rows.append(Fig(f"fit {algo}: a (per-trade overhead)", "us", [a * 1e6], loads,
                         cmd="finsim price, 1k-40k paths x 43-688 steps"))
         rows.append(Fig(f"fit {algo}: b (per path-step), R^2 {r2:.4f}", "ns", [b * 1e9], loads,
-                        cmd="least squares on median compute_s"))
+                        cmd="least squares (relative) on the fastest trade's compute_s"))
     tw = {}
     for n in (1, 10, 100, 1000):
         rr = d.get(f"price_wall.trades{n}", [])
@@ -270,11 +281,14 @@ def analyse(out):
                         cmd="mpirun -np 1 finsim run --algorithm pvonly"))
         rows.append(Fig(f"pvonly {ntr} trades, 2 ranks (file store)", "s", w2, l2,
                         cmd="mpirun -np 2 finsim run --algorithm pvonly"))
-        rows.append(Fig("speed-up 1 -> 2 ranks (best/best, median/median)", "x",
-                        [min(w1) / min(w2), statistics.median(w1) / statistics.median(w2)], l1 + l2))
-        rows.append(Fig("parallel efficiency 1 -> 2 ranks", "%",
-                        [50 * min(w1) / min(w2), 50 * statistics.median(w1) / statistics.median(w2)], l1 + l2,
-                        goal="", higher_better=True))
+        f = Fig("speed-up 1 -> 2 ranks (best: best/best; median: median/median)", "x", [], l1 + l2)
+        f.values = [min(w1) / min(w2), statistics.median(w1) / statistics.median(w2)]
+        f.best_override, f.median_override = f.values
+        rows.append(f)
+        f = Fig("parallel efficiency 1 -> 2 ranks (same)", "%", [], l1 + l2)
+        f.values = [50 * min(w1) / min(w2), 50 * statistics.median(w1) / statistics.median(w2)]
+        f.best_override, f.median_override = f.values
+        rows.append(f)
         same = open(os.path.join(out, "scale.same.txt")).read() if os.path.exists(os.path.join(out, "scale.same.txt")) else ""
         A["scale"] = (w1, w2, ntr, "bitwise equal" in same)
 
@@ -302,6 +316,10 @@ def analyse(out):
     if loads:
         rows.append(Fig(f"generate + load {N:,} trades, 2 ranks", "s", [v for v, _ in loads], [x for _, x in loads],
                         goal="<= 5 s", cmd="mpirun -np 2 finsim generate --batch 2000"))
+        cc = d.get("load.client_cpu", [])
+        if cc:
+            rows.append(Fig("  client CPU per trade (both ranks + mpirun)", "us", [v / N * 1e6 for v, _ in cc],
+                            [x for _, x in cc], cmd="/usr/bin/time user + sys"))
         cpu = d.get("load.server_cpu", [])
         rows.append(Fig("  redis-server CPU per trade loaded", "us", [v / N * 1e6 for v, _ in cpu],
                         [x for _, x in cpu], cmd="INFO cpu"))
@@ -321,11 +339,18 @@ def analyse(out):
                         goal="<= 20 us"))
         rows.append(Fig("  finsim's own wall (report, no mpirun start)", "s", [x["wall"] for x in e2 if "wall" in x],
                         [x["load"] for x in e2]))
+        cc = d.get("e2e.ranks2.client_cpu", [])
+        if cc:
+            rows.append(Fig("  client CPU per trade (both ranks + mpirun)", "us", [v / N * 1e6 for v, _ in cc],
+                            [x for _, x in cc], cmd="/usr/bin/time user + sys"))
         cpu = d.get("e2e.ranks2.server_cpu", [])
         rows.append(Fig("  redis-server CPU per trade (MGET + mirror MSET)", "us", [v / N * 1e6 for v, _ in cpu],
                         [x for _, x in cpu]))
+        rows.append(Fig("  the same, first run only (creates the 10^6 result keys)", "us", [cpu[0][0] / N * 1e6],
+                        [cpu[0][1]]))
         A["e2e"] = e2
-        A["e2e_server_cpu"] = statistics.median(v / N for v, _ in cpu)
+        # the model uses the first run: a production run creates its result keys
+        A["e2e_server_cpu"] = cpu[0][0] / N
     wu = d.get("e2e.unix.mpirun_wall", [])
     if wu and N:
         rows.append(Fig(f"end to end {N:,} zero-work trades, 2 ranks, unix socket", "s", [v for v, _ in wu],
@@ -397,7 +422,7 @@ def model_md(M, N):
     lines = [
         f"Inputs measured in this run: client cost per trade c_client = {M['c_client'] * 1e6:.1f} us "
         f"(fetch + parse + mirror + write on one rank, zero-work trades); redis-server CPU per trade "
-        f"c_server = {M['c_server'] * 1e6:.2f} us (MGET + mirror MSET, from INFO cpu); start-up "
+        f"c_server = {M['c_server'] * 1e6:.2f} us (MGET + mirror MSET creating the result keys, from INFO cpu); start-up "
         f"{M['startup']:.2f} s (mpirun to first batch, one host); pricing {M['c_pv'] * 1e3:.2f} ms/trade "
         f"pvonly, {M['c_dv'] * 1e3:.2f} ms deltavega (fast kernel, 10,000 x 172).",
         "",
@@ -452,7 +477,7 @@ def plots(A, img):
                 continue
             x = np.array([p * s for p, s, _, _ in pts], float)
             t = np.array([t for _, _, t, _ in pts]) * 1e3
-            ax.scatter(x, t, marker=mk, s=14, label=f"{algo} (median over trades)")
+            ax.scatter(x, t, marker=mk, s=14, label=f"{algo} (fastest of the trades)")
             a, b, _ = A["fits"][algo]
             xx = np.linspace(0, x.max(), 50)
             ax.plot(xx, (a + b * xx) * 1e3, lw=1, label=f"fit {a * 1e6:.0f} us + {b * 1e9:.2f} ns x paths x steps")
