@@ -485,6 +485,11 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
     double to = h->timeout_s > 0 ? h->timeout_s : 30;
     int retries = h->retries < 0 ? 0 : h->retries == 0 ? 3 : h->retries;
     double backoff = h->backoff_s > 0 ? h->backoff_s : 0.5;
+    if (h->api_key) /* a CR or LF would let the key's source add headers */
+        for (const char *k = h->api_key; *k; k++)
+            if ((unsigned char)*k < 0x20 || *k == 0x7f)
+                return fs_seterr(err, errlen, "market data: the API key holds control characters; refusing to send it"),
+                       MKT_E_USAGE;
     CURL *c = curl_easy_init();
     if (!c)
         return fs_seterr(err, errlen, "market data: libcurl could not make a handle"), MKT_E_NOMEM;

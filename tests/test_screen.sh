@@ -117,6 +117,9 @@ expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$URL/auth/q.csv" --api-
     --api-key-header X-API-Key "${PRICING[@]}" "${TH[@]}" --csv "$T/auth2.csv"
 cmp "$T/csv.csv" "$T/auth2.csv"
 cp "$T/last.err" "$T/log.auth-file"
+expect_rc 2 env FINSIM_MARKET_API_KEY="$(printf 'k\r\nX-Injected: 1')" "$F" screen --store "$T/trades.h5" \
+    --quotes "$URL/auth/q.csv" "${PRICING[@]}"
+expect_grep "control characters" "$T/last.err"
 chmod 644 "$T/keyfile"
 expect_rc 2 "$F" screen --store "$T/trades.h5" --quotes "$URL/auth/q.csv" --api-key-file "$T/keyfile" "${PRICING[@]}"
 chmod 600 "$T/keyfile"
