@@ -289,7 +289,8 @@ static const char price_usage[] =
     "\n"
     "Price the trades in eyxml documents (FILE '-' = standard input) in this\n"
     "process and print one CSV row per trade. Bad trades get a non-zero status\n"
-    "and a message on stderr; the others are still priced.\n"
+    "and a message on stderr; the others are still priced, also those after a\n"
+    "malformed trade in the same document. Documents may be of any size.\n"
     "\n"
     "  --algorithm A   pvonly (default), deltavega, or synthetic\n"
     "  --seed S        run seed (default 1); a trade's random stream depends only on\n"
@@ -478,7 +479,7 @@ int cmd_price(int argc, char **argv)
             continue;
         }
         pc.file = strcmp(name, "-") == 0 ? "<stdin>" : name;
-        trade_parse(doc, len, price_cb, &pc);
+        trade_parse_doc(doc, len, price_cb, &pc);
         free(doc);
         fflush(stdout);
     }

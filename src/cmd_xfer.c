@@ -25,7 +25,6 @@
 
 #define XFER_HEAD "<AZFINSIM>\n"     /* opening of a trade_format document */
 #define XFER_TAIL "\n</AZFINSIM>"    /* closing of a trade_format document */
-#define XFER_PIECE (512 * 1024)      /* bytes per piece of a document over TRADE_DOC_MAX */
 
 /* Options shared by export and import (long option values > 255). */
 enum {
@@ -461,66 +460,12 @@ static int import_cb(void *ctx, const trade_t *t, int status, const char *msg)
     return 0;
 }
 
-/* Is buf[0..len) only whitespace? */
-static int import_blank(const char *buf, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r')
-            return 0;
-    return 1;
-}
-
-/* Parse a document of any size. Documents up to TRADE_DOC_MAX go to
- * trade_parse whole; larger ones (export --eyxml of a big portfolio) are cut
- * after </trade> tags into pieces of about XFER_PIECE bytes, each parsed as
- * <AZFINSIM>piece</AZFINSIM>. A comment or CDATA section holding "</trade>"
- * inside such a large document may be misreported as a parse error. */
+/* Parse a document of any size: trade_parse_doc reads a large or broken
+ * document trade by trade, so a malformed trade is skipped and counted and
+ * the trades after it are still imported. */
 static void import_doc(import_ctx_t *c, const char *buf, size_t len)
 {
-    if (len <= TRADE_DOC_MAX) {
-        trade_parse(buf, len, import_cb, c);
-        return;
-    }
-    static const char open_tag[] = "<AZFINSIM>", close_tag[] = "</AZFINSIM>", end_trade[] = "</trade>";
-    const char *b = memmem(buf, len, open_tag, sizeof(open_tag) - 1);
-    const char *e = NULL;
-    for (const char *q = buf; (q = memmem(q, len - (size_t)(q - buf), close_tag, sizeof(close_tag) - 1)); q++)
-        e = q;
-    if (!b || !e || e < b) {
-        trade_t none;
-        memset(&none, 0, sizeof(none));
-        none.id = -1;
-        import_cb(c, &none, FS_E_PARSE, "document larger than 1 MiB without an <AZFINSIM> root");
-        return;
-    }
-    const char *pos = b + sizeof(open_tag) - 1;
-    char *scratch = xmalloc(XFER_PIECE * 2 + 64);
-    size_t scap = XFER_PIECE * 2 + 64;
-    while (pos < e && !c->fatal) {
-        /* the last </trade> ending within XFER_PIECE bytes, else the first one after */
-        const char *cut = NULL, *q = pos;
-        while ((q = memmem(q, (size_t)(e - q), end_trade, sizeof(end_trade) - 1))) {
-            const char *after = q + sizeof(end_trade) - 1;
-            if (cut && after - pos > XFER_PIECE)
-                break;
-            cut = after;
-            q = after;
-        }
-        if (!cut)
-            cut = e;
-        size_t plen = (size_t)(cut - pos);
-        if (!import_blank(pos, plen)) {
-            size_t need = plen + sizeof(open_tag) + sizeof(close_tag);
-            if (need > scap)
-                scratch = xrealloc(scratch, scap = need);
-            memcpy(scratch, open_tag, sizeof(open_tag) - 1);
-            memcpy(scratch + sizeof(open_tag) - 1, pos, plen);
-            memcpy(scratch + sizeof(open_tag) - 1 + plen, close_tag, sizeof(close_tag) - 1);
-            trade_parse(scratch, plen + sizeof(open_tag) - 1 + sizeof(close_tag) - 1, import_cb, c);
-        }
-        pos = cut;
-    }
-    free(scratch);
+    trade_parse_doc(buf, len, import_cb, c);
 }
 
 /* Read the whole stream f into a malloc'ed buffer (*len bytes). NULL on a

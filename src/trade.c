@@ -359,7 +359,13 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
     XML_StopParser(c->xp, XML_FALSE);
 }
 
-int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
+/* Parse one document with expat, as trade_parse. *malformed (may be NULL)
+ * is set when the XML is not well-formed (a refused DOCTYPE does not count).
+ * The document is a piece of a larger one when line0 > 0: error positions
+ * are then given in the larger document (its first line starts at column
+ * col0 there, after a wrapper of wrap0 bytes). */
+static int parse_whole(const char *buf, size_t len, trade_cb cb, void *ctx, int *malformed,
+                       unsigned long line0, unsigned long col0, unsigned long wrap0)
 {
     parse_ctx_t c;
     memset(&c, 0, sizeof(c));
@@ -401,17 +407,25 @@ int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
     XML_SetCharacterDataHandler(c.xp, on_text);
     XML_SetStartDoctypeDeclHandler(c.xp, on_doctype);
     enum XML_Status st = XML_Parse(c.xp, buf, (int)len, XML_TRUE);
+    if (malformed)
+        *malformed = st != XML_STATUS_OK && !c.stopped && XML_GetErrorCode(c.xp) != XML_ERROR_ABORTED;
     if (c.stopped)
         return c.count;
     if (st != XML_STATUS_OK || !c.root_ok || c.count == 0) {
         char msg[192];
         if (c.status == FS_E_PARSE && c.msg[0])
             snprintf(msg, sizeof(msg), "%s", c.msg);
-        else if (st != XML_STATUS_OK)
-            snprintf(msg, sizeof(msg), "malformed XML at line %lu column %lu: %s",
-                     (unsigned long)XML_GetCurrentLineNumber(c.xp),
-                     (unsigned long)XML_GetCurrentColumnNumber(c.xp),
+        else if (st != XML_STATUS_OK) {
+            unsigned long line = (unsigned long)XML_GetCurrentLineNumber(c.xp);
+            unsigned long col = (unsigned long)XML_GetCurrentColumnNumber(c.xp);
+            if (line0 > 0) { /* a piece: position in the whole document */
+                if (line == 1)
+                    col = col >= wrap0 ? col - wrap0 + col0 : col0;
+                line += line0 - 1;
+            }
+            snprintf(msg, sizeof(msg), "malformed XML at line %lu column %lu: %s", line, col,
                      XML_ErrorString(XML_GetErrorCode(c.xp)));
+        }
         else if (!c.root_ok)
             snprintf(msg, sizeof(msg), "root element is not <AZFINSIM>");
         else
@@ -424,6 +438,176 @@ int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
         c.count++;
     }
     return c.count;
+}
+
+int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
+{
+    return parse_whole(buf, len, cb, ctx, NULL, 0, 0, 0);
+}
+
+/* ---- documents of many trades ----------------------------------------------- */
+
+typedef struct report {
+    trade_t t;
+    int status;
+    char msg[192];
+} report_t;
+
+typedef struct reports {
+    report_t *v;
+    size_t n, cap;
+} reports_t;
+
+/* trade_cb that keeps every report, to be replayed later. */
+static int keep_report(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    reports_t *r = ctx;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
+    }
+    report_t *e = &r->v[r->n++];
+    e->t = *t;
+    e->status = status;
+    snprintf(e->msg, sizeof(e->msg), "%s", msg);
+    return 0;
+}
+
+/* The first occurrence of needle (nl bytes) in [p, end), or NULL. */
+static const char *find_bytes(const char *p, const char *end, const char *needle, size_t nl)
+{
+    while ((size_t)(end - p) >= nl) {
+        const char *q = memchr(p, needle[0], (size_t)(end - p) - nl + 1);
+        if (!q)
+            return NULL;
+        if (memcmp(q, needle, nl) == 0)
+            return q;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+/* The next "<trade" start tag in [p, end), or NULL. */
+static const char *next_trade_tag(const char *p, const char *end)
+{
+    while ((p = find_bytes(p, end, "<trade", 6)) != NULL) {
+        char ch = p + 6 < end ? p[6] : '\0';
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '>' || ch == '/')
+            return p;
+        p += 6;
+    }
+    return NULL;
+}
+
+/* Forwards reports to the caller's callback and notes a request to stop. */
+typedef struct forward {
+    trade_cb cb;
+    void *ctx;
+    int stopped;
+    int parse_errors; /* FS_E_PARSE reports */
+} forward_t;
+
+static int forward_cb(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    forward_t *f = ctx;
+    f->parse_errors += status == FS_E_PARSE;
+    if (f->cb(f->ctx, t, status, msg))
+        f->stopped = 1;
+    return f->stopped;
+}
+
+/* Parse the root's content [body, body_end) of buf piece by piece: each
+ * <trade> element, from its start tag to the next one (or the end of the
+ * root), inside a root of its own. Error positions are the document's.
+ * Reports through f; returns the number of reports. */
+static int parse_pieces(const char *buf, const char *body, const char *body_end, int closed, forward_t *f)
+{
+    static const char open_tag[] = "<AZFINSIM>", close_tag[] = "</AZFINSIM>";
+    const size_t ol = sizeof(open_tag) - 1, cl = sizeof(close_tag) - 1;
+    char *scratch = NULL;
+    size_t scap = 0;
+    int count = 0;
+    unsigned long line = 1;
+    const char *counted = buf, *line_start = buf; /* line number and start of counted */
+    for (const char *p = next_trade_tag(body, body_end); p && !f->stopped;) {
+        const char *q = next_trade_tag(p + 6, body_end);
+        const char *pe = q ? q : body_end;
+        for (; counted < p; counted++)
+            if (*counted == '\n') {
+                line++;
+                line_start = counted + 1;
+            }
+        size_t plen = (size_t)(pe - p);
+        if (plen + ol + cl > scap) {
+            scap = plen + ol + cl;
+            scratch = xrealloc(scratch, scap);
+        }
+        memcpy(scratch, open_tag, ol);
+        memcpy(scratch + ol, p, plen);
+        memcpy(scratch + ol + plen, close_tag, cl);
+        count += parse_whole(scratch, plen + ol + cl, forward_cb, f, NULL, line, (unsigned long)(p - line_start),
+                             ol);
+        p = q;
+    }
+    free(scratch);
+    if (!closed && !f->stopped) {
+        trade_t none;
+        memset(&none, 0, sizeof(none));
+        none.id = -1;
+        forward_cb(f, &none, FS_E_PARSE, "document ends without </AZFINSIM> (truncated?)");
+        count++;
+    }
+    return count;
+}
+
+int trade_parse_doc(const char *buf, size_t len, trade_cb cb, void *ctx)
+{
+    /* the root's content: after the first <AZFINSIM>, up to the last
+     * </AZFINSIM> (or the end of a truncated document) */
+    const char *end = buf + len;
+    const char *body = find_bytes(buf, end, "<AZFINSIM>", 10), *body_end = end;
+    int closed = 0;
+    if (body) {
+        body += 10;
+        for (const char *q = body; (q = find_bytes(q, end, "</AZFINSIM>", 11)) != NULL; q++) {
+            body_end = q;
+            closed = 1;
+        }
+    }
+    trade_t none;
+    memset(&none, 0, sizeof(none));
+    none.id = -1;
+    reports_t r = {0};
+    if (len <= TRADE_DOC_MAX) {
+        int malformed = 0;
+        parse_whole(buf, len, keep_report, &r, &malformed, 0, 0, 0);
+        if (!malformed || !body) {
+            int n = 0;
+            for (size_t i = 0; i < r.n; i++) {
+                n++;
+                if (cb(ctx, &r.v[i].t, r.v[i].status, r.v[i].msg))
+                    break;
+            }
+            free(r.v);
+            return n;
+        }
+    } else if (!body) {
+        cb(ctx, &none, FS_E_TOO_LARGE, "document larger than 1 MiB without an <AZFINSIM> root");
+        return 1;
+    }
+    forward_t f = {.cb = cb, .ctx = ctx};
+    int n = parse_pieces(buf, body, body_end, closed, &f);
+    if (!f.stopped && f.parse_errors == 0) {
+        /* the document is broken outside its trades (or has none): say so
+         * once, with expat's reason for the whole document */
+        if (r.n > 0)
+            cb(ctx, &none, FS_E_PARSE, r.v[r.n - 1].msg);
+        else if (n == 0)
+            cb(ctx, &none, FS_E_PARSE, "no <trade> element in the document");
+        n += r.n > 0 || n == 0;
+    }
+    free(r.v);
+    return n;
 }
 
 typedef struct one_ctx {

@@ -62,6 +62,18 @@ typedef int (*trade_cb)(void *ctx, const trade_t *t, int status, const char *msg
  * and FS_E_PARSE. Returns the number of trade elements reported. */
 int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx);
 
+/* Parse a document of any size holding any number of trades (a file for
+ * finsim price): like trade_parse when the document is well-formed and up
+ * to TRADE_DOC_MAX bytes. A larger document, or one that is not well-formed
+ * XML, is read trade by trade: each <trade> element from its start tag to
+ * the next one (or the end of the root) is parsed as a document of its own,
+ * so a broken trade is reported (with its position in the document) and the
+ * trades after it are still read; a document without </AZFINSIM> gets one
+ * more FS_E_PARSE report (truncated). A "<trade" inside a comment or CDATA
+ * section of such a document may be misreported. Returns the number of
+ * reports. */
+int trade_parse_doc(const char *buf, size_t len, trade_cb cb, void *ctx);
+
 /* Parse a document expected to hold exactly one trade into *out. Returns an
  * fs_status code; msg (may be NULL) receives a one-line reason. */
 int trade_parse_one(const char *buf, size_t len, trade_t *out, char *msg, size_t msglen);
