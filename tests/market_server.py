@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A small market-data HTTP server for tests/test_screen.sh (127.0.0.1 only).
 
-    market_server.py DIR PORTFILE [SLOW_SECONDS]
+    market_server.py DIR PORTFILE [SLOW_SECONDS [CERT KEY]]
 
 Serves the files in DIR on a port chosen by the OS (written to PORTFILE):
   /data/NAME   the file
@@ -9,10 +9,11 @@ Serves the files in DIR on a port chosen by the OS (written to PORTFILE):
                "X-API-Key: KEY" carries the key in $MARKET_TEST_KEY
   /slow/NAME   the file after sleeping SLOW_SECONDS (default 5)
   /fail/NAME   always 500
-Every request appends "METHOD PATH STATUS" to DIR/requests.log (never the
+With CERT and KEY (PEM) it speaks HTTPS. Every request appends "METHOD PATH STATUS" to DIR/requests.log (never the
 headers, so the key does not land in a log).
 """
 import os
+import ssl
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +76,10 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if len(sys.argv) > 5:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = PORTFILE + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])

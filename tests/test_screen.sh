@@ -76,6 +76,12 @@ print("screen: %d of 30 joined trades selected" % len(sel))
 EOF
 CHECKS=$((CHECKS + 1))
 
+# -v names every unquoted trade and orphan quote
+expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/q.csv" "${PRICING[@]}" "${TH[@]}" -v
+[ "$(grep -c 'has no quote$' "$T/last.err")" = 10 ] || { echo "FAIL: -v unquoted"; exit 1; }
+expect_grep "trade 35 has no quote" "$T/last.err"
+expect_grep "quote for trade 101 has no trade" "$T/last.err"
+
 # ---- JSON gives the same signals ----
 expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/q.json" "${PRICING[@]}" "${TH[@]}" --csv "$T/json.csv"
 expect_grep "30 joined, 10 unquoted, 3 orphan quotes" "$T/last.err"
@@ -157,6 +163,20 @@ expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "http://127.0.0.1:$DEAD
 expect_no_grep "token=abc" "$T/last.err"   # query strings are not logged
 for f in "$T"/log.* "$T/slow.err" "$T/slow.out"; do expect_no_grep "$KEY" "$f"; done
 
+# HTTPS: verified against the CA given, refused (without retries) otherwise
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$T/srv.key" -out "$T/srv.crt" 2>/dev/null
+"$PY" "$FINSIM_SRC/tests/market_server.py" "$T/www" "$T/tlsport" 4 "$T/srv.crt" "$T/srv.key" &
+add_cleanup "kill $!"
+for _ in $(seq 100); do [ -s "$T/tlsport" ] && break; sleep 0.05; done
+TURL=https://localhost:$(cat "$T/tlsport")
+expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$TURL/data/q.csv" --http-ca "$T/srv.crt" "${PRICING[@]}" "${TH[@]}" \
+    --csv "$T/https.csv"
+cmp "$T/csv.csv" "$T/https.csv"
+expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "$TURL/data/q.csv" "${PRICING[@]}" --http-backoff 0.05
+expect_grep "certificate" "$T/last.err"
+expect_no_grep "retrying" "$T/last.err"
+
 # an output that cannot be written is refused before anything is fetched
 : > "$T/www/requests.log"
 expect_rc 6 "$F" screen --store "$T/trades.h5" --quotes "$URL/data/q.csv" --output "$T/no/such/dir/s.h5"
@@ -201,6 +221,11 @@ for r in sig:
 print("market overrides: 15 values match finsim price / warrantsNo")
 EOF
 CHECKS=$((CHECKS + 1))
+# --make-quotes --pair tags every quote; the market data then reprices all of them
+expect_rc 0 "$F" screen --make-quotes "$T/pair.csv" --pair EURUSD --store "$T/trades.h5" "${PRICING[@]}"
+expect_grep "^0,[0-9.e+-]+,EURUSD$" "$T/pair.csv"
+expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/pair.csv" --market "$T/mkt.csv" "${PRICING[@]}"
+expect_grep "40 joined, 0 unquoted, 0 orphan quotes, 0 failed, 40 changed by market data" "$T/last.err"
 # a JSON object carrying quotes and market data together gives the same rows
 "$PY" - "$T/qp.csv" "$T/both.json" <<'EOF'
 import csv, json, sys
