@@ -5,6 +5,7 @@
                                          build context; prints package names
   dockerfile_check.py SRC_DIR --packages STAGE   apt packages of a stage, one a line
   dockerfile_check.py SRC_DIR --run STAGE        the RUN commands of a stage, one a line
+  dockerfile_check.py SRC_DIR --json STAGE       the stage's instructions as JSON
 
 Exit 1 with 'FAIL: ...' lines on the first problem.
 """
@@ -118,6 +119,14 @@ def main():
     src = sys.argv[1]
     df = os.path.join(src, "Dockerfile")
     st = stages(instructions(df))
+    if len(sys.argv) == 4 and sys.argv[2] == "--json":
+        import json
+        for name, base, ins in st:
+            if name == sys.argv[3]:
+                print(json.dumps({"name": name, "base": base, "global_args": [t for k, t in st[0][2] if k == "ARG"],
+                                  "instructions": ins}))
+                return
+        fail(f"no stage {sys.argv[3]}")
     if len(sys.argv) == 4 and sys.argv[2] in ("--packages", "--run"):
         want = sys.argv[3]
         for name, _, ins in st:

@@ -7,9 +7,11 @@
 #   every apt package named exists in Debian 12 (apt-cache show); and every
 #   shared library the built finsim needs comes from a package the runtime
 #   stage installs (or is hiredis, copied from the build stage).
-# Opt-in (slow, needs debootstrap and the Debian mirror): FINSIM_TEST_CHROOT_BUILD=1
-#   runs the build stage's RUN commands for real in a throwaway debootstrap
-#   chroot of bookworm and checks the finsim they build.
+# Opt-in (slow, needs root, debootstrap and the Debian mirror):
+#   FINSIM_TEST_CHROOT_BUILD=1 executes every stage for real in throwaway
+#   debootstrap chroots of bookworm (tests/docker_build_chroot.py: RUN, COPY
+#   through .dockerignore, --from=build, USER) and runs the resulting finsim
+#   as the image's non-root user (generate, 2-rank mpirun).
 source "$FINSIM_SRC/tests/lib/common.sh"
 PY=${PY:-/usr/bin/python3}
 CHECK=$FINSIM_SRC/tests/dockerfile_check.py
@@ -72,7 +74,11 @@ echo "dockerfile: runtime packages cover every library finsim needs: $(echo $nee
 
 # ---- opt-in: the build stage for real, in a debootstrap chroot ----
 if [ "${FINSIM_TEST_CHROOT_BUILD:-0}" = 1 ]; then
-  bash "$FINSIM_SRC/tests/docker_build_chroot.sh" "$T/chroot"
+  command -v debootstrap >/dev/null ||
+    { echo "FAIL: FINSIM_TEST_CHROOT_BUILD=1 needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+  # /proc is mounted in each chroot: unmount before the temp dir is removed
+  add_cleanup "findmnt -rn -o TARGET | grep '^$T/chroot/' | sort -r | xargs -r -n1 umount -l"
+  "$PY" "$FINSIM_SRC/tests/docker_build_chroot.py" "$FINSIM_SRC" "$T/chroot"
   CHECKS=$((CHECKS + 1))
 else
   echo "note: set FINSIM_TEST_CHROOT_BUILD=1 to run the build stage in a debootstrap chroot (slow)"
