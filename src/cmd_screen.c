@@ -1,7 +1,8 @@
 /* cmd_screen.c - finsim screen: join market quotes with trades, price them,
  * and publish the trades whose model value beats the quote (rich/cheap
  * signals) to HDF5, CSV and a Redis sorted set. Also makes synthetic quotes
- * (--make-quotes) so the loop runs offline. One process. */
+ * (--make-quotes) so the loop runs offline. Under mpirun the ranks share
+ * the trades; rank 0 fetches the market data once and publishes. */
 #define _GNU_SOURCE
 #include "finsim/cli.h"
 
@@ -49,7 +50,9 @@ static const char screen_usage[] =
     "\n"
     "Trades without a quote (unquoted) and quotes without a trade (orphans) are\n"
     "counted and reported, never dropped silently. The trades are K..K+W-1, or every\n"
-    "trade in the store when no window is given.\n"
+    "trade in the store when no window is given. Under 'mpirun -np R finsim screen'\n"
+    "the ranks share the trades (same signals for any R); rank 0 fetches the market\n"
+    "data once and publishes. --make-quotes runs in one process.\n"
     "\n"
     "market data (SRC is a file path, '-' for stdin, or an http:// or https:// URL):\n"
     "  --quotes SRC            CSV with header trade_id,quote[,currency_pair], or JSON\n"
@@ -201,24 +204,134 @@ static int is_redis_url(const char *url)
  * code to stop. */
 typedef int (*walk_cb)(void *arg, trade_slot_t *slot, const mkt_quote_t *q);
 
-/* Build the list of trade ids to screen: the window, or every trade in the
- * store. *ids is malloc'ed (caller frees). Returns 0 or an exit code. */
-static int screen_ids(const screen_cfg_t *c, store_t *st, int64_t **ids, size_t *n)
+/* The worst (largest) exit code over all ranks: every rank takes the same
+ * branch after it. Collective. */
+static int screen_agree(int code)
+{
+    int worst = code;
+    MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return worst;
+}
+
+/* Broadcast len bytes from rank 0 in pieces that fit an int count. */
+static void screen_bcast_bytes(void *buf, size_t len)
+{
+    const size_t piece = (size_t)1 << 30;
+    for (size_t off = 0; off < len; off += piece)
+        MPI_Bcast((char *)buf + off, (int)(len - off < piece ? len - off : piece), MPI_BYTE, 0, MPI_COMM_WORLD);
+}
+
+/* Build this rank's share of the trade ids to screen: a contiguous slice of
+ * the window, or of every trade in the store (listed by rank 0 and
+ * broadcast). *ids is malloc'ed (caller frees). Collective; returns 0 or an
+ * exit code, the same on every rank. */
+static int screen_ids(const screen_cfg_t *c, store_t *st, int rank, int nranks, int64_t **ids, size_t *n)
 {
     if (c->window > 0) {
-        *n = (size_t)c->window;
-        *ids = xmalloc(*n * sizeof(**ids));
+        int64_t lo = c->window * rank / nranks, hi = c->window * (rank + 1) / nranks;
+        *n = (size_t)(hi - lo);
+        *ids = xmalloc((*n ? *n : 1) * sizeof(**ids));
         for (size_t i = 0; i < *n; i++)
-            (*ids)[i] = c->start + (int64_t)i;
+            (*ids)[i] = c->start + lo + (int64_t)i;
         return 0;
     }
-    int rc = store_list_trades(st, ids, n);
-    if (rc != STORE_OK) {
-        fs_error("screen: cannot list the trades of %s: %s%s", store_describe(st), st->errstr,
-                 rc == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
-        return store_err_exit_code(rc);
+    int64_t *all = NULL;
+    size_t nall = 0;
+    int code = 0;
+    if (rank == 0) {
+        int rc = store_list_trades(st, &all, &nall);
+        if (rc != STORE_OK) {
+            fs_error("screen: cannot list the trades of %s: %s%s", store_describe(st), st->errstr,
+                     rc == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
+            code = store_err_exit_code(rc);
+        }
     }
+    if ((code = screen_agree(code)) != 0) {
+        free(all);
+        return code;
+    }
+    uint64_t n64 = nall;
+    MPI_Bcast(&n64, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    nall = (size_t)n64;
+    if (rank != 0)
+        all = xmalloc((nall ? nall : 1) * sizeof(*all));
+    screen_bcast_bytes(all, nall * sizeof(*all));
+    size_t lo = nall * (size_t)rank / (size_t)nranks, hi = nall * (size_t)(rank + 1) / (size_t)nranks;
+    *n = hi - lo;
+    *ids = xmalloc((*n ? *n : 1) * sizeof(**ids));
+    if (*n)
+        memcpy(*ids, all + lo, *n * sizeof(**ids));
+    free(all);
     return 0;
+}
+
+/* Load the quotes and market sources: rank 0 reads or fetches each one (so
+ * an endpoint sees one request per run), every rank parses a broadcast
+ * copy. Collective; returns MKT_OK or an MKT_E_* code on every rank, the
+ * message printed by rank 0. */
+static int screen_load_market(const screen_cfg_t *c, int rank, int nranks, mkt_data_t *d)
+{
+    char err[512] = "", shown[512];
+    int mr = MKT_OK;
+    for (int i = -1; i < c->nmarket && mr == MKT_OK; i++) {
+        const char *src = i < 0 ? c->quotes_src : c->market_src[i];
+        char *buf = NULL;
+        size_t len = 0;
+        if (rank == 0)
+            mr = mkt_read_source(src, &c->http, &buf, &len, shown, sizeof(shown), err, sizeof(err));
+        if (nranks > 1) {
+            MPI_Bcast(&mr, 1, MPI_INT, 0, MPI_COMM_WORLD);
+            if (mr == MKT_OK) {
+                uint64_t l64 = len;
+                MPI_Bcast(&l64, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+                len = (size_t)l64;
+                if (rank != 0) {
+                    buf = xmalloc(len + 1);
+                    buf[len] = '\0';
+                }
+                screen_bcast_bytes(buf, len);
+                MPI_Bcast(shown, (int)sizeof(shown), MPI_CHAR, 0, MPI_COMM_WORLD);
+            }
+        }
+        if (mr == MKT_OK)
+            mr = mkt_parse(buf, len, shown, d, err, sizeof(err)); /* same outcome on every rank */
+        free(buf);
+    }
+    if (mr == MKT_OK)
+        mr = mkt_index(d, err, sizeof(err));
+    if (mr != MKT_OK && rank == 0)
+        fs_error("%s", err);
+    return mr;
+}
+
+/* Collect every rank's signals on rank 0 (*sig, *nsig replaced there).
+ * Collective. */
+static void screen_gather_signals(int rank, int nranks, signal_rec_t **sig, size_t *nsig)
+{
+    int mine = (int)(*nsig * sizeof(signal_rec_t));
+    int *cnt = NULL, *disp = NULL;
+    if (rank == 0) {
+        cnt = xmalloc((size_t)nranks * sizeof(int));
+        disp = xmalloc((size_t)nranks * sizeof(int));
+    }
+    MPI_Gather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    signal_rec_t *all = NULL;
+    size_t total = 0;
+    if (rank == 0) {
+        for (int r = 0; r < nranks; r++) {
+            disp[r] = (int)total;
+            total += (size_t)cnt[r];
+        }
+        all = xmalloc(total ? total : 1);
+    }
+    MPI_Gatherv(*sig, mine, MPI_BYTE, all, cnt, disp, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        free(*sig);
+        *sig = all;
+        *nsig = total / sizeof(signal_rec_t);
+    }
+    free(cnt);
+    free(disp);
 }
 
 /* Read the trades ids[0..n) in batches and call cb for each one present,
@@ -1026,8 +1139,10 @@ int cmd_screen(int argc, char **argv)
     c.min_z = 2.0;
     c.quote_noise = 0.05;
     c.quote_seed = 7;
-    int nranks = 1;
+    int rank = 0, nranks = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    fs_log_set_rank(rank, nranks);
     cfg_layers_t layers;
     char cerr[512];
     if (cfg_build(screen_keys, argc, argv, &layers, cerr, sizeof(cerr)) != 0) {
@@ -1040,8 +1155,9 @@ int cmd_screen(int argc, char **argv)
         cfg_free(&layers);
         return pr;
     }
-    if (nranks > 1) {
-        fs_error("screen runs in one process; start it without mpirun (or with -np 1)");
+    if (nranks > 1 && c.make_quotes) {
+        if (rank == 0)
+            fs_error("screen: --make-quotes runs in one process; start it without mpirun");
         free(c.market_src);
         cfg_free(&layers);
         return FS_EXIT_USAGE;
@@ -1054,6 +1170,7 @@ int cmd_screen(int argc, char **argv)
         strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
     int ret = FS_EXIT_OK;
+    int published_stage = 0; /* every rank got past the walk: rank 0 decides the exit code */
     char err[512];
     char *password = NULL, *api_key = NULL;
     mkt_data_t d;
@@ -1097,23 +1214,18 @@ int cmd_screen(int argc, char **argv)
     c.so.readonly = 1;
     c.so.batch = (int)c.batch;
 
-    if (check_output_dir("--output", c.output) || check_output_dir("--csv", c.csv) ||
-        check_output_dir("--make-quotes", c.make_quotes)) {
+    if (rank == 0 && (check_output_dir("--output", c.output) || check_output_dir("--csv", c.csv) ||
+                      check_output_dir("--make-quotes", c.make_quotes)))
         ret = FS_EXIT_IO;
+    if ((ret = screen_agree(ret)) != 0)
         goto out;
-    }
 
     /* market data first: a failing endpoint should not cost a store session */
     char quotes_shown[512] = "";
     if (!c.make_quotes) {
         double t0 = fs_now();
-        int mr = mkt_load(c.quotes_src, &c.http, &d, err, sizeof(err));
-        for (int i = 0; mr == MKT_OK && i < c.nmarket; i++)
-            mr = mkt_load(c.market_src[i], &c.http, &d, err, sizeof(err));
-        if (mr == MKT_OK)
-            mr = mkt_index(&d, err, sizeof(err));
+        int mr = screen_load_market(&c, rank, nranks, &d);
         if (mr != MKT_OK) {
-            fs_error("%s", err);
             ret = mkt_err_exit_code(mr);
             goto out;
         }
@@ -1121,18 +1233,18 @@ int cmd_screen(int argc, char **argv)
             mkt_redact_url(c.quotes_src, quotes_shown, sizeof(quotes_shown));
         else
             snprintf(quotes_shown, sizeof(quotes_shown), "%s", c.quotes_src);
-        fs_info("screen: %zu quotes, %zu market records loaded in %.2f s", d.nquotes, d.npairs, fs_now() - t0);
+        if (rank == 0)
+            fs_info("screen: %zu quotes, %zu market records loaded in %.2f s", d.nquotes, d.npairs, fs_now() - t0);
     }
 
     int ecode = 0;
-    st = store_open(c.store_url, &c.so, NULL, err, sizeof(err), &ecode);
-    if (!st) {
+    st = store_open(c.store_url, &c.so, NULL, err, sizeof(err), &ecode); /* each rank its own handle */
+    if (!st && (rank == 0 || ecode != STORE_E_CONNECT))
         fs_error("%s", err);
-        ret = store_err_exit_code(ecode);
+    if ((ret = screen_agree(st ? 0 : store_err_exit_code(ecode))) != 0)
         goto out;
-    }
     size_t n = 0;
-    if ((ret = screen_ids(&c, st, &ids, &n)) != 0)
+    if ((ret = screen_ids(&c, st, rank, nranks, &ids, &n)) != 0)
         goto out;
     if (c.make_quotes) {
         ret = make_quotes(&c, st, ids, n);
@@ -1148,10 +1260,20 @@ int cmd_screen(int argc, char **argv)
     x.work = mc_work_new();
     double t1 = fs_now();
     ret = screen_walk(&c, st, ids, n, &d, matched, &k, screen_cb, &x);
-    if (ret != 0)
+    if ((ret = screen_agree(ret)) != 0)
         goto out;
+    published_stage = 1;
+    if (nranks > 1) {
+        MPI_Allreduce(MPI_IN_PLACE, &k, (int)(sizeof(k) / sizeof(int64_t)), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        if (d.nquotes)
+            MPI_Allreduce(MPI_IN_PLACE, matched, (int)d.nquotes, MPI_UNSIGNED_CHAR, MPI_BOR, MPI_COMM_WORLD);
+        screen_gather_signals(rank, nranks, &x.sig, &x.nsig);
+    }
     for (size_t i = 0; i < d.nquotes; i++)
         k.orphans += !matched[i];
+    ret = k.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+    if (rank != 0)
+        goto out; /* rank 0 publishes; its outcome is shared at the end */
     report_orphans(&d, matched, c.verbose);
     if (x.nsig)
         qsort(x.sig, x.nsig, sizeof(*x.sig), signal_cmp);
@@ -1192,6 +1314,8 @@ int cmd_screen(int argc, char **argv)
     ret = k.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
 
 out:
+    if (published_stage)
+        MPI_Bcast(&ret, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank exits as rank 0 */
     mc_work_free(x.work);
     free(x.sig);
     free(matched);

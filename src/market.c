@@ -623,25 +623,30 @@ static int mkt_read_file(const char *path, char **out, size_t *len, char *err, s
     return MKT_OK;
 }
 
-/* Fetch (http/https) or read (path, '-') the source, then parse it into d.
- * Messages name the source with its URL redacted. */
-int mkt_load(const char *source, const mkt_http_opts_t *h, mkt_data_t *d, char *err, size_t errlen)
+/* Fetch (http/https) or read (path, '-') the source's bytes; shown gets
+ * the name for messages, URL redacted. */
+int mkt_read_source(const char *source, const mkt_http_opts_t *h, char **buf, size_t *len, char *shown,
+                    size_t shownlen, char *err, size_t errlen)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    char shown[512];
-    int rc;
     if (!source || !source[0])
         return fs_seterr(err, errlen, "market data: empty source name"), MKT_E_USAGE;
     if (!strncasecmp(source, "http://", 7) || !strncasecmp(source, "https://", 8)) {
         mkt_http_opts_t none;
         memset(&none, 0, sizeof(none));
-        rc = mkt_http_get(source, h ? h : &none, &buf, &len, err, errlen);
-        mkt_redact_url(source, shown, sizeof(shown));
-    } else {
-        rc = mkt_read_file(source, &buf, &len, err, errlen);
-        snprintf(shown, sizeof(shown), "%s", source);
+        mkt_redact_url(source, shown, shownlen);
+        return mkt_http_get(source, h ? h : &none, buf, len, err, errlen);
     }
+    snprintf(shown, shownlen, "%s", source);
+    return mkt_read_file(source, buf, len, err, errlen);
+}
+
+/* Read the source (mkt_read_source), then parse it into d. */
+int mkt_load(const char *source, const mkt_http_opts_t *h, mkt_data_t *d, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    char shown[512];
+    int rc = mkt_read_source(source, h, &buf, &len, shown, sizeof(shown), err, errlen);
     if (rc != MKT_OK)
         return rc;
     rc = mkt_parse(buf, len, shown, d, err, errlen);

@@ -177,11 +177,29 @@ expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "$TURL/data/q.csv" "${P
 expect_grep "certificate" "$T/last.err"
 expect_no_grep "retrying" "$T/last.err"
 
+# MPI ranks share the pricing: same signals and counts; rank 0 alone
+# fetches the quotes (one request per run) and every rank exits alike
+: > "$T/www/requests.log"
+expect_rc 0 MPIRUN -np 3 "$F" screen --store "$T/trades.h5" --quotes "$URL/data/q.csv" "${PRICING[@]}" "${TH[@]}" \
+    --csv "$T/mpi.csv" --output "$T/mpi.h5"
+cmp "$T/csv.csv" "$T/mpi.csv"
+expect_grep "40 trades \(0 ids absent\), 30 joined, 10 unquoted, 3 orphan quotes, 0 failed" "$T/last.err"
+[ "$(grep -c '^GET /data/q.csv' "$T/www/requests.log")" = 1 ] || { echo "FAIL: want one request"; cat "$T/www/requests.log"; exit 1; }
+"$PY" - "$T/csv.h5" "$T/mpi.h5" <<'EOF2'
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+assert np.array_equal(a["signals"][:], b["signals"][:])
+for k in ("joined", "unquoted", "orphan_quotes", "failed", "selected", "trades"):
+    assert a.attrs[k] == b.attrs[k], k
+EOF2
+CHECKS=$((CHECKS + 1))
+expect_rc 11 MPIRUN -np 2 "$F" screen --store "$T/trades.h5" --quotes "$URL/fail/q.csv" "${PRICING[@]}" --http-retries 0
+
 # an output that cannot be written is refused before anything is fetched
 : > "$T/www/requests.log"
 expect_rc 6 "$F" screen --store "$T/trades.h5" --quotes "$URL/data/q.csv" --output "$T/no/such/dir/s.h5"
 expect_grep "cannot write in $T/no/such/dir" "$T/last.err"
-[ ! -s "$T/www/requests.log" ] || { echo "FAIL: fetched quotes before checking the output"; exit 1; }
+! grep -q '/data/q.csv' "$T/www/requests.log" || { echo "FAIL: fetched quotes before checking the output"; exit 1; }
 
 # ---- bad market data: a one-line error and exit 11 ----
 printf 'trade_id,quote\n1,2.5\n1,2.6\n' > "$T/dup.csv"
@@ -268,6 +286,12 @@ expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/q.csv" "${PRICING[@]
 [ "$(redis_cli ZCARD desk1:finsim:signals)" = "$(($(wc -l < "$T/csv.csv") - 1))" ] || { echo "FAIL: prefixed set"; exit 1; }
 CHECKS=$((CHECKS + 2))
 
+# two ranks, every trade of the store (listed by rank 0): the same set
+expect_rc 0 redis_cli DEL finsim:signals
+expect_rc 0 MPIRUN -np 2 "$F" screen --store "$REDIS_URL" --quotes "$T/q.csv" "${PRICING[@]}" "${TH[@]}" --csv "$T/redis-mpi.csv"
+cmp "$T/csv.csv" "$T/redis-mpi.csv"
+redis_cli ZREVRANGE finsim:signals 0 -1 WITHSCORES | cmp - "$T/zset"
+
 # a quoted trade that cannot be priced is named and counted (exit 1); the
 # others are still screened and published
 redis_cli SET ey0000003.xml '<AZFINSIM><trade fx1="0.9" drift' >/dev/null
@@ -275,6 +299,8 @@ expect_rc 1 "$F" screen --store "$REDIS_URL" --quotes "$T/q.csv" "${PRICING[@]}"
 expect_grep "trade 3: .*\(parse\)" "$T/last.err"
 expect_grep "30 joined, 10 unquoted, 3 orphan quotes, 1 failed" "$T/last.err"
 grep -v '^3,' "$T/csv.csv" | cmp - "$T/bad3.csv"
+expect_rc 1 MPIRUN -np 2 "$F" screen --store "$REDIS_URL" --quotes "$T/q.csv" "${PRICING[@]}" "${TH[@]}" --csv "$T/bad3-mpi.csv"
+cmp "$T/bad3.csv" "$T/bad3-mpi.csv"
 
 # signals over TLS with a password (rediss://, as Azure Cache for Redis)
 if "$F" version | grep -q 'TLS yes'; then
@@ -322,5 +348,5 @@ expect_rc 0 "$F" screen --help
 expect_grep "model_value  = pv / warrantsNo" "$T/last.out"
 expect_rc 2 "$F" screen --store "$T/trades.h5"
 expect_rc 2 "$F" screen --store "$T/trades.h5" --quotes "$T/q.csv" --algorithm synthetic
-expect_rc 2 MPIRUN -np 2 "$F" screen --store "$T/trades.h5" --quotes "$T/q.csv"
+expect_rc 2 MPIRUN -np 2 "$F" screen --make-quotes "$T/mpi-q.csv" --store "$T/trades.h5"
 finish

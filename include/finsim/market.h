@@ -84,6 +84,14 @@ typedef struct mkt_http_opts {
  * (never the API key). On failure *d keeps what it held before the call. */
 int mkt_load(const char *source, const mkt_http_opts_t *h, mkt_data_t *d, char *err, size_t errlen);
 
+/* Read the source's bytes without parsing them: a path ('-' = stdin) or an
+ * http(s) URL fetched as mkt_http_get does. *buf is malloc'ed and
+ * NUL-terminated (caller frees); shown receives the name to use in messages
+ * (URLs redacted). Returns MKT_OK or an MKT_E_* code with the reason in err.
+ * Lets one MPI rank fetch and the others parse a broadcast copy. */
+int mkt_read_source(const char *source, const mkt_http_opts_t *h, char **buf, size_t *len, char *shown,
+                    size_t shownlen, char *err, size_t errlen);
+
 /* Parse a CSV or JSON document of len bytes (what mkt_load does after
  * reading). name is used in messages. Same contract as mkt_load. */
 int mkt_parse(const char *buf, size_t len, const char *name, mkt_data_t *d, char *err, size_t errlen);
