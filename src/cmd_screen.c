@@ -676,8 +676,14 @@ static redisContext *signals_connect(const char *url, const char *password, cons
     *xc = FS_EXIT_STORE;
     redisContext *rc = path[0] ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, (int)port, tv);
     if (!rc || rc->err) {
+#ifdef REDIS_ERR_TIMEOUT
         if (rc && rc->err == REDIS_ERR_TIMEOUT)
             *xc = FS_EXIT_TIMEOUT;
+#else
+        /* hiredis 0.14 reports a connect timeout as an I/O error */
+        if (rc && rc->err == REDIS_ERR_IO && (strstr(rc->errstr, "timed out") || strstr(rc->errstr, "temporarily unavailable")))
+            *xc = FS_EXIT_TIMEOUT;
+#endif
         fs_seterr(err, errlen, "signals: cannot connect to %s: %s", path[0] ? path : host,
                   rc ? rc->errstr : "out of memory");
         if (rc)
