@@ -39,6 +39,7 @@ hid_t h5out_result_type(void)
     H5Tinsert(t, "vega_stderr", HOFFSET(result_t, vega_stderr), H5T_NATIVE_DOUBLE);
     H5Tinsert(t, "paths", HOFFSET(result_t, paths), H5T_NATIVE_INT64);
     H5Tinsert(t, "compute_seconds", HOFFSET(result_t, compute_s), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "inputs", HOFFSET(result_t, inputs), H5T_NATIVE_UINT64);
     return t;
 }
 
@@ -61,6 +62,7 @@ hid_t h5out_telemetry_type(void)
     TI("priced", priced, H5T_NATIVE_INT64);
     TI("failed", failed, H5T_NATIVE_INT64);
     TI("skipped", skipped, H5T_NATIVE_INT64);
+    TI("stale", stale, H5T_NATIVE_INT64);
     TI("paths", paths, H5T_NATIVE_INT64);
     TI("peak_rss_kb", peak_rss_kb, H5T_NATIVE_INT64);
 #undef TI

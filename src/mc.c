@@ -194,6 +194,7 @@ int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
         r->pv_stderr = 0.0;
         r->paths = 0;
         r->compute_s = fs_now() - t0;
+        r->inputs = mc_inputs_hash(o, t);
         return r->status;
     }
     if (o->algo != MC_PVONLY && o->algo != MC_DELTAVEGA) {
@@ -224,5 +225,27 @@ int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
     r->vega_stderr = e.vega_se;
     r->paths = n;
     r->compute_s = fs_now() - t0;
+    r->inputs = mc_inputs_hash(o, t);
     return r->status;
+}
+
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+uint64_t mc_inputs_hash(const mc_opts_t *o, const trade_t *t)
+{
+    const int64_t paths = o->algo == MC_SYNTHETIC ? 0 : o->paths > 0 ? o->paths : t->trials;
+    const uint64_t v[] = {o->seed, (uint64_t)o->algo, (uint64_t)o->kernel, (uint64_t)paths,
+                          (uint64_t)t->id, dbits(t->fx1), dbits(t->drift), dbits(t->maturity),
+                          (uint64_t)(uint32_t)t->t_steps, (uint64_t)(uint32_t)t->trials, dbits(t->ro),
+                          dbits(t->v), dbits(t->sigma1), (uint64_t)t->warrants_no,
+                          dbits(t->notional_per_warr), dbits(t->strike)};
+    uint64_t h = 0x66696e73696d3031ULL; /* "finsim01" */
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        h = fs_mix64(h ^ v[i]);
+    return h ? h : 1; /* 0 means "not priced" */
 }

@@ -23,10 +23,11 @@ int result_format(const result_t *r, char *buf, size_t cap)
     return snprintf(buf, cap,
                     "<AZFINSIM><result trade=\"%010lld\" status=\"%d\" pv=\"%.17g\" "
                     "pv_stderr=\"%.17g\" delta=\"%.17g\" delta_stderr=\"%.17g\" vega=\"%.17g\" "
-                    "vega_stderr=\"%.17g\" paths=\"%lld\" compute_s=\"%.9g\" rank=\"%d\"/></AZFINSIM>",
+                    "vega_stderr=\"%.17g\" paths=\"%lld\" compute_s=\"%.9g\" rank=\"%d\" "
+                    "inputs=\"%016llx\"/></AZFINSIM>",
                     (long long)r->trade_id, (int)r->status, r->pv, r->pv_stderr, r->delta,
                     r->delta_stderr, r->vega, r->vega_stderr, (long long)r->paths, r->compute_s,
-                    (int)r->rank);
+                    (int)r->rank, (unsigned long long)r->inputs);
 }
 
 typedef struct rparse {
@@ -48,6 +49,25 @@ static int parse_num(const char *s, double *out)
     return fs_parse_double(s, out);
 }
 
+/* Exactly 16 hex digits (the form result_format writes). */
+static int parse_hex64(const char *s, uint64_t *out)
+{
+    uint64_t u = 0;
+    int n = 0;
+    for (; s[n]; n++) {
+        char ch = s[n];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        if (d < 0 || n >= 16)
+            return -1;
+        u = u << 4 | (uint64_t)d;
+    }
+    if (n != 16)
+        return -1;
+    *out = u;
+    return 0;
+}
+
 static void XMLCALL r_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
     rparse_t *p = ud;
@@ -56,7 +76,7 @@ static void XMLCALL r_start(void *ud, const XML_Char *name, const XML_Char **att
     p->found = 1;
     static const char *const keys[] = {"trade", "status", "pv", "pv_stderr", "delta",
                                        "delta_stderr", "vega", "vega_stderr", "paths",
-                                       "compute_s", "rank"};
+                                       "compute_s", "rank", "inputs"};
     for (int i = 0; atts[i]; i += 2) {
         for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
             if (strcmp(atts[i], keys[k]) != 0)
@@ -72,6 +92,7 @@ static void XMLCALL r_start(void *ud, const XML_Char *name, const XML_Char **att
             case 1: ok = fs_parse_i64(v, &iv) == 0 && iv >= INT32_MIN && iv <= INT32_MAX; p->r->status = (int32_t)iv; break;
             case 8: ok = fs_parse_i64(v, &iv) == 0 && iv >= 0; p->r->paths = iv; break;
             case 10: ok = fs_parse_i64(v, &iv) == 0 && iv >= -1 && iv <= INT32_MAX; p->r->rank = (int32_t)iv; break;
+            case 11: ok = parse_hex64(v, &p->r->inputs) == 0; break;
             default:
                 ok = parse_num(v, &dv) == 0;
                 double *dst[] = {NULL, NULL, &p->r->pv, &p->r->pv_stderr, &p->r->delta,

@@ -269,43 +269,58 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
     size_t todo = n;
     for (size_t i = 0; i < n; i++)
         s->found[i] = 0;
-    /* --resume: take results that the store's mirror already holds */
-    if (c->resume && c->mirror) {
+    /* --resume: take the results that the store's mirror already holds for
+     * exactly these inputs. Every trade of the batch is fetched all the same:
+     * a mirrored result counts only when its fingerprint (seed, algorithm,
+     * kernel, paths, trade fields) equals that of the trade as it is now, so
+     * results of another seed, or of trades regenerated since, are priced
+     * again and the output equals an uninterrupted run. */
+    const int resume = c->resume && c->mirror;
+    if (resume) {
         int rc = store_get_results(s->st, s->ids, n, s->prev, s->found);
-        if (rc != STORE_OK && rc != STORE_E_NOTSUP) {
+        if (rc == STORE_E_NOTSUP) {
+            for (size_t i = 0; i < n; i++)
+                s->found[i] = 0;
+        } else if (rc != STORE_OK) {
             s->fatal = store_err_exit_code(rc);
             return fs_seterr(s->err, sizeof(s->err), "reading result mirror from %s: %s",
                              store_describe(s->st), s->st->errstr);
         }
-        int64_t want_paths = -1;
-        for (size_t i = 0; i < n; i++) {
-            if (!s->found[i])
-                continue;
-            const result_t *p = &s->prev[i];
-            want_paths = c->mo.paths;
-            int ok = p->trade_id == s->ids[i] && p->status == FS_OK &&
-                     (want_paths <= 0 || p->paths == want_paths) &&
-                     (c->mo.algo != MC_DELTAVEGA || !isnan(p->delta)) &&
-                     (c->mo.algo != MC_PVONLY || isnan(p->delta));
-            s->found[i] = ok;
-            if (ok) {
-                s->res[i] = *p;
-                todo--;
-            }
-        }
     }
-    /* fetch the trades still to price (compacted to the front) */
-    int64_t *need = s->ids + n;      /* second half of the ids buffer */
+    /* fetch the trades to price (compacted to the front), or all of them */
+    int64_t *need = s->ids + n; /* second half of the ids buffer */
     size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!s->found[i])
-            need[m++] = s->ids[i];
+    if (resume) {
+        need = s->ids;
+        m = n;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (!s->found[i])
+                need[m++] = s->ids[i];
+    }
     if (m) {
         int rc = store_get_trades(s->st, need, m, s->slots);
         if (rc != STORE_OK) {
             s->fatal = store_err_exit_code(rc);
             return fs_seterr(s->err, sizeof(s->err), "reading trades from %s: %s", store_describe(s->st),
                              s->st->errstr);
+        }
+    }
+    if (resume) {
+        for (size_t i = 0; i < n; i++) {
+            if (!s->found[i])
+                continue;
+            const result_t *p = &s->prev[i];
+            const trade_slot_t *sl = &s->slots[i];
+            int ok = sl->status == FS_OK && p->trade_id == s->ids[i] && p->status == FS_OK &&
+                     p->inputs != 0 && p->inputs == mc_inputs_hash(&c->mo, &sl->trade);
+            s->found[i] = ok;
+            if (ok) {
+                s->res[i] = *p;
+                todo--;
+            } else if (p->status == FS_OK) {
+                s->tel.stale++; /* a good result, but of other inputs */
+            }
         }
     }
     double t0 = fs_now();
@@ -316,7 +331,7 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
             s->tel.skipped++;
             continue;
         }
-        trade_slot_t *sl = &s->slots[k++];
+        trade_slot_t *sl = &s->slots[resume ? i : k++];
         if (sl->status != FS_OK) {
             result_fail(r, s->ids[i], sl->status, s->rank);
             log_failure(s, r, sl->msg);
@@ -568,8 +583,10 @@ static const char run_usage[] =
     "  --chunk N            trades per dynamic chunk (default: auto)\n"
     "  --batch N            trades per pipelined store batch (default 1000, max 5000)\n"
     "  --no-mirror          do not write results back to the store\n"
-    "  --resume             reuse results already in the store's mirror (same seed,\n"
-    "                       algorithm and paths): the output equals an uninterrupted run\n"
+    "  --resume             reuse results already in the store's mirror when they were\n"
+    "                       made from the same inputs (seed, algorithm, kernel, paths,\n"
+    "                       trade fields; others are priced again): the output equals\n"
+    "                       an uninterrupted run\n"
     "  --output FILE.h5     results file (written as FILE.h5.partial, renamed at the end)\n"
     "  --expect-checksum X  fail (exit 7) unless the verification checksum is X (hex)\n"
     "  --events FILE        write JSON-lines progress events (rank 0)\n"
@@ -1128,11 +1145,12 @@ int cmd_run(int argc, char **argv)
     MPI_Allgather(&s.tel, (int)sizeof(s.tel), MPI_BYTE, tel, (int)sizeof(s.tel), MPI_BYTE, MPI_COMM_WORLD);
     uint64_t checksum = 0;
     MPI_Allreduce(&s.checksum, &checksum, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-    int64_t priced = 0, failed = 0, skipped = 0, paths = 0;
+    int64_t priced = 0, failed = 0, skipped = 0, stale = 0, paths = 0;
     for (int r = 0; r < nranks; r++) {
         priced += tel[r].priced;
         failed += tel[r].failed;
         skipped += tel[r].skipped;
+        stale += tel[r].stale;
         paths += tel[r].paths;
     }
     /* hosts: unique names from the telemetry, identical on every rank */
@@ -1207,6 +1225,9 @@ int cmd_run(int argc, char **argv)
                c.schedule == RUN_STATIC ? (c.balance == RUN_BALANCE_COST ? " (cost-balanced)" : " (by count)") : "");
         printf("trades         : %lld (priced %lld, failed %lld, resumed %lld)\n", (long long)s.total,
                (long long)(priced), (long long)failed, (long long)skipped);
+        if (stale)
+            printf("stale mirror   : %lld mirrored results were for other inputs (seed, algorithm, kernel,\n"
+                   "                 paths or trade fields) and were priced again\n", (long long)stale);
         printf("phase seconds        min       mean        max\n");
         static const struct { const char *name; size_t off; } ph[] = {
             {"fetch", offsetof(h5out_telemetry_t, fetch_s)},

@@ -61,7 +61,7 @@
 
 /* ---- columns ---------------------------------------------------------------- */
 
-enum file_kind { FK_I64, FK_F64, FK_I32, FK_DATE, FK_U8 };
+enum file_kind { FK_I64, FK_F64, FK_I32, FK_DATE, FK_U8, FK_U64 };
 
 enum file_col {
     FC_ID, FC_FX1, FC_DRIFT, FC_MATURITY, FC_TSTEPS, FC_TRIALS, FC_RO, FC_V, FC_SIGMA1,
@@ -97,6 +97,7 @@ static size_t file_msize(int kind)
 {
     switch (kind) {
     case FK_I64:
+    case FK_U64:
     case FK_F64: return 8;
     case FK_I32: return 4;
     case FK_DATE: return sizeof(((trade_t *)0)->start_date);
@@ -284,6 +285,7 @@ static hid_t file_result_type(int packed)
         {"vega_stderr", offsetof(result_t, vega_stderr), FK_F64},
         {"paths", offsetof(result_t, paths), FK_I64},
         {"compute_seconds", offsetof(result_t, compute_s), FK_F64},
+        {"inputs", offsetof(result_t, inputs), FK_U64},
     };
     size_t n = sizeof(f) / sizeof(f[0]), size = 0;
     for (size_t i = 0; i < n; i++)
@@ -294,6 +296,7 @@ static hid_t file_result_type(int packed)
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
         hid_t ft = f[i].kind == FK_I64 ? (packed ? H5T_STD_I64LE : H5T_NATIVE_INT64)
+                 : f[i].kind == FK_U64 ? (packed ? H5T_STD_U64LE : H5T_NATIVE_UINT64)
                  : f[i].kind == FK_I32 ? (packed ? H5T_STD_I32LE : H5T_NATIVE_INT32)
                                        : (packed ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
         if (H5Tinsert(t, f[i].name, packed ? off : f[i].off, ft) < 0) {

@@ -86,7 +86,10 @@ def cmd_same(a, b):
     rb, _, _ = load(b)
     if len(ra) != len(rb):
         fail(f"{a} has {len(ra)} rows, {b} has {len(rb)}")
-    for k in FIELDS:
+    names = FIELDS + ["inputs"]  # the fingerprint of seed, kernel, trade fields
+    for k in names:
+        if k not in ra.dtype.names or k not in rb.dtype.names:
+            fail(f"field {k} missing")
         da, db = bits(ra[k]), bits(rb[k])
         bad = np.nonzero(da != db)[0]
         if len(bad):
@@ -153,6 +156,8 @@ def cmd_mirror(a, dump):
                 hv = float(row[k])
                 if not ((np.isnan(mv) and np.isnan(hv)) or mv == hv):
                     fail(f"trade {tid}: mirror {k}={mv!r} != HDF5 {hv!r}")
+            if int(attrs["inputs"], 16) != int(row["inputs"]):
+                fail(f"trade {tid}: mirror inputs {attrs['inputs']} != HDF5 {int(row['inputs']):016x}")
             seen += 1
     want = int((r["status"] != 6).sum())  # trades absent from the store get no mirror key
     if seen != want:

@@ -66,6 +66,22 @@ if [ "$MIRRORED" -gt 0 ]; then expect_grep "resumed [1-9]" "$T/last.out"; fi
 expect_rc 1 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]}" --all-trades --output "$T/all.h5" --no-mirror
 H5CHECK valid "$T/all.h5" 39 3
 
+# --resume takes a mirrored result only when it was made from the same inputs:
+# results of trades regenerated since, or of another seed, are priced again
+expect_rc 0 "$FINSIM_BIN" generate --trades $N --start-trade 100 --seed 6 --store "$REDIS_URL"
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]}" --trade-window $N --output "$T/regen-ref.h5" --no-mirror
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]}" --trade-window $N --output "$T/regen.h5" --resume
+expect_grep 'resumed 0\)' "$T/last.out"
+expect_grep 'stale mirror   : 36 ' "$T/last.out"
+H5CHECK same "$T/regen-ref.h5" "$T/regen.h5"
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]}" --seed 12 --trade-window $N --output "$T/s12-ref.h5" --no-mirror
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]}" --seed 12 --trade-window $N --output "$T/s12.h5" --resume
+expect_grep 'stale mirror   : 40 ' "$T/last.out"
+H5CHECK same "$T/s12-ref.h5" "$T/s12.h5"
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run "${COMMON[@]}" --seed 12 --trade-window $N --output "$T/s12b.h5" --resume
+expect_grep 'resumed 40\)' "$T/last.out"
+H5CHECK same "$T/s12-ref.h5" "$T/s12b.h5"
+
 # unreachable store: fails fast with a clear message and the store exit code
 expect_rc 3 MPIRUN -np 2 "$FINSIM_BIN" run --store redis://127.0.0.1:1 --trade-window 5 --output "$T/x.h5" \
   --timeout 2

@@ -29,6 +29,7 @@ typedef struct h5out_telemetry {
     int64_t priced;     /* trades with status 0 */
     int64_t failed;     /* trades with status != 0 */
     int64_t skipped;    /* trades taken from a previous run (--resume) */
+    int64_t stale;      /* mirrored results not taken: other inputs (--resume) */
     int64_t paths;      /* Monte Carlo paths simulated */
     int64_t peak_rss_kb;/* peak resident set size */
 } h5out_telemetry_t;

@@ -38,6 +38,12 @@ const char *mc_algo_name(mc_algo_t a);
 int mc_kernel_parse(const char *s);
 const char *mc_kernel_name(mc_kernel_t k);
 
+/* Fingerprint of everything a priced result depends on: run seed,
+ * algorithm, kernel, the paths actually used and every field of t (bits of
+ * the numbers; the dates are informational and left out). mc_price stores it
+ * in result_t.inputs; --resume compares it with the trade it would price. */
+uint64_t mc_inputs_hash(const mc_opts_t *o, const trade_t *t);
+
 /* Reusable per-thread scratch space (path arrays, random buffers). */
 typedef struct mc_work mc_work_t;
 mc_work_t *mc_work_new(void);

@@ -20,13 +20,17 @@ typedef struct result {
     double vega_stderr;  /* standard error of vega */
     int64_t paths;       /* Monte Carlo paths used */
     double compute_s;    /* seconds spent pricing this trade */
+    uint64_t inputs;     /* fingerprint of what produced the figures: run seed,
+                          * algorithm, kernel, paths and the trade's fields
+                          * (mc_inputs_hash); 0 when not priced. --resume takes
+                          * a mirrored result only when this matches. */
 } result_t;
 
 /* Fill r as a failed result for trade id with the given status. */
 void result_fail(result_t *r, int64_t id, int status, int rank);
 
 /* Format r as a small XML document:
- *   <AZFINSIM><result trade="0000000042" status="0" pv=".." .../></AZFINSIM>
+ *   <AZFINSIM><result trade="0000000042" status="0" pv=".." ... inputs="16 hex digits"/></AZFINSIM>
  * Doubles are printed with 17 significant digits so they read back bit for
  * bit. Returns the length needed, snprintf style. */
 int result_format(const result_t *r, char *buf, size_t cap);
@@ -36,7 +40,7 @@ int result_format(const result_t *r, char *buf, size_t cap);
 /* Parse a document written by result_format. Returns 0 or -1 (msg says
  * why): also for a document over RESULT_DOC_MAX bytes or an integer field
  * out of its range (trade -1..TRADE_MAX_ID, status int32, paths >= 0,
- * rank -1..INT32_MAX). */
+ * rank -1..INT32_MAX). inputs is optional (0 when absent). */
 int result_parse(const char *buf, size_t len, result_t *r, char *msg, size_t msglen);
 
 /* Verification checksum of one result: a 64-bit hash of the bits of
