@@ -81,6 +81,6 @@ if [ "${FINSIM_TEST_CHROOT_BUILD:-0}" = 1 ]; then
   "$PY" "$FINSIM_SRC/tests/docker_build_chroot.py" "$FINSIM_SRC" "$T/chroot"
   CHECKS=$((CHECKS + 1))
 else
-  echo "note: set FINSIM_TEST_CHROOT_BUILD=1 to run the build stage in a debootstrap chroot (slow)"
+  echo "note: set FINSIM_TEST_CHROOT_BUILD=1 to build and run the image's stages in debootstrap chroots (slow)"
 fi
 finish
