@@ -104,14 +104,13 @@ static const char generate_usage[] =
 
 static int write_eyxml_doc(FILE *f, int64_t start, int64_t n, uint64_t seed)
 {
-    char buf[1024];
+    char buf[GEN_DOC_MAX];
     trade_t t;
     /* A multi-trade document: the root written once, each <trade> line as
      * trade_format lays it out. */
     fputs("<AZFINSIM>\n", f);
     for (int64_t i = 0; i < n; i++) {
-        gen_trade(seed, start + i, &t);
-        int len = trade_format(&t, buf, sizeof(buf));
+        int len = gen_trade_doc(seed, start + i, &t, buf, sizeof(buf));
         /* strip "<AZFINSIM>\n" and "\n</AZFINSIM>" */
         const int head = 11, tail = 12;
         fwrite(buf + head, 1, (size_t)(len - head - tail), f);
@@ -127,13 +126,12 @@ static int write_eyxml_dir(const char *dir, int64_t start, int64_t n, uint64_t s
         fs_error("cannot create directory %s: %s", dir, strerror(errno));
         return -1;
     }
-    char path[4096], key[64], buf[1024];
+    char path[4096], key[64], buf[GEN_DOC_MAX];
     trade_t t;
     for (int64_t i = 0; i < n; i++) {
-        gen_trade(seed, start + i, &t);
+        int len = gen_trade_doc(seed, start + i, &t, buf, sizeof(buf));
         trade_key(key, sizeof(key), NULL, t.id);
         snprintf(path, sizeof(path), "%s/%s", dir, key);
-        int len = trade_format(&t, buf, sizeof(buf));
         FILE *f = fopen(path, "wb");
         if (!f || fwrite(buf, 1, (size_t)len, f) != (size_t)len || fclose(f) != 0) {
             fs_error("cannot write %s: %s", path, strerror(errno));
@@ -257,14 +255,32 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     /* several batches per call, so the store keeps pipelines in flight */
     int64_t chunk = (int64_t)batch * 8;
     trade_t *buf = xmalloc(sizeof(*buf) * (size_t)chunk);
+    /* a store of documents (Redis) takes the text the generator printed
+     * anyway, instead of formatting every number a second time */
+    const int docs = store_has_trade_docs(st);
+    char *text = docs ? xmalloc((size_t)chunk * GEN_DOC_MAX) : NULL;
+    size_t *off = docs ? xmalloc(sizeof(*off) * (size_t)(chunk + 1)) : NULL;
+    int64_t *ids = docs ? xmalloc(sizeof(*ids) * (size_t)chunk) : NULL;
     int rc = STORE_OK;
     for (int64_t i = lo; i < hi && rc == STORE_OK; i += chunk) {
         size_t m = (size_t)(hi - i < chunk ? hi - i : chunk);
-        for (size_t j = 0; j < m; j++)
-            gen_trade(seed, i + (int64_t)j, &buf[j]);
-        rc = store_put_trades(st, buf, m);
+        if (docs) {
+            off[0] = 0;
+            for (size_t j = 0; j < m; j++) {
+                ids[j] = i + (int64_t)j;
+                off[j + 1] = off[j] + (size_t)gen_trade_doc(seed, ids[j], &buf[j], text + off[j], GEN_DOC_MAX);
+            }
+            rc = store_put_trade_docs(st, ids, text, off, m);
+        } else {
+            for (size_t j = 0; j < m; j++)
+                gen_trade(seed, i + (int64_t)j, &buf[j]);
+            rc = store_put_trades(st, buf, m);
+        }
     }
     free(buf);
+    free(text);
+    free(off);
+    free(ids);
     if (rc != STORE_OK)
         fs_error("writing trades to %s failed: %s", store_describe(st), st->errstr);
     int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc), worst;

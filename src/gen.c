@@ -7,13 +7,26 @@
 
 #include "finsim/rng.h"
 
+/* The fields every generated trade shares, with their AzFinSim text:
+ * maturity "%.2f" of 0.20, ro "%2.10e" of 0.000038413221829, v "%2.16f"
+ * of 0.00154807378604. Each value is the double its text reads back as
+ * (tests/test_trade.c checks both against the formats). */
+#define GEN_MATURITY 0.20
+#define GEN_MATURITY_TXT "0.20"
+#define GEN_RO 3.8413221829e-05
+#define GEN_RO_TXT "3.8413221829e-05"
+#define GEN_V 0.00154807378604
+#define GEN_V_TXT "0.0015480737860400"
+
 /* Round x through printf format fmt and back, so the field holds exactly the
- * value its eyxml text represents. */
-static double through(const char *fmt, double x)
+ * value its eyxml text represents; the text is left in out (len in *len).
+ * Formatting the result with fmt gives the same text again: a fixed-digit
+ * rendering of a double reads back as the double nearest to it, which
+ * prints as that text (x itself is within half a digit of it). */
+static double through(const char *fmt, double x, char *out, size_t cap, int *len)
 {
-    char buf[64];
-    snprintf(buf, sizeof(buf), fmt, x);
-    return strtod(buf, NULL);
+    *len = snprintf(out, cap, fmt, x);
+    return strtod(out, NULL);
 }
 
 /* Counter-based uniforms: draw k of trade id depends only on (seed, id, k). */
@@ -22,21 +35,88 @@ static double u(uint64_t seed, int64_t id, unsigned k)
     return rng_trade_uniform(seed, id, 0x67656e0000000000ULL + k); /* "gen" */
 }
 
-void gen_trade(uint64_t seed, int64_t id, trade_t *t)
+enum { G_FX1, G_DRIFT, G_SIGMA1, G_NOTIONAL, G_STRIKE, G_NTXT };
+
+static void gen_fields(uint64_t seed, int64_t id, trade_t *t, char txt[G_NTXT][48], int len[G_NTXT])
 {
     memset(t, 0, sizeof(*t));
     t->id = id;
-    t->fx1 = through("%.16f", u(seed, id, 0) * 0.12 + 0.8285);
+    t->fx1 = through("%.16f", u(seed, id, 0) * 0.12 + 0.8285, txt[G_FX1], 48, &len[G_FX1]);
     memcpy(t->start_date, "2017-12-29", 11);
     memcpy(t->end_date, "2018-08-28", 11);
-    t->drift = through("%2.17f", u(seed, id, 1) * 0.2 - 0.1);
-    t->maturity = through("%.2f", 0.20);
+    t->drift = through("%2.17f", u(seed, id, 1) * 0.2 - 0.1, txt[G_DRIFT], 48, &len[G_DRIFT]);
+    t->maturity = GEN_MATURITY;
     t->t_steps = 172; /* business days 2017-12-29 .. 2018-08-28 */
     t->trials = 10000;
-    t->ro = through("%2.10e", 0.000038413221829);
-    t->v = through("%2.16f", 0.00154807378604);
-    t->sigma1 = through("%2.17f", u(seed, id, 2) * 0.03 - 0.015 + 0.0808844481978);
+    t->ro = GEN_RO;
+    t->v = GEN_V;
+    t->sigma1 = through("%2.17f", u(seed, id, 2) * 0.03 - 0.015 + 0.0808844481978, txt[G_SIGMA1], 48,
+                        &len[G_SIGMA1]);
     t->warrants_no = 30000 + (int64_t)(u(seed, id, 3) * 30000.0);
-    t->notional_per_warr = through("%2.16f", u(seed, id, 4) * 100.0 + 950.0);
-    t->strike = through("%2.16f", u(seed, id, 5) * 0.12 + 0.7);
+    t->notional_per_warr = through("%2.16f", u(seed, id, 4) * 100.0 + 950.0, txt[G_NOTIONAL], 48, &len[G_NOTIONAL]);
+    t->strike = through("%2.16f", u(seed, id, 5) * 0.12 + 0.7, txt[G_STRIKE], 48, &len[G_STRIKE]);
+}
+
+void gen_trade(uint64_t seed, int64_t id, trade_t *t)
+{
+    char txt[G_NTXT][48];
+    int len[G_NTXT];
+    gen_fields(seed, id, t, txt, len);
+}
+
+/* Append helpers for gen_trade_doc: no bounds checks; the caller has room. */
+static char *put(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+#define PUTS(o, lit) put(o, lit, sizeof(lit) - 1)
+
+/* Decimal digits of v >= 0, at least width of them (zero padded). */
+static char *put_uint(char *o, uint64_t v, int width)
+{
+    char d[24];
+    int n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width)
+        d[n++] = '0';
+    while (n)
+        *o++ = d[--n];
+    return o;
+}
+
+int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
+{
+    char txt[G_NTXT][48];
+    int len[G_NTXT];
+    gen_fields(seed, id, t, txt, len);
+    /* the numbers are printed already; lay them out as trade_format does */
+    char doc[GEN_DOC_MAX];
+    char *o = doc;
+    o = PUTS(o, "<AZFINSIM>\n  <trade fx1=\"");
+    o = put(o, txt[G_FX1], (size_t)len[G_FX1]);
+    o = PUTS(o, "\" start_date=\"2017-12-29\" end_date=\"2018-08-28\" drift=\"");
+    o = put(o, txt[G_DRIFT], (size_t)len[G_DRIFT]);
+    o = PUTS(o, "\" maturity=\"" GEN_MATURITY_TXT "\" t_steps=\"172\" trials=\"10000\" ro=\"" GEN_RO_TXT
+                "\" v=\"" GEN_V_TXT "\" sigma1=\"");
+    o = put(o, txt[G_SIGMA1], (size_t)len[G_SIGMA1]);
+    o = PUTS(o, "\" warrantsNo=\"");
+    o = put_uint(o, (uint64_t)t->warrants_no, 1);
+    o = PUTS(o, "\" notionalPerWarr=\"");
+    o = put(o, txt[G_NOTIONAL], (size_t)len[G_NOTIONAL]);
+    o = PUTS(o, "\" strike=\"");
+    o = put(o, txt[G_STRIKE], (size_t)len[G_STRIKE]);
+    o = PUTS(o, "\">");
+    o = id < 0 ? put_uint(put(o, "-", 1), (uint64_t)-id, 9) : put_uint(o, (uint64_t)id, 10);
+    o = PUTS(o, "</trade>\n</AZFINSIM>");
+    int n = (int)(o - doc);
+    if (cap) {
+        size_t k = (size_t)n < cap ? (size_t)n : cap - 1;
+        memcpy(buf, doc, k);
+        buf[k] = '\0';
+    }
+    return n;
 }

@@ -141,6 +141,21 @@ int store_put_trades(store_t *st, const trade_t *t, size_t n)
     return rc;
 }
 
+int store_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n)
+{
+    double t0 = fs_now();
+    int rc = st->be->put_trade_docs ? st->be->put_trade_docs(st, ids, docs, off, n)
+                                    : store_set_error(st, STORE_E_NOTSUP, "%s store keeps no documents", st->be->name);
+    st->stats.put_s += fs_now() - t0;
+    st->stats.puts += (int64_t)n;
+    return rc;
+}
+
+int store_has_trade_docs(const store_t *st)
+{
+    return st->be->put_trade_docs != NULL;
+}
+
 int store_put_results(store_t *st, const result_t *r, size_t n)
 {
     double t0 = fs_now();

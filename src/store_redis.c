@@ -1135,6 +1135,35 @@ static int redis_put_trades(store_t *st, const trade_t *t, size_t n)
     return redis_pipeline(st, n, &redis_put_trades_ops, (void *)t, &done);
 }
 
+typedef struct redis_docs_arg {
+    const int64_t *ids;
+    const char *docs;
+    const size_t *off;
+} redis_docs_arg_t;
+
+/* MSET key doc ... for documents formatted by the caller. */
+static size_t redis_put_docs_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    const redis_docs_arg_t *a = arg;
+    char key[300];
+    redis_cmd_begin(p, 2 * (hi - lo) + 1);
+    redis_cmd_arg(p, "MSET", 4);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        redis_put_pair(p, key, (size_t)kl, a->docs + a->off[i], a->off[i + 1] - a->off[i]);
+    }
+    return 1;
+}
+
+static const redis_pipe_ops_t redis_put_docs_ops = {"writing trades", redis_put_docs_encode, redis_mset_consume};
+
+static int redis_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n)
+{
+    redis_docs_arg_t a = {ids, docs, off};
+    size_t done = 0;
+    return redis_pipeline(st, n, &redis_put_docs_ops, &a, &done);
+}
+
 /* MSET of the result mirror documents of r[lo..hi). */
 static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
@@ -1360,6 +1389,7 @@ const store_backend_t store_backend_redis = {
     .reconnect = redis_reconnect,
     .get_trades = redis_get_trades,
     .put_trades = redis_put_trades,
+    .put_trade_docs = redis_put_trade_docs,
     .put_results = redis_put_results,
     .get_results = redis_get_results,
     .list_trades = redis_list_trades,

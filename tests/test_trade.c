@@ -56,6 +56,36 @@ static void t_generated_roundtrip(void **state)
     }
 }
 
+/* gen_trade_doc lays out the text it printed while rounding: the same trade
+ * and the same bytes as gen_trade + trade_format, over many seeds and ids. */
+static void t_generated_doc_equals_format(void **state)
+{
+    char buf[1024], doc[GEN_DOC_MAX];
+    for (int64_t k = 0; k < 200000; k++) {
+        trade_t a, b;
+        const uint64_t seed = (uint64_t)(k % 7) * 1000003u;
+        const int64_t id = k * 48271 % TRADE_MAX_ID;
+        gen_trade(seed, id, &a);
+        int n = gen_trade_doc(seed, id, &b, doc, sizeof(doc));
+        assert_memory_equal(&a, &b, sizeof(a));
+        int m = trade_format(&a, buf, sizeof(buf));
+        assert_int_equal(n, m);
+        assert_memory_equal(doc, buf, (size_t)n);
+    }
+    /* the shared fields are the doubles their AzFinSim texts read back as */
+    trade_t t;
+    gen_trade(1, 1, &t);
+    snprintf(buf, sizeof(buf), "%.2f|%2.10e|%2.16f", 0.20, 0.000038413221829, 0.00154807378604);
+    assert_string_equal(buf, "0.20|3.8413221829e-05|0.0015480737860400");
+    assert_true(t.maturity == strtod("0.20", NULL));
+    assert_true(t.ro == strtod("3.8413221829e-05", NULL));
+    assert_true(t.v == strtod("0.0015480737860400", NULL));
+    /* a short buffer is truncated and terminated, snprintf style */
+    int n = gen_trade_doc(1, 1, &t, doc, 10);
+    assert_true(n > 300);
+    assert_int_equal(strlen(doc), 9);
+}
+
 static void t_generator_deterministic_and_in_range(void **state)
 {
     trade_t a, b, c;
@@ -309,6 +339,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_sample_parses_and_roundtrips),
         cmocka_unit_test(t_generated_roundtrip),
+        cmocka_unit_test(t_generated_doc_equals_format),
         cmocka_unit_test(t_generator_deterministic_and_in_range),
         cmocka_unit_test(t_order_and_whitespace_do_not_matter),
         cmocka_unit_test(t_each_validation_rule_fails),

@@ -12,4 +12,13 @@
  * identically. */
 void gen_trade(uint64_t seed, int64_t id, trade_t *t);
 
+/* Longest document gen_trade_doc writes, with room to spare (bytes). */
+#define GEN_DOC_MAX 640
+
+/* gen_trade, and the trade's eyxml document in buf: the bytes trade_format
+ * writes for *t, made without printing the numbers a second time (the
+ * generator is bound by float formatting). Returns the length (< GEN_DOC_MAX),
+ * snprintf style. */
+int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap);
+
 #endif

@@ -108,6 +108,10 @@ typedef struct store_backend {
     int (*list_trades)(store_t *st, int64_t **ids, size_t *n);
     /* Optional: a short description for logs, secrets excluded. */
     const char *(*describe)(store_t *st);
+    /* Optional: write trades already formatted as eyxml documents (the bytes
+     * trade_format writes): docs[off[i] .. off[i+1]) is the document of
+     * trade ids[i]. For stores that keep documents (Redis). */
+    int (*put_trade_docs)(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n);
 } store_backend_t;
 
 struct store {
@@ -143,6 +147,10 @@ int store_memory_drop(const char *name);
  * call into st->stats. */
 int store_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out);
 int store_put_trades(store_t *st, const trade_t *t, size_t n);
+/* STORE_E_NOTSUP when the backend keeps fields, not documents: use
+ * store_put_trades. store_has_trade_docs says so beforehand. */
+int store_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n);
+int store_has_trade_docs(const store_t *st);
 int store_put_results(store_t *st, const result_t *r, size_t n);
 int store_get_results(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found);
 int store_list_trades(store_t *st, int64_t **ids, size_t *n);
