@@ -4,8 +4,9 @@
 #
 #   1. build/       Release build, ctest
 #   2. build-asan/  -DFINSIM_SANITIZE=ON (ASan + UBSan), ctest again with
-#                   LeakSanitizer on: tests/lsan.supp hides only what Open MPI
-#                   and HDF5 keep for themselves, so a leak in finsim fails
+#                   LeakSanitizer on: the suppressions built into that build
+#                   (src/sanitize.c) hide only what Open MPI and HDF5 keep for
+#                   themselves, so a leak in finsim fails
 #   3. build-fuzz/  clang + libFuzzer (-DFINSIM_FUZZ=ON): each fuzz harness
 #                   for FINSIM_FUZZ_SECONDS (tests/fuzz/run-fuzz.sh)
 #
@@ -32,10 +33,10 @@ rc=0
 
 if [ "${FINSIM_SANITIZE_PASS:-1}" != 0 ]; then
   note "pass 2: build-asan/ (AddressSanitizer, UndefinedBehaviorSanitizer, LeakSanitizer)"
-  # fast_unwind_on_malloc=0: allocation stacks reach through Open MPI's
-  # libraries (no frame pointers), so the suppressions can match them
+  # src/sanitize.c sets the defaults in the binaries themselves (they reach
+  # ranks started by srun or with a clean environment too); these repeat them
   export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0
-  export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
+  export LSAN_OPTIONS=print_suppressions=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   rc=0
   bash scripts/build.sh build-asan -DFINSIM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo || rc=$?

@@ -510,10 +510,17 @@ int cmd_price(int argc, char **argv)
  * dispatch
  * ==================================================================== */
 
+#if defined(__SANITIZE_ADDRESS__)
+#define FINSIM_SANITIZERS ", ASan+UBSan"
+#else
+#define FINSIM_SANITIZERS ""
+#endif
+
 static int cmd_version(void)
 {
-    printf("finsim %s (%s build, %s, TLS %s)\n", FINSIM_VERSION, FINSIM_BUILD_TYPE,
-           FINSIM_NATIVE ? "tuned for the build machine" : "portable", FINSIM_HAVE_TLS ? "yes" : "no");
+    printf("finsim %s (%s build, %s, TLS %s%s)\n", FINSIM_VERSION, FINSIM_BUILD_TYPE,
+           FINSIM_NATIVE ? "tuned for the build machine" : "portable", FINSIM_HAVE_TLS ? "yes" : "no",
+           FINSIM_SANITIZERS);
     return FS_EXIT_OK;
 }
 

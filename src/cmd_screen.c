@@ -592,6 +592,23 @@ static int write_signals_h5(const char *path, const screen_cfg_t *c, const scree
  * select the database. Returns the context (caller frees) or NULL with the
  * reason in err and the exit code in *xc (usage, store, timeout, TLS, auth).
  * The password is never copied into messages. */
+#if FINSIM_HAVE_TLS
+/* The TLS context of the signals connection: it must outlive the
+ * connection, so signals_close frees it after the connection. */
+static redisSSLContext *signals_tls;
+#endif
+
+/* Close a connection made by signals_connect, and its TLS context. */
+static void signals_close(redisContext *rc)
+{
+    redisFree(rc);
+#if FINSIM_HAVE_TLS
+    if (signals_tls)
+        redisFreeSSLContext(signals_tls);
+    signals_tls = NULL;
+#endif
+}
+
 static redisContext *signals_connect(const char *url, const char *password, const store_opts_t *so,
                                      double timeout_s, int *xc, char *err, size_t errlen)
 {
@@ -712,13 +729,12 @@ static redisContext *signals_connect(const char *url, const char *password, cons
             *xc = FS_EXIT_TLS;
             fs_seterr(err, errlen, "signals: TLS to %s failed: %s", host,
                       ctx ? rc->errstr : redisSSLContextGetError(se));
-            /* the context must outlive the connection; it is leaked on
-             * success (one per process) and freed here on failure */
             if (ctx)
                 redisFreeSSLContext(ctx);
             redisFree(rc);
             return NULL;
         }
+        signals_tls = ctx;
 #else
         *xc = FS_EXIT_TLS;
         fs_seterr(err, errlen, "signals: rediss:// needs finsim built with TLS (hiredis_ssl)");
@@ -736,7 +752,7 @@ static redisContext *signals_connect(const char *url, const char *password, cons
         if (r)
             freeReplyObject(r);
         if (bad) {
-            redisFree(rc);
+            signals_close(rc);
             return NULL;
         }
     }
@@ -748,7 +764,7 @@ static redisContext *signals_connect(const char *url, const char *password, cons
         if (r)
             freeReplyObject(r);
         if (bad) {
-            redisFree(rc);
+            signals_close(rc);
             return NULL;
         }
     }
@@ -814,7 +830,7 @@ static int publish_signals_redis(const char *url, const char *password, const st
         }
         freeReplyObject(r);
     }
-    redisFree(rc);
+    signals_close(rc);
     return ok ? 0 : FS_EXIT_STORE;
 }
 
@@ -1145,9 +1161,12 @@ int cmd_screen(int argc, char **argv)
     c.min_z = 2.0;
     c.quote_noise = 0.05;
     c.quote_seed = 7;
-    int rank = 0, nranks = 1;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    int rank = 0, nranks = 1, mpi_up = 0;
+    MPI_Initialized(&mpi_up); /* not for --help (main.c) */
+    if (mpi_up) {
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    }
     fs_log_set_rank(rank, nranks);
     cfg_layers_t layers;
     char cerr[512];

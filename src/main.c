@@ -1,9 +1,29 @@
 /* main.c - thin entry point: MPI setup around finsim_main(). */
 #include <mpi.h>
+#include <string.h>
 #include "finsim/cli.h"
+
+/* Commands that never talk to other ranks (version, help texts, config)
+ * skip MPI_Init: it costs half a second per process, and more under the
+ * sanitizers. */
+static int needs_mpi(int argc, char **argv)
+{
+    if (argc < 2)
+        return 0;
+    static const char *const local[] = {"version", "--version", "help", "-h", "--help", "config"};
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (strcmp(argv[1], local[i]) == 0)
+            return 0;
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 0;
+    return 1;
+}
 
 int main(int argc, char **argv)
 {
+    if (!needs_mpi(argc, argv))
+        return finsim_main(argc, argv);
     int provided;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     int rc = finsim_main(argc, argv);

@@ -28,7 +28,7 @@
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return "allocator_may_return_null=1";
+    return "allocator_may_return_null=1:detect_leaks=1:fast_unwind_on_malloc=0";
 }
 
 /* |a - b| <= k * se, printing both sides when it fails. */

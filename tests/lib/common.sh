@@ -5,6 +5,10 @@ set -euo pipefail
 : "${FINSIM_SRC:?run through ctest (FINSIM_SRC unset)}"
 # Debian's interpreter: it has numpy and h5py (a python3 earlier in PATH may not)
 PY=/usr/bin/python3
+# SANITIZED=1 for an ASan+UBSan build (memory figures mean little there: ASan
+# keeps freed blocks in quarantine and links libasan)
+SANITIZED=0
+case $("$FINSIM_BIN" version 2>/dev/null) in *ASan*) SANITIZED=1 ;; esac
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 T=$(mktemp -d "${TMPDIR:-/tmp}/finsim-test.XXXXXX")
 CHECKS=0
