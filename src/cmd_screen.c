@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <hdf5.h>
-#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <math.h>
 #include <mpi.h>
@@ -19,10 +18,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-
-#if FINSIM_HAVE_TLS
-#include <hiredis/hiredis_ssl.h>
-#endif
 
 #include "finsim/config.h"
 #include "finsim/config_build.h"
@@ -587,251 +582,40 @@ static int write_signals_h5(const char *path, const screen_cfg_t *c, const scree
     return 0;
 }
 
-/* Connect to the Redis server named by url (redis://[user@]host[:port][/db],
- * rediss://... when built with TLS, unix:///path[?db=N]), authenticate and
- * select the database. Returns the context (caller frees) or NULL with the
- * reason in err and the exit code in *xc (usage, store, timeout, TLS, auth).
- * The password is never copied into messages. */
-#if FINSIM_HAVE_TLS
-/* The TLS context of the signals connection: it must outlive the
- * connection, so signals_close frees it after the connection. */
-static redisSSLContext *signals_tls;
-#endif
-
-/* Close a connection made by signals_connect, and its TLS context. */
-static void signals_close(redisContext *rc)
-{
-    redisFree(rc);
-#if FINSIM_HAVE_TLS
-    if (signals_tls)
-        redisFreeSSLContext(signals_tls);
-    signals_tls = NULL;
-#endif
-}
-
-static redisContext *signals_connect(const char *url, const char *password, const store_opts_t *so,
-                                     double timeout_s, int *xc, char *err, size_t errlen)
-{
-    *xc = FS_EXIT_USAGE; /* until the URL is understood */
-    char host[256] = "", user[128] = "", path[256] = "";
-    long port = 6379, db = 0;
-    int tls = 0;
-    const char *rest;
-    if (!strncmp(url, "unix://", 7)) {
-        rest = url + 7;
-        size_t pl = strcspn(rest, "?");
-        if (pl == 0 || pl >= sizeof(path) || rest[0] != '/') {
-            fs_seterr(err, errlen, "signals: unix socket URL needs an absolute path");
-            return NULL;
-        }
-        memcpy(path, rest, pl);
-        path[pl] = '\0';
-        if (rest[pl] == '?' && sscanf(rest + pl + 1, "db=%ld", &db) != 1) {
-            fs_seterr(err, errlen, "signals: only db=N is known in a unix socket URL");
-            return NULL;
-        }
-    } else {
-        if (!strncmp(url, "redis://", 8))
-            rest = url + 8;
-        else if (!strncmp(url, "rediss://", 9)) {
-            rest = url + 9;
-            tls = 1;
-        } else {
-            fs_seterr(err, errlen, "signals: not a Redis URL (redis://, rediss://, unix://)");
-            return NULL;
-        }
-        size_t hl = strcspn(rest, "/?");
-        const char *at = memchr(rest, '@', hl);
-        if (at) {
-            size_t ul = (size_t)(at - rest);
-            if (memchr(rest, ':', ul)) {
-                fs_seterr(err, errlen, "signals: a Redis URL must not carry a password; use FINSIM_REDIS_PASSWORD or --password-file");
-                return NULL;
-            }
-            if (ul >= sizeof(user)) {
-                fs_seterr(err, errlen, "signals: user name too long");
-                return NULL;
-            }
-            memcpy(user, rest, ul);
-            user[ul] = '\0';
-            hl -= ul + 1;
-            rest = at + 1;
-        }
-        const char *colon = memchr(rest, ':', hl);
-        size_t nl = colon ? (size_t)(colon - rest) : hl;
-        if (nl == 0 || nl >= sizeof(host)) {
-            fs_seterr(err, errlen, "signals: Redis URL has no host");
-            return NULL;
-        }
-        memcpy(host, rest, nl);
-        host[nl] = '\0';
-        if (colon) {
-            char pbuf[16];
-            size_t pl = hl - nl - 1;
-            int64_t p;
-            if (pl == 0 || pl >= sizeof(pbuf)) {
-                fs_seterr(err, errlen, "signals: bad port in Redis URL");
-                return NULL;
-            }
-            memcpy(pbuf, colon + 1, pl);
-            pbuf[pl] = '\0';
-            if (fs_parse_i64(pbuf, &p) != 0 || p < 1 || p > 65535) {
-                fs_seterr(err, errlen, "signals: bad port in Redis URL");
-                return NULL;
-            }
-            port = (long)p;
-        }
-        const char *tail = rest + hl;
-        if (*tail == '/' && tail[1] && sscanf(tail + 1, "%ld", &db) != 1) {
-            fs_seterr(err, errlen, "signals: bad database number in Redis URL");
-            return NULL;
-        }
-    }
-    if (so->username && so->username[0])
-        snprintf(user, sizeof(user), "%s", so->username);
-    struct timeval tv = {(time_t)timeout_s, (suseconds_t)((timeout_s - (double)(time_t)timeout_s) * 1e6)};
-    *xc = FS_EXIT_STORE;
-    redisContext *rc = path[0] ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, (int)port, tv);
-    if (!rc || rc->err) {
-#ifdef REDIS_ERR_TIMEOUT
-        if (rc && rc->err == REDIS_ERR_TIMEOUT)
-            *xc = FS_EXIT_TIMEOUT;
-#else
-        /* hiredis 0.14 reports a connect timeout as an I/O error */
-        if (rc && rc->err == REDIS_ERR_IO && (strstr(rc->errstr, "timed out") || strstr(rc->errstr, "temporarily unavailable")))
-            *xc = FS_EXIT_TIMEOUT;
-#endif
-        fs_seterr(err, errlen, "signals: cannot connect to %s: %s", path[0] ? path : host,
-                  rc ? rc->errstr : "out of memory");
-        if (rc)
-            redisFree(rc);
-        return NULL;
-    }
-    redisSetTimeout(rc, tv);
-    if (tls) {
-#if FINSIM_HAVE_TLS
-        static int ssl_ready = 0;
-        if (!ssl_ready) {
-            redisInitOpenSSL();
-            ssl_ready = 1;
-        }
-        redisSSLOptions o;
-        memset(&o, 0, sizeof(o));
-        o.cacert_filename = so->tls_ca_file;
-        o.capath = so->tls_ca_dir;
-        o.cert_filename = so->tls_cert;
-        o.private_key_filename = so->tls_key;
-        o.server_name = so->tls_sni ? so->tls_sni : host;
-        o.verify_mode = so->tls_insecure ? REDIS_SSL_VERIFY_NONE : REDIS_SSL_VERIFY_PEER;
-        redisSSLContextError se = REDIS_SSL_CTX_NONE;
-        redisSSLContext *ctx = redisCreateSSLContextWithOptions(&o, &se);
-        if (!ctx || redisInitiateSSLWithContext(rc, ctx) != REDIS_OK) {
-            *xc = FS_EXIT_TLS;
-            fs_seterr(err, errlen, "signals: TLS to %s failed: %s", host,
-                      ctx ? rc->errstr : redisSSLContextGetError(se));
-            if (ctx)
-                redisFreeSSLContext(ctx);
-            redisFree(rc);
-            return NULL;
-        }
-        signals_tls = ctx;
-#else
-        *xc = FS_EXIT_TLS;
-        fs_seterr(err, errlen, "signals: rediss:// needs finsim built with TLS (hiredis_ssl)");
-        redisFree(rc);
-        return NULL;
-#endif
-    }
-    if (password && password[0]) {
-        redisReply *r = user[0] ? redisCommand(rc, "AUTH %s %s", user, password) : redisCommand(rc, "AUTH %s", password);
-        int bad = !r || r->type == REDIS_REPLY_ERROR;
-        if (bad) {
-            *xc = r ? FS_EXIT_AUTH : FS_EXIT_STORE;
-            fs_seterr(err, errlen, "signals: Redis refused the credentials%s", r ? "" : " (no reply)");
-        }
-        if (r)
-            freeReplyObject(r);
-        if (bad) {
-            signals_close(rc);
-            return NULL;
-        }
-    }
-    if (db != 0) {
-        redisReply *r = redisCommand(rc, "SELECT %ld", db);
-        int bad = !r || r->type == REDIS_REPLY_ERROR;
-        if (bad)
-            fs_seterr(err, errlen, "signals: SELECT %ld failed: %s", db, r ? r->str : rc->errstr);
-        if (r)
-            freeReplyObject(r);
-        if (bad) {
-            signals_close(rc);
-            return NULL;
-        }
-    }
-    return rc;
-}
-
 /* Replace the sorted set <prefix>finsim:signals with the signals (score =
- * edge, member = decimal trade id) in one MULTI/EXEC, so readers never see
- * a half-written ranking. Returns 0 or an exit code with the reason in err. */
-static int publish_signals_redis(const char *url, const char *password, const store_opts_t *so,
-                                 const signal_rec_t *s, size_t n, char *key, size_t keylen, char *err, size_t errlen)
+ * edge, member = decimal trade id) in one transaction, through the Redis
+ * store (its URL rules, password, ACL user, TLS, timeouts and retries), so
+ * readers never see a half-written ranking. Returns 0 or an exit code with
+ * the reason in err; key gets the name of the set. */
+static int publish_signals_redis(const char *url, const store_opts_t *so, const signal_rec_t *s, size_t n,
+                                 char *key, size_t keylen, char *err, size_t errlen)
 {
-    int xc = 0;
-    redisContext *rc = signals_connect(url, password, so, so->timeout_s > 0 ? so->timeout_s : 10, &xc, err, errlen);
-    if (!rc)
-        return xc;
-    snprintf(key, keylen, "%sfinsim:signals", so->key_prefix ? so->key_prefix : "");
-    const size_t chunk = 500;
-    size_t ncmd = 3 + (n + chunk - 1) / chunk;
-    redisAppendCommand(rc, "MULTI");
-    redisAppendCommand(rc, "DEL %s", key);
-    char (*num)[2][32] = xmalloc((chunk ? chunk : 1) * sizeof(*num));
-    const char **argv = xmalloc((2 + 2 * chunk) * sizeof(*argv));
-    size_t *argl = xmalloc((2 + 2 * chunk) * sizeof(*argl));
-    for (size_t lo = 0; lo < n; lo += chunk) {
-        size_t m = n - lo < chunk ? n - lo : chunk;
-        argv[0] = "ZADD";
-        argv[1] = key;
-        for (size_t i = 0; i < m; i++) {
-            snprintf(num[i][0], sizeof(num[i][0]), "%.17g", s[lo + i].edge);
-            snprintf(num[i][1], sizeof(num[i][1]), "%lld", (long long)s[lo + i].trade_id);
-            argv[2 + 2 * i] = num[i][0];
-            argv[3 + 2 * i] = num[i][1];
-        }
-        for (size_t i = 0; i < 2 + 2 * m; i++)
-            argl[i] = strlen(argv[i]);
-        redisAppendCommandArgv(rc, (int)(2 + 2 * m), argv, argl);
+    static const char name[] = "finsim:signals";
+    snprintf(key, keylen, "%s%s", so->key_prefix ? so->key_prefix : "", name);
+    if (!is_redis_url(url)) {
+        fs_seterr(err, errlen, "signals: not a Redis URL (redis://, rediss://, unix://)");
+        return FS_EXIT_USAGE;
     }
-    redisAppendCommand(rc, "EXEC");
-    free(num);
-    free(argv);
-    free(argl);
-    int ok = 1;
-    for (size_t i = 0; i < ncmd; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(rc, (void **)&r) != REDIS_OK) {
-            fs_seterr(err, errlen, "signals: Redis connection failed: %s", rc->errstr);
-            ok = 0;
-            break;
-        }
-        int inner = 0; /* EXEC answers one reply per queued command */
-        if (i == ncmd - 1 && r->type == REDIS_REPLY_ARRAY)
-            for (size_t j = 0; j < r->elements; j++)
-                if (r->element[j]->type == REDIS_REPLY_ERROR && !inner++ && ok) {
-                    fs_seterr(err, errlen, "signals: Redis refused a queued command: %.200s", r->element[j]->str);
-                    ok = 0;
-                }
-        if (r->type == REDIS_REPLY_ERROR || (i == ncmd - 1 && r->type != REDIS_REPLY_ARRAY)) {
-            if (ok)
-                fs_seterr(err, errlen, "signals: Redis refused %s: %.200s", i == ncmd - 1 ? "EXEC" : "a command",
-                          r->type == REDIS_REPLY_ERROR ? r->str : "transaction aborted");
-            ok = 0;
-        }
-        freeReplyObject(r);
+    char why[512];
+    int code = 0;
+    store_t *st = store_open(url, so, NULL, why, sizeof(why), &code);
+    if (!st) {
+        fs_seterr(err, errlen, "signals: %s", why);
+        return store_err_exit_code(code);
     }
-    signals_close(rc);
-    return ok ? 0 : FS_EXIT_STORE;
+    int64_t *ids = xmalloc(sizeof(*ids) * (n ? n : 1));
+    double *edge = xmalloc(sizeof(*edge) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = s[i].trade_id;
+        edge[i] = s[i].edge;
+    }
+    int rc = store_put_ranking(st, name, ids, edge, n);
+    if (rc != STORE_OK)
+        fs_seterr(err, errlen, "signals: %s", st->errstr);
+    free(ids);
+    free(edge);
+    store_close(st);
+    return rc == STORE_OK ? 0 : store_err_exit_code(rc);
 }
 
 /* ======================================================================
@@ -1326,7 +1110,7 @@ int cmd_screen(int argc, char **argv)
                           : is_redis_url(c.store_url) ? c.store_url : NULL;
     if (sig_url) {
         char key[300];
-        if ((ret = publish_signals_redis(sig_url, c.so.password, &c.so, x.sig, x.nsig, key, sizeof(key), err,
+        if ((ret = publish_signals_redis(sig_url, &c.so, x.sig, x.nsig, key, sizeof(key), err,
                                          sizeof(err))) != 0) {
             fs_error("%s", err);
             goto out;

@@ -151,6 +151,16 @@ int store_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, cons
     return rc;
 }
 
+int store_put_ranking(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n)
+{
+    double t0 = fs_now();
+    int rc = st->be->put_ranking ? st->be->put_ranking(st, name, ids, scores, n)
+                                 : store_set_error(st, STORE_E_NOTSUP, "%s store keeps no rankings", st->be->name);
+    st->stats.put_s += fs_now() - t0;
+    st->stats.puts += (int64_t)n;
+    return rc;
+}
+
 int store_has_trade_docs(const store_t *st)
 {
     return st->be->put_trade_docs != NULL;

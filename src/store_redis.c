@@ -1164,6 +1164,83 @@ static int redis_put_trade_docs(store_t *st, const int64_t *ids, const char *doc
     return redis_pipeline(st, n, &redis_put_docs_ops, &a, &done);
 }
 
+/* ---- rankings (sorted sets) ------------------------------------------------ */
+
+typedef struct redis_rank_arg {
+    const char *key;      /* <prefix><name> */
+    const int64_t *ids;
+    const double *scores;
+    size_t n;
+} redis_rank_arg_t;
+
+#define REDIS_ZADD_CHUNK 500 /* members per ZADD inside the transaction */
+
+/* The whole replacement as one item: MULTI, DEL, ZADD per chunk, EXEC. A
+ * connection lost before EXEC discards the transaction, so a retry sends
+ * it again from the start. */
+static size_t redis_rank_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    const redis_rank_arg_t *a = arg;
+    (void)st;
+    (void)lo;
+    (void)hi;
+    size_t kl = strlen(a->key), nrep = 3;
+    redis_cmd_begin(p, 1);
+    redis_cmd_arg(p, "MULTI", 5);
+    redis_cmd_begin(p, 2);
+    redis_cmd_arg(p, "DEL", 3);
+    redis_cmd_arg(p, a->key, kl);
+    for (size_t c = 0; c < a->n; c += REDIS_ZADD_CHUNK) {
+        size_t m = a->n - c < REDIS_ZADD_CHUNK ? a->n - c : REDIS_ZADD_CHUNK;
+        redis_cmd_begin(p, 2 + 2 * m);
+        redis_cmd_arg(p, "ZADD", 4);
+        redis_cmd_arg(p, a->key, kl);
+        for (size_t i = c; i < c + m; i++) {
+            char num[32];
+            int len = snprintf(num, sizeof(num), "%.17g", a->scores[i]);
+            redis_cmd_arg(p, num, (size_t)len);
+            len = snprintf(num, sizeof(num), "%lld", (long long)a->ids[i]);
+            redis_cmd_arg(p, num, (size_t)len);
+        }
+        nrep++;
+    }
+    redis_cmd_begin(p, 1);
+    redis_cmd_arg(p, "EXEC", 4);
+    return nrep;
+}
+
+/* MULTI answers OK, every queued command QUEUED, EXEC one reply each. */
+static int redis_rank_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    const redis_rank_arg_t *a = arg;
+    (void)lo;
+    (void)hi;
+    for (size_t i = 0; i + 1 < nrep; i++)
+        if (rep[i]->type == REDIS_REPLY_ERROR)
+            return store_set_error(st, strncmp(rep[i]->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
+                                   "replacing %s on %s: %.200s", a->key, st->url, rep[i]->str);
+    const redisReply *x = rep[nrep - 1];
+    if (x->type != REDIS_REPLY_ARRAY)
+        return store_set_error(st, STORE_E_PROTOCOL, "replacing %s on %s: transaction aborted (%.200s)", a->key,
+                               st->url, x->type == REDIS_REPLY_ERROR ? x->str : "no EXEC result");
+    for (size_t j = 0; j < x->elements; j++)
+        if (x->element[j]->type == REDIS_REPLY_ERROR)
+            return store_set_error(st, STORE_E_PROTOCOL, "replacing %s on %s: %.200s", a->key, st->url,
+                                   x->element[j]->str);
+    return 0;
+}
+
+static const redis_pipe_ops_t redis_rank_ops = {"replacing a ranking", redis_rank_encode, redis_rank_consume};
+
+static int redis_put_ranking(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s%s", st->opts.key_prefix ? st->opts.key_prefix : "", name);
+    redis_rank_arg_t a = {key, ids, scores, n};
+    size_t done = 0;
+    return redis_pipeline(st, 1, &redis_rank_ops, &a, &done);
+}
+
 /* MSET of the result mirror documents of r[lo..hi). */
 static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
@@ -1390,6 +1467,7 @@ const store_backend_t store_backend_redis = {
     .get_trades = redis_get_trades,
     .put_trades = redis_put_trades,
     .put_trade_docs = redis_put_trade_docs,
+    .put_ranking = redis_put_ranking,
     .put_results = redis_put_results,
     .get_results = redis_get_results,
     .list_trades = redis_list_trades,

@@ -945,10 +945,53 @@ static void t_prefix_isolation(void **state)
     free(tb);
 }
 
+/* A ranking replaces the sorted set whole, in chunks of ZADD inside one
+ * transaction, under the key prefix; other stores refuse it. */
+static void t_ranking(void **state)
+{
+    (void)state;
+    flush_all(&g_srv);
+    store_opts_t o = test_opts();
+    o.key_prefix = "P:";
+    store_t *st = open_ok(g_srv.url, &o);
+    size_t n = 1203; /* three ZADD chunks */
+    int64_t *ids = malloc(sizeof(*ids) * n);
+    double *score = malloc(sizeof(*score) * n);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = (int64_t)(7 * i + 3);
+        score[i] = 1.0 / (double)(i + 1);
+    }
+    assert_int_equal(0, cli(&g_srv, NULL, 0, "ZADD", "P:rank", "5", "999999"));
+    assert_int_equal(0, store_put_ranking(st, "rank", ids, score, n));
+    char out[256];
+    assert_int_equal(0, cli(&g_srv, out, sizeof(out), "ZCARD", "P:rank", NULL, NULL));
+    assert_string_equal("1203", out);
+    assert_int_equal(0, cli(&g_srv, out, sizeof(out), "ZSCORE", "P:rank", "999999", NULL));
+    assert_string_equal("", out); /* the old member is gone */
+    assert_int_equal(0, cli(&g_srv, out, sizeof(out), "ZSCORE", "P:rank", "3", NULL));
+    assert_string_equal("1", out);
+    assert_int_equal(0, cli(&g_srv, out, sizeof(out), "ZSCORE", "P:rank", "8403", NULL)); /* i = 1200 */
+    assert_true(strtod(out, NULL) == 1.0 / 1201.0);
+    /* an empty ranking leaves an empty (absent) set */
+    assert_int_equal(0, store_put_ranking(st, "rank", ids, score, 0));
+    assert_int_equal(0, cli(&g_srv, out, sizeof(out), "EXISTS", "P:rank", NULL, NULL));
+    assert_string_equal("0", out);
+    store_close(st);
+    store_opts_t m = test_opts();
+    m.create = 1; /* a new in-process store */
+    store_t *mem = store_open("mem://ranking", &m, NULL, NULL, 0, NULL);
+    assert_non_null(mem);
+    assert_int_equal(STORE_E_NOTSUP, store_put_ranking(mem, "rank", ids, score, n));
+    store_close(mem);
+    free(ids);
+    free(score);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_accepts),
+        cmocka_unit_test(t_ranking),
         cmocka_unit_test(t_password_in_url_refused),
         cmocka_unit_test(t_bad_urls),
         cmocka_unit_test(t_tcp_round_trip),

@@ -112,6 +112,10 @@ typedef struct store_backend {
      * trade_format writes): docs[off[i] .. off[i+1]) is the document of
      * trade ids[i]. For stores that keep documents (Redis). */
     int (*put_trade_docs)(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n);
+    /* Optional: replace the ranking <key prefix><name> with ids[0..n), each
+     * scored by scores[i], in one step (readers never see half of it). For
+     * stores that keep rankings (Redis: a sorted set, MULTI/EXEC). */
+    int (*put_ranking)(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n);
 } store_backend_t;
 
 struct store {
@@ -151,6 +155,8 @@ int store_put_trades(store_t *st, const trade_t *t, size_t n);
  * store_put_trades. store_has_trade_docs says so beforehand. */
 int store_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n);
 int store_has_trade_docs(const store_t *st);
+/* STORE_E_NOTSUP when the backend keeps no rankings. */
+int store_put_ranking(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n);
 int store_put_results(store_t *st, const result_t *r, size_t n);
 int store_get_results(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found);
 int store_list_trades(store_t *st, int64_t **ids, size_t *n);
