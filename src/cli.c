@@ -212,14 +212,25 @@ int cmd_generate(int argc, char **argv)
     return cmd_generate_store(store_url, start, ntrades, seed, (int)batch);
 }
 
+void fs_mpi_world(int *rank, int *nranks)
+{
+    int up = 0;
+    *rank = 0;
+    *nranks = 1;
+    MPI_Initialized(&up);
+    if (up) {
+        MPI_Comm_rank(MPI_COMM_WORLD, rank);
+        MPI_Comm_size(MPI_COMM_WORLD, nranks);
+    }
+    fs_log_set_rank(*rank, *nranks);
+}
+
 /* Store generation: each MPI rank makes and writes a contiguous share of the
  * range in pipelined batches. */
 static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_t seed, int batch)
 {
     int rank, nranks;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    fs_log_set_rank(rank, nranks);
+    fs_mpi_world(&rank, &nranks);
     store_opts_t so;
     memset(&so, 0, sizeof(so));
     so.create = 1;

@@ -945,13 +945,8 @@ int cmd_screen(int argc, char **argv)
     c.min_z = 2.0;
     c.quote_noise = 0.05;
     c.quote_seed = 7;
-    int rank = 0, nranks = 1, mpi_up = 0;
-    MPI_Initialized(&mpi_up); /* not for --help (main.c) */
-    if (mpi_up) {
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-        MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    }
-    fs_log_set_rank(rank, nranks);
+    int rank, nranks;
+    fs_mpi_world(&rank, &nranks);
     cfg_layers_t layers;
     char cerr[512];
     if (cfg_build(screen_keys, argc, argv, &layers, cerr, sizeof(cerr)) != 0) {

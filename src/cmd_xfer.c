@@ -138,10 +138,8 @@ static void xfer_store_defaults(store_opts_t *so)
  * 0 when this is the only process. */
 static int xfer_single_process(const char *cmd)
 {
-    int up = 0, n = 1;
-    MPI_Initialized(&up);
-    if (up)
-        MPI_Comm_size(MPI_COMM_WORLD, &n);
+    int rank, n;
+    fs_mpi_world(&rank, &n);
     if (n > 1) {
         fs_error("%s runs in one process; start it without mpirun (or with -np 1)", cmd);
         return -1;

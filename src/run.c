@@ -966,13 +966,8 @@ int cmd_run(int argc, char **argv)
     run_cfg_t c;
     run_cfg_default(&c);
     char *password = NULL;
-    int rank = 0, nranks = 1, mpi_up = 0;
-    MPI_Initialized(&mpi_up); /* not for --help (main.c) */
-    if (mpi_up) {
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-        MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    }
-    fs_log_set_rank(rank, nranks);
+    int rank, nranks;
+    fs_mpi_world(&rank, &nranks);
 
     run_sources_t rs;
     memset(&rs, 0, sizeof(rs));
