@@ -896,14 +896,7 @@ static int check_output_dir(const char *opt, const char *path)
     if (!path || !strcmp(path, "-"))
         return 0;
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    fs_dirname(path, dir, sizeof(dir));
     if (access(dir, W_OK | X_OK) != 0) {
         fs_error("screen: %s %s: cannot write in %s: %s", opt, path, dir, strerror(errno));
         return -1;

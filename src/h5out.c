@@ -85,14 +85,7 @@ static int all_ok(MPI_Comm comm, int ok)
 static int check_space(const char *partial, int64_t nrows, int nranks, char *err, size_t errlen)
 {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", partial);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
+    fs_dirname(partial, dir, sizeof(dir));
     struct statvfs vfs;
     if (statvfs(dir, &vfs) != 0)
         return fs_seterr(err, errlen, "cannot create output %s: %s", partial, strerror(errno));

@@ -56,6 +56,20 @@ static void t_generated_roundtrip(void **state)
     }
 }
 
+static void t_dirname(void **state)
+{
+    (void)state;
+    char d[64];
+    fs_dirname("out.h5", d, sizeof(d));
+    assert_string_equal(d, ".");
+    fs_dirname("/out.h5", d, sizeof(d));
+    assert_string_equal(d, "/");
+    fs_dirname("/a/b/out.h5", d, sizeof(d));
+    assert_string_equal(d, "/a/b");
+    fs_dirname("rel/out.h5.partial", d, sizeof(d));
+    assert_string_equal(d, "rel");
+}
+
 /* gen_trade_doc lays out the text it printed while rounding: the same trade
  * and the same bytes as gen_trade + trade_format, over many seeds and ids. */
 static void t_generated_doc_equals_format(void **state)
@@ -340,6 +354,7 @@ int main(void)
         cmocka_unit_test(t_sample_parses_and_roundtrips),
         cmocka_unit_test(t_generated_roundtrip),
         cmocka_unit_test(t_generated_doc_equals_format),
+        cmocka_unit_test(t_dirname),
         cmocka_unit_test(t_generator_deterministic_and_in_range),
         cmocka_unit_test(t_order_and_whitespace_do_not_matter),
         cmocka_unit_test(t_each_validation_rule_fails),

@@ -48,6 +48,10 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
+/* The directory part of path into out[cap] ("." for a bare name, "/" for
+ * a file in the root), for checking where an output file will go. */
+void fs_dirname(const char *path, char *out, size_t cap);
+
 /* Monotonic wall-clock time in seconds. */
 double fs_now(void);
 
