@@ -607,22 +607,9 @@ static const char run_usage[] =
     "exit status: 0 every trade priced; 1 some trades failed; 2 usage; 3 store;\n"
     "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure.\n";
 
-/* Every setting of finsim run, by INI section. The same names serve the
- * INI file, FINSIM_<NAME> and --name (dashes for underscores). */
-static const cfg_key_t run_keys[] = {
-    {"store", "store", 0}, {"key_prefix", "store", 0}, {"password_file", "store", 0},
-    {"timeout", "store", 0}, {"batch", "store", 0}, {"mirror", "store", 1},
-    {"tls_ca", "tls", 0}, {"tls_ca_dir", "tls", 0}, {"tls_cert", "tls", 0}, {"tls_key", "tls", 0},
-    {"tls_sni", "tls", 0}, {"tls_insecure", "tls", 1},
-    {"algorithm", "run", 0}, {"kernel", "run", 0}, {"seed", "run", 0}, {"paths", "run", 0},
-    {"start_trade", "run", 0}, {"trade_window", "run", 0}, {"all_trades", "run", 1},
-    {"ids_file", "run", 0}, {"output", "run", 0}, {"schedule", "run", 0}, {"balance", "run", 0},
-    {"chunk", "run", 0}, {"resume", "run", 1}, {"expect_checksum", "run", 0}, {"events", "run", 0},
-    {"progress", "run", 0}, {"quiet", "run", 1}, {"failure", "run", 0}, {"failure_mode", "run", 0},
-    {"task_duration", "synthetic", 0}, {"mem_usage", "synthetic", 0}, {"delay_start", "synthetic", 0},
-    {NULL, NULL, 0},
-};
-#define RUN_NKEYS (sizeof(run_keys) / sizeof(run_keys[0]) - 1)
+/* Every setting of finsim run: cfg_run_keys (config.c). */
+#define run_keys cfg_run_keys
+#define RUN_NKEYS CFG_RUN_NKEYS
 
 /* Where each setting's value came from (index as run_keys); NULL = default. */
 typedef struct run_sources {

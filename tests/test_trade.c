@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "finsim/config.h"
 #include "finsim/gen.h"
 #include "finsim/result.h"
 #include "finsim/store.h"
@@ -54,6 +55,19 @@ static void t_generated_roundtrip(void **state)
         assert_int_equal(n, n2);
         assert_memory_equal(buf, buf2, (size_t)n);
     }
+}
+
+/* CFG_RUN_NKEYS counts cfg_run_keys exactly: a name in every slot, the
+ * NULL sentinel last (a key added without raising the count would be cut,
+ * one fewer would leave a NULL name where run.c expects a setting). */
+static void t_run_keys_count(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < CFG_RUN_NKEYS; i++) {
+        assert_non_null(cfg_run_keys[i].name);
+        assert_non_null(cfg_run_keys[i].section);
+    }
+    assert_null(cfg_run_keys[CFG_RUN_NKEYS].name);
 }
 
 static void t_dirname(void **state)
@@ -355,6 +369,7 @@ int main(void)
         cmocka_unit_test(t_generated_roundtrip),
         cmocka_unit_test(t_generated_doc_equals_format),
         cmocka_unit_test(t_dirname),
+        cmocka_unit_test(t_run_keys_count),
         cmocka_unit_test(t_generator_deterministic_and_in_range),
         cmocka_unit_test(t_order_and_whitespace_do_not_matter),
         cmocka_unit_test(t_each_validation_rule_fails),

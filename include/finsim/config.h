@@ -27,6 +27,11 @@ typedef struct cfg_layers {
     int nowned;
 } cfg_layers_t;
 
+/* The settings of finsim run (NULL-name terminated), shared with the config
+ * fuzzer so that real configuration files reach deep. */
+#define CFG_RUN_NKEYS 34
+extern const cfg_key_t cfg_run_keys[CFG_RUN_NKEYS + 1];
+
 /* Build the layered argument vector for keys (NULL-name terminated) from the
  * INI file named by --config FILE in argv or FINSIM_CONFIG, the FINSIM_*
  * environment and argv itself. Returns 0, or -1 with a one-line reason in

@@ -16,20 +16,8 @@
 #include "finsim/util.h"
 #include "fuzz.h"
 
-/* The settings of finsim run (run.c), so real config files get deep. */
-static const cfg_key_t keys[] = {
-    {"store", "store", 0}, {"key_prefix", "store", 0}, {"password_file", "store", 0},
-    {"timeout", "store", 0}, {"batch", "store", 0}, {"mirror", "store", 1},
-    {"tls_ca", "tls", 0}, {"tls_ca_dir", "tls", 0}, {"tls_cert", "tls", 0}, {"tls_key", "tls", 0},
-    {"tls_sni", "tls", 0}, {"tls_insecure", "tls", 1},
-    {"algorithm", "run", 0}, {"kernel", "run", 0}, {"seed", "run", 0}, {"paths", "run", 0},
-    {"start_trade", "run", 0}, {"trade_window", "run", 0}, {"all_trades", "run", 1},
-    {"ids_file", "run", 0}, {"output", "run", 0}, {"schedule", "run", 0}, {"balance", "run", 0},
-    {"chunk", "run", 0}, {"resume", "run", 1}, {"expect_checksum", "run", 0}, {"events", "run", 0},
-    {"progress", "run", 0}, {"quiet", "run", 1}, {"failure", "run", 0}, {"failure_mode", "run", 0},
-    {"task_duration", "synthetic", 0}, {"mem_usage", "synthetic", 0}, {"delay_start", "synthetic", 0},
-    {NULL, NULL, 0},
-};
+/* The settings of finsim run, so real config files get deep. */
+#define keys cfg_run_keys
 
 static char path[4096];
 
