@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check Azure Batch request bodies against the Batch service REST schema.
 
-  azure_batch_check.py [--rendered] KIND=FILE ...     KIND: pool, job, task, job-schedule
+  azure_batch_check.py [--rendered] KIND=FILE ...     KIND: pool, job, task, job-schedule, screen-schedule
 
 Each file must parse as JSON, carry every property the REST API marks as
 required for its object (Pool - Add, Job - Add, Task - Add, Job Schedule -
@@ -108,7 +108,8 @@ S = {
         "userIdentity": "UserIdentity", "runExclusive": "bool", "applicationPackageReferences": ["any"],
         "authenticationTokenSettings": "any", "allowLowPriorityNode": "bool"}),
 }
-KINDS = {"pool": "Pool", "job": "Job", "task": "Task", "job-schedule": "JobSchedule"}
+KINDS = {"pool": "Pool", "job": "Job", "task": "Task", "job-schedule": "JobSchedule",
+         "screen-schedule": "JobSchedule"}
 PLACEHOLDER = re.compile(r"\$\{[A-Z0-9_]+\}")
 DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -211,7 +212,8 @@ def env_settings(obj, path=""):
 def no_secrets(doc, name, rendered):
     """Templates hold placeholders only where secrets go; rendered files must be redacted."""
     for p, e in env_settings(doc):
-        if SECRET_NAME.search(e.get("name", "")):
+        # a *_FILE setting names a file holding the secret, not the secret
+        if SECRET_NAME.search(e.get("name", "")) and not e.get("name", "").endswith("_FILE"):
             v = e.get("value", "")
             ok = (not rendered and re.fullmatch(r"\$\{[A-Z0-9_]+\}", v)) or (rendered and v == "<redacted>")
             if not ok:
@@ -227,6 +229,8 @@ def no_secrets(doc, name, rendered):
             fail(f"{name}{p}: value looks like a secret: {s[:40]!r}...")
     for p, s in walk_strings(doc):
         if p.endswith("ommandLine") or p.endswith("containerRunOptions"):
+            # --password-file PATH / --api-key-file PATH name files, not secrets
+            s = re.sub(r"--(password|api-key)-file \S+", "", s)
             if re.search(r"(?i)password|secret|sig=|token|\$\{", s):
                 fail(f"{name}{p}: a command line must not carry secrets or placeholders: {s!r}")
 
@@ -270,6 +274,19 @@ def finsim_rules(kind, doc, name, rendered):
                 check(task, "Task", "FINSIM_TASK_JSON", rendered)
                 no_secrets(task, name + ":FINSIM_TASK_JSON", rendered)
                 finsim_rules("task", task, name + ":FINSIM_TASK_JSON", rendered)
+    if kind == "screen-schedule":  # the daily screen: its job manager task is the whole job
+        sch = doc["schedule"]
+        if sch.get("recurrenceInterval") != "PT24H":
+            fail(f"{name}: a daily schedule needs recurrenceInterval PT24H")
+        if "doNotRunUntil" not in sch:
+            fail(f"{name}: the schedule needs doNotRunUntil (the first run)")
+        jm = doc["jobSpecification"].get("jobManagerTask")
+        if not jm or "containerSettings" not in jm:
+            fail(f"{name}: the screen runs as a job manager task on a container pool (containerSettings)")
+        elif not re.search(r"\bfinsim screen\b", jm["commandLine"]):
+            fail(f"{name}: the job manager task must run 'finsim screen'")
+        elif not jm.get("outputFiles"):
+            fail(f"{name}: the signals must be uploaded (outputFiles)")
     if kind == "job-schedule":
         sch = doc["schedule"]
         if sch.get("recurrenceInterval") != "PT24H":
@@ -298,7 +315,7 @@ def main():
     for a in args:
         kind, _, name = a.partition("=")
         if kind not in KINDS:
-            fail(f"unknown kind {kind} (pool, job, task, job-schedule)")
+            fail(f"unknown kind {kind} (pool, job, task, job-schedule, screen-schedule)")
         try:
             with open(name) as f:
                 doc = json.load(f)

@@ -23,6 +23,10 @@ for f in pool job task job-schedule; do
 done
 expect_rc 0 "$PY" "$CHK" pool="$A/pool.json" job="$A/job.json" task="$A/task.json" job-schedule="$A/job-schedule.json"
 cat "$T/last.out"
+# the daily screen's schedule (fetch quotes, price, publish signals)
+expect_rc 0 "$PY" -m json.tool "$A/screen-job-schedule.json"
+expect_rc 0 "$PY" "$CHK" screen-schedule="$A/screen-job-schedule.json"
+cat "$T/last.out"
 # the checker finds a misspelt property, a missing required one, a secret value
 sed 's/"nodeAgentSKUId"/"nodeAgentSkuId"/' "$A/pool.json" > "$T/bad-pool.json"
 expect_rc 1 "$PY" "$CHK" pool="$T/bad-pool.json"

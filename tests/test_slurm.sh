@@ -6,7 +6,8 @@
 #   uninterrupted run; a restart limit of 0 ends the job with finsim's status;
 #   finsim-array.sbatch prices two portfolios, one per array index;
 #   the scrontab entry (run as scrontab would submit it, since Debian ships no
-#   scrontab command) submits finsim.sbatch at a given second with an INI file.
+#   scrontab command) submits finsim.sbatch at a given second with an INI file;
+#   finsim-screen.sbatch (the daily screen) publishes the signals of a direct run.
 source "$FINSIM_SRC/tests/lib/common.sh"
 source "$FINSIM_SRC/tests/lib/slurm.sh"
 PY=${PY:-/usr/bin/python3}
@@ -217,4 +218,28 @@ lag = (st - at).total_seconds()
 sys.exit(0 if 0 <= lag <= 10 else f"daily job started {lag:.0f} s after the target")
 PYEOF
 CHECKS=$((CHECKS + 1))
+
+# 6. the daily screen job (finsim-screen.sbatch, what finsim-screen.scrontab
+# runs): quotes from a file, signals as HDF5 and CSV, the CSV equal to that of
+# 'finsim screen' run directly with the same settings (FINSIM_* exported above)
+expect_rc 0 bash -n "$J/finsim-screen.sbatch"
+expect_rc 0 bash "$J/finsim-screen.sbatch" --help
+expect_grep 'FINSIM_QUOTES' "$T/last.out"
+expect_rc 0 "$FINSIM_BIN" screen --make-quotes "$T/quotes.csv" --store "$T/trades.h5" --quote-noise 0.05
+expect_rc 0 "$FINSIM_BIN" screen --store "$T/trades.h5" --quotes "$T/quotes.csv" --min-edge 0.01 --min-z 1 \
+  --csv "$T/direct.csv"
+[ "$(wc -l < "$T/direct.csv")" -gt 1 ] || { echo "FAIL: the direct screen selected nothing" >&2; exit 1; }
+mkdir -p "$T/sig"
+JSC=$(FINSIM_STORE="$T/trades.h5" FINSIM_QUOTES="$T/quotes.csv" FINSIM_MIN_EDGE=0.01 FINSIM_MIN_Z=1 \
+      FINSIM_OUTPUT_DIR="$T/sig" submit -N1 -n1 -o "$T/screen-%j.out" "$J/finsim-screen.sbatch")
+expect_state "$JSC" COMPLETED "$T/screen-$JSC.out"
+SIG=$(ls "$T/sig"/signals-*-"$JSC".csv)
+expect_rc 0 cmp "$T/direct.csv" "$SIG"
+"$PY" - "${SIG%.csv}.h5" "$(($(wc -l < "$T/direct.csv") - 1))" <<'PYEOF'
+import sys, h5py
+n = len(h5py.File(sys.argv[1], "r")["signals"])
+sys.exit(0 if n == int(sys.argv[2]) else f"/signals has {n} rows, the CSV {sys.argv[2]}")
+PYEOF
+CHECKS=$((CHECKS + 1))
+echo "screen job: $(($(wc -l < "$T/direct.csv") - 1)) signals, CSV equal to the direct run"
 finish
