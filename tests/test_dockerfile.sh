@@ -60,7 +60,9 @@ for lib in $needed; do
         { echo "FAIL: finsim needs $lib but the runtime stage does not copy it from the build stage" >&2; exit 1; }
       CHECKS=$((CHECKS + 1)); continue ;;
   esac
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+  # read all of ldconfig's output: an early exit here would SIGPIPE it, and
+  # pipefail would end the test without a word
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }')
   [ -n "$path" ] || { echo "FAIL: cannot resolve $lib" >&2; exit 1; }
   pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1 || true)
   [ -n "$pkg" ] || pkg=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1 || true)
