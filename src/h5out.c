@@ -1,9 +1,10 @@
 /* h5out.c - the HDF5 results file, written with parallel HDF5 (MPI-IO).
  *
  * Every rank writes the rows of its own trades as soon as they are priced
- * (independent writes into a dataset allocated at creation), so no rank ever
- * holds more than one batch of results and rank 0 never gathers the
- * portfolio. Metadata (datasets, attributes) is created collectively. */
+ * (independent writes into a dataset allocated at creation, or collective
+ * ones in lock step when asked), so no rank ever holds more than one batch of
+ * results and rank 0 never gathers the portfolio. Metadata (datasets,
+ * attributes) is created collectively. */
 #include "finsim/h5out.h"
 
 #include <errno.h>
@@ -18,6 +19,10 @@ struct h5out {
     hid_t file;          /* open file */
     hid_t results;       /* /results dataset */
     hid_t rtype;         /* memory type of result_t */
+    hid_t dxpl;          /* transfer properties of the row writes */
+    int collective;      /* row writes are collective (MPI-IO) */
+    int64_t fallbacks;   /* collective writes that HDF5 did independently */
+    uint32_t fb_cause;   /* H5D_mpio_no_collective_cause_t of the first one */
     MPI_Comm comm;       /* communicator of the collective calls */
     int64_t nrows;       /* rows in /results */
     char *path;          /* final path */
@@ -110,6 +115,7 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
     h->partial = xmalloc(n);
     snprintf(h->partial, n, "%s.partial", path);
     h->file = h->results = h->rtype = H5I_INVALID_HID;
+    h->dxpl = H5P_DEFAULT;
 
     int rank, nranks, ok_space = 1;
     MPI_Comm_rank(comm, &rank);
@@ -169,16 +175,43 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
     return h;
 }
 
+void h5out_set_collective(h5out_t *h, int collective)
+{
+    if (h->dxpl != H5P_DEFAULT)
+        H5Pclose(h->dxpl);
+    h->dxpl = H5P_DEFAULT;
+    h->collective = collective != 0;
+    if (h->collective) {
+        h->dxpl = H5Pcreate(H5P_DATASET_XFER);
+        H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE);
+    }
+}
+
 int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char *err, size_t errlen)
 {
-    if (n == 0)
+    if (n == 0 && !h->collective)
         return 0;
     double t0 = fs_now();
-    hsize_t start[1] = {(hsize_t)row0}, count[1] = {(hsize_t)n};
+    hsize_t start[1] = {(hsize_t)row0}, count[1] = {(hsize_t)(n ? n : 1)};
     hid_t fspace = H5Dget_space(h->results);
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
     hid_t mspace = H5Screate_simple(1, count, NULL);
-    herr_t rc = H5Dwrite(h->results, h->rtype, mspace, fspace, H5P_DEFAULT, r);
+    if (n) {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    } else { /* a collective round in which this rank has no rows */
+        H5Sselect_none(fspace);
+        H5Sselect_none(mspace);
+    }
+    herr_t rc = H5Dwrite(h->results, h->rtype, mspace, fspace, h->dxpl, r);
+    H5D_mpio_actual_io_mode_t mode;
+    if (h->collective && rc >= 0 && H5Pget_mpio_actual_io_mode(h->dxpl, &mode) >= 0 &&
+        mode == H5D_MPIO_NO_COLLECTIVE) {
+        /* HDF5 may break a collective write down to independent ones (e.g.
+         * for a type conversion): count it, keep the first cause */
+        uint32_t local = 0, global = 0;
+        H5Pget_mpio_no_collective_cause(h->dxpl, &local, &global);
+        if (!h->fallbacks++)
+            h->fb_cause = local | global;
+    }
     H5Sclose(mspace);
     H5Sclose(fspace);
     h->write_s += fs_now() - t0;
@@ -186,6 +219,13 @@ int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char
         return fs_seterr(err, errlen, "writing rows %lld..%lld of %s failed (disk full?)", (long long)row0,
                          (long long)(row0 + (int64_t)n - 1), h->partial);
     return 0;
+}
+
+int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause)
+{
+    if (cause)
+        *cause = h ? h->fb_cause : 0;
+    return h ? h->fallbacks : 0;
 }
 
 double h5out_write_seconds(const h5out_t *h)
@@ -238,6 +278,7 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
     H5Gclose(root);
     H5Dclose(h->results);
     H5Tclose(h->rtype);
+    h5out_set_collective(h, 0);
     ok &= H5Fclose(h->file) >= 0;
     h->write_s += fs_now() - t0;
     ok = all_ok(h->comm, ok);
@@ -264,6 +305,7 @@ void h5out_abort(h5out_t *h)
         H5Dclose(h->results);
     if (h->rtype >= 0)
         H5Tclose(h->rtype);
+    h5out_set_collective(h, 0);
     if (h->file >= 0)
         H5Fclose(h->file);
     free(h->path);

@@ -6,7 +6,8 @@
  *           chunks on demand;
  *   every rank: fetch its trades in pipelined batches, price them, mirror
  *           the results back to the store and write them into its rows of
- *           the HDF5 results file (parallel HDF5, independent writes);
+ *           the HDF5 results file (parallel HDF5, independent writes, or collective ones
+ *           with --h5-write collective);
  *   end:    telemetry and provenance attributes, report on rank 0.
  * Memory per rank is one batch of trades and results, whatever the window. */
 #define _GNU_SOURCE
@@ -434,8 +435,19 @@ static int run_static(run_state_t *s, int64_t *list_ids, const int64_t *bounds)
         }
     }
     free(sendbuf);
+    /* collective writes: every rank takes part in as many write rounds as
+     * the rank with the most batches, agreed before the first (HDF5's own
+     * collectives run inside each write; a failed rank aborts the job) */
+    int64_t b = s->cfg->batch, nb = (w.count + b - 1) / b, most = nb;
+    if (s->cfg->h5_collective)
+        MPI_Allreduce(&nb, &most, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
     int rc = do_window(s, &w);
     free(w.ids);
+    for (int64_t i = nb; i < most && rc == 0; i++)
+        if (h5out_write_rows(s->out, 0, s->res, 0, s->err, sizeof(s->err)) != 0) {
+            s->fatal = FS_EXIT_IO;
+            rc = -1;
+        }
     return rc;
 }
 
@@ -637,7 +649,7 @@ static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_pa
                           int check)
 {
     enum { O_STORE = 1000, O_OUTPUT, O_START, O_WINDOW, O_ALL, O_IDS, O_SCHED, O_BALANCE, O_CHUNK,
-           O_BATCH, O_NOMIRROR, O_RESUME, O_EXPECT, O_EVENTS, O_PROGRESS, O_QUIET, O_PREFIX, O_PWFILE,
+           O_BATCH, O_H5WRITE, O_NOMIRROR, O_RESUME, O_EXPECT, O_EVENTS, O_PROGRESS, O_QUIET, O_PREFIX, O_PWFILE,
            O_CA, O_CADIR, O_CERT, O_KEY, O_SNI, O_INSECURE, O_TIMEOUT, O_FMODE, O_VERBOSE, O_CONFIG,
            O_MIRROR, O_NORESUME, O_NOQUIET, O_NOINSECURE, O_NOALL };
     static const struct option opts[] = {
@@ -658,6 +670,7 @@ static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_pa
         {"ids-file", required_argument, NULL, O_IDS},
         {"schedule", required_argument, NULL, O_SCHED},
         {"balance", required_argument, NULL, O_BALANCE},
+        {"h5-write", required_argument, NULL, O_H5WRITE},
         {"chunk", required_argument, NULL, O_CHUNK},
         {"batch", required_argument, NULL, O_BATCH},
         {"no-mirror", no_argument, NULL, O_NOMIRROR},
@@ -736,6 +749,11 @@ static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_pa
             else if (!strcmp(optarg, "cost")) c->balance = RUN_BALANCE_COST;
             else return fs_error("--balance must be count or cost, not '%s'", optarg), -1;
             break;
+        case O_H5WRITE:
+            if (!strcmp(optarg, "independent")) c->h5_collective = 0;
+            else if (!strcmp(optarg, "collective")) c->h5_collective = 1;
+            else return fs_error("--h5-write must be independent or collective, not '%s'", optarg), -1;
+            break;
         case O_CHUNK:
             if (fs_parse_i64(optarg, &v) || v < 1 || v > 100000000)
                 return fs_error("--chunk expects a positive count, got '%s'", optarg), -1;
@@ -800,6 +818,10 @@ static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_pa
     if (c->window > 0 && c->start_trade + c->window - 1 > TRADE_MAX_ID)
         return fs_error("run: the range passes trade id %lld", TRADE_MAX_ID), -1;
     c->list_mode = c->window <= 0;
+    if (c->h5_collective && c->schedule == RUN_DYNAMIC)
+        return fs_error("run: --h5-write collective needs --schedule static (collective writes put the "
+                        "ranks in lock step, one write per batch index; dynamic chunks cannot promise that)"),
+               -1;
     if (c->password_file) {
         char err[512];
         if (cfg_read_secret_file(c->password_file, owned_password, err, sizeof(err)) != 0)
@@ -846,7 +868,7 @@ static char *describe_config(const run_cfg_t *c, const char *store_desc)
              "store=%s\nkey_prefix=%s\npassword_file=%s\ntimeout=%g\nbatch=%d\nmirror=%s\n"
              "tls_ca=%s\ntls_ca_dir=%s\ntls_cert=%s\ntls_key=%s\ntls_sni=%s\ntls_insecure=%s\n"
              "algorithm=%s\nkernel=%s\nseed=%llu\npaths=%lld\nstart_trade=%lld\ntrade_window=%lld\n"
-             "all_trades=%s\nids_file=%s\noutput=%s\nschedule=%s\nbalance=%s\nchunk=%lld\nresume=%s\n"
+             "all_trades=%s\nids_file=%s\noutput=%s\nschedule=%s\nbalance=%s\nchunk=%lld\nh5_write=%s\nresume=%s\n"
              "expect_checksum=%s\nevents=%s\nprogress=%g\nquiet=%s\nfailure=%g\nfailure_mode=%s\n"
              "task_duration=%g\nmem_usage=%g\ndelay_start=%g\nredis_password=%s\n",
              store_desc ? store_desc : "", c->so.key_prefix ? c->so.key_prefix : "",
@@ -858,7 +880,8 @@ static char *describe_config(const run_cfg_t *c, const char *store_desc)
              (unsigned long long)c->mo.seed, (long long)c->mo.paths, (long long)c->start_trade,
              (long long)c->window, c->all_trades ? "true" : "false", c->ids_file ? c->ids_file : "",
              c->output ? c->output : "", c->schedule == RUN_DYNAMIC ? "dynamic" : "static",
-             c->balance == RUN_BALANCE_COST ? "cost" : "count", (long long)c->chunk, c->resume ? "true" : "false",
+             c->balance == RUN_BALANCE_COST ? "cost" : "count", (long long)c->chunk,
+             c->h5_collective ? "collective" : "independent", c->resume ? "true" : "false",
              expect, c->events_path ? c->events_path : "", c->progress_interval, c->quiet ? "true" : "false",
              c->mo.failure_p, c->failure_exit ? "exit" : "record", c->mo.task_duration_ms, c->mo.mem_mb,
              c->mo.delay_start_ms,
@@ -1050,6 +1073,7 @@ int cmd_run(int argc, char **argv)
         code = FS_EXIT_IO;
         goto out_buffers;
     }
+    h5out_set_collective(s.out, c.h5_collective);
     if (rank == 0 && c.events_path) {
         s.events = fopen(c.events_path, "a");
         if (!s.events)
@@ -1124,6 +1148,11 @@ int cmd_run(int argc, char **argv)
     s.tel.compute_s = s.compute_s;
     s.tel.mirror_s = s.mirror_s;
     s.tel.write_s = h5out_write_seconds(s.out);
+    uint32_t fb_cause = 0;
+    int64_t fallbacks = h5out_collective_fallbacks(s.out, &fb_cause);
+    if (fallbacks)
+        fs_warn("rank %d: HDF5 carried out %lld of the collective writes as independent ones "
+                "(H5Pget_mpio_no_collective_cause: 0x%x)", rank, (long long)fallbacks, (unsigned)fb_cause);
     s.tel.total_s = fs_now() - s.t_start;
     s.tel.peak_rss_kb = peak_rss_kb();
     h5out_telemetry_t *tel = xmalloc(sizeof(*tel) * (size_t)nranks);
@@ -1243,7 +1272,7 @@ int cmd_run(int argc, char **argv)
         printf("load imbalance : %.3f (max/mean busy time over ranks)\n",
                busy_sum > 0 ? busy_max / (busy_sum / nranks) : 1.0);
         printf("peak RSS       : %.1f MB (largest rank)\n", (double)rss_max / 1024.0);
-        printf("output         : %s\n", c.output);
+        printf("output         : %s%s\n", c.output, c.h5_collective ? " (collective MPI-IO writes)" : "");
         printf("checksum       : %s\n", sums);
         if (c.have_expect && c.expect_checksum != checksum) {
             printf("RESULT: CHECKSUM MISMATCH (expected %016llx)\n", (unsigned long long)c.expect_checksum);

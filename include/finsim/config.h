@@ -29,7 +29,7 @@ typedef struct cfg_layers {
 
 /* The settings of finsim run (NULL-name terminated), shared with the config
  * fuzzer so that real configuration files reach deep. */
-#define CFG_RUN_NKEYS 34
+#define CFG_RUN_NKEYS 35
 extern const cfg_key_t cfg_run_keys[CFG_RUN_NKEYS + 1];
 
 /* Build the layered argument vector for keys (NULL-name terminated) from the

@@ -56,9 +56,19 @@ typedef struct h5out_attr {
  * in err (the same outcome on every rank). */
 h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err, size_t errlen);
 
-/* Independent: write n results at rows row0 .. row0+n-1. Returns 0 or -1
+/* Make the row writes collective (1) or independent (0, the default). */
+void h5out_set_collective(h5out_t *h, int collective);
+
+/* Write n results at rows row0 .. row0+n-1. Independent by default; after
+ * h5out_set_collective(h, 1), every rank must call it the same number of
+ * times (n = 0 when a rank has no rows for that round). Returns 0 or -1
  * (reason in err). */
 int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char *err, size_t errlen);
+
+/* Collective writes that HDF5 carried out as independent ones on this rank,
+ * and (in *cause, may be NULL) the H5D_mpio_no_collective_cause_t bits of
+ * the first. 0 when writes are independent or all were collective. */
+int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause);
 
 /* Collective: write /telemetry (tel[0..nranks), identical on every rank),
  * the root attributes (identical on every rank), the uint64 attribute

@@ -29,6 +29,7 @@ typedef struct run_cfg {
     run_schedule_t schedule;     /* --schedule */
     run_balance_t balance;       /* --balance (static) */
     int64_t chunk;               /* --chunk (dynamic; 0 = auto) */
+    int h5_collective;           /* --h5-write collective (static schedule only) */
     int resume;                  /* --resume */
     int mirror;                  /* mirror results to the store (default 1) */
     int failure_exit;            /* an injected failure ends the rank (default 1) */
