@@ -121,11 +121,25 @@ void store_close(store_t *st)
     free(st);
 }
 
+/* The error of an operation that the backend does not have. */
+static int notsup(store_t *st, const char *what)
+{
+    return store_set_error(st, STORE_E_NOTSUP, "%s store %s", st->be->name, what);
+}
+
+/* Count n trades or results written since t0, pass rc on. */
+static int counted_put(store_t *st, double t0, size_t n, int rc)
+{
+    st->stats.put_s += fs_now() - t0;
+    st->stats.puts += (int64_t)n;
+    return rc;
+}
+
 int store_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out)
 {
     double t0 = fs_now();
     int rc = st->be->get_trades ? st->be->get_trades(st, ids, n, out)
-                                : store_set_error(st, STORE_E_NOTSUP, "%s store cannot read trades", st->be->name);
+                                : notsup(st, "cannot read trades");
     st->stats.fetch_s += fs_now() - t0;
     st->stats.gets += (int64_t)n;
     return rc;
@@ -135,30 +149,24 @@ int store_put_trades(store_t *st, const trade_t *t, size_t n)
 {
     double t0 = fs_now();
     int rc = st->be->put_trades ? st->be->put_trades(st, t, n)
-                                : store_set_error(st, STORE_E_NOTSUP, "%s store cannot write trades", st->be->name);
-    st->stats.put_s += fs_now() - t0;
-    st->stats.puts += (int64_t)n;
-    return rc;
+                                : notsup(st, "cannot write trades");
+    return counted_put(st, t0, n, rc);
 }
 
 int store_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n)
 {
     double t0 = fs_now();
     int rc = st->be->put_trade_docs ? st->be->put_trade_docs(st, ids, docs, off, n)
-                                    : store_set_error(st, STORE_E_NOTSUP, "%s store keeps no documents", st->be->name);
-    st->stats.put_s += fs_now() - t0;
-    st->stats.puts += (int64_t)n;
-    return rc;
+                                    : notsup(st, "keeps no documents");
+    return counted_put(st, t0, n, rc);
 }
 
 int store_put_ranking(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n)
 {
     double t0 = fs_now();
     int rc = st->be->put_ranking ? st->be->put_ranking(st, name, ids, scores, n)
-                                 : store_set_error(st, STORE_E_NOTSUP, "%s store keeps no rankings", st->be->name);
-    st->stats.put_s += fs_now() - t0;
-    st->stats.puts += (int64_t)n;
-    return rc;
+                                 : notsup(st, "keeps no rankings");
+    return counted_put(st, t0, n, rc);
 }
 
 int store_has_trade_docs(const store_t *st)
@@ -170,30 +178,28 @@ int store_put_results(store_t *st, const result_t *r, size_t n)
 {
     double t0 = fs_now();
     int rc = st->be->put_results ? st->be->put_results(st, r, n)
-                                 : store_set_error(st, STORE_E_NOTSUP, "%s store cannot mirror results", st->be->name);
-    st->stats.put_s += fs_now() - t0;
-    st->stats.puts += (int64_t)n;
-    return rc;
+                                 : notsup(st, "cannot mirror results");
+    return counted_put(st, t0, n, rc);
 }
 
 int store_get_results(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found)
 {
     if (!st->be->get_results)
-        return store_set_error(st, STORE_E_NOTSUP, "%s store cannot read results", st->be->name);
+        return notsup(st, "cannot read results");
     return st->be->get_results(st, ids, n, out, found);
 }
 
 int store_list_trades(store_t *st, int64_t **ids, size_t *n)
 {
     if (!st->be->list_trades)
-        return store_set_error(st, STORE_E_NOTSUP, "%s store cannot list its trades", st->be->name);
+        return notsup(st, "cannot list its trades");
     return st->be->list_trades(st, ids, n);
 }
 
 int store_reconnect(store_t *st)
 {
     if (!st->be->reconnect)
-        return store_set_error(st, STORE_E_NOTSUP, "%s store cannot reconnect", st->be->name);
+        return notsup(st, "cannot reconnect");
     return st->be->reconnect(st);
 }
 

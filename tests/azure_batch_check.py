@@ -235,6 +235,16 @@ def no_secrets(doc, name, rendered):
                 fail(f"{name}{p}: a command line must not carry secrets or placeholders: {s!r}")
 
 
+def daily_job_manager(doc, name):
+    """Check a daily job schedule's recurrence; return its jobManagerTask (or None)."""
+    sch = doc["schedule"]
+    if sch.get("recurrenceInterval") != "PT24H":
+        fail(f"{name}: a daily schedule needs recurrenceInterval PT24H")
+    if "doNotRunUntil" not in sch:
+        fail(f"{name}: the schedule needs doNotRunUntil (the first run)")
+    return doc["jobSpecification"].get("jobManagerTask")
+
+
 def finsim_rules(kind, doc, name, rendered):
     if kind == "pool":
         if doc.get("taskSlotsPerNode") != 1:
@@ -275,12 +285,7 @@ def finsim_rules(kind, doc, name, rendered):
                 no_secrets(task, name + ":FINSIM_TASK_JSON", rendered)
                 finsim_rules("task", task, name + ":FINSIM_TASK_JSON", rendered)
     if kind == "screen-schedule":  # the daily screen: its job manager task is the whole job
-        sch = doc["schedule"]
-        if sch.get("recurrenceInterval") != "PT24H":
-            fail(f"{name}: a daily schedule needs recurrenceInterval PT24H")
-        if "doNotRunUntil" not in sch:
-            fail(f"{name}: the schedule needs doNotRunUntil (the first run)")
-        jm = doc["jobSpecification"].get("jobManagerTask")
+        jm = daily_job_manager(doc, name)
         if not jm or "containerSettings" not in jm:
             fail(f"{name}: the screen runs as a job manager task on a container pool (containerSettings)")
         elif not re.search(r"\bfinsim screen\b", jm["commandLine"]):
@@ -288,12 +293,7 @@ def finsim_rules(kind, doc, name, rendered):
         elif not jm.get("outputFiles"):
             fail(f"{name}: the signals must be uploaded (outputFiles)")
     if kind == "job-schedule":
-        sch = doc["schedule"]
-        if sch.get("recurrenceInterval") != "PT24H":
-            fail(f"{name}: a daily schedule needs recurrenceInterval PT24H")
-        if "doNotRunUntil" not in sch:
-            fail(f"{name}: the schedule needs doNotRunUntil (the first run)")
-        jm = doc["jobSpecification"].get("jobManagerTask")
+        jm = daily_job_manager(doc, name)
         if not jm:
             fail(f"{name}: a recurring schedule needs a jobManagerTask to add the day's tasks")
         if jm.get("killJobOnCompletion", True) is not False:
