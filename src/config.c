@@ -23,8 +23,8 @@ const cfg_key_t cfg_run_keys[CFG_RUN_NKEYS + 1] = { /* tests/test_trade.c checks
     {"algorithm", "run", 0}, {"kernel", "run", 0}, {"seed", "run", 0}, {"paths", "run", 0},
     {"start_trade", "run", 0}, {"trade_window", "run", 0}, {"all_trades", "run", 1},
     {"ids_file", "run", 0}, {"output", "run", 0}, {"schedule", "run", 0}, {"balance", "run", 0},
-    {"chunk", "run", 0}, {"h5_write", "run", 0}, {"resume", "run", 1}, {"expect_checksum", "run", 0}, {"events", "run", 0},
-    {"progress", "run", 0}, {"quiet", "run", 1}, {"failure", "run", 0}, {"failure_mode", "run", 0},
+    {"chunk", "run", 0}, {"h5_write", "run", 0}, {"resume", "run", 1}, {"expect_checksum", "run", 0},
+    {"events", "run", 0}, {"progress", "run", 0}, {"quiet", "run", 1}, {"failure", "run", 0}, {"failure_mode", "run", 0},
     {"task_duration", "synthetic", 0}, {"mem_usage", "synthetic", 0}, {"delay_start", "synthetic", 0},
     {NULL, NULL, 0},
 };

@@ -619,13 +619,9 @@ static const char run_usage[] =
     "exit status: 0 every trade priced; 1 some trades failed; 2 usage; 3 store;\n"
     "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure.\n";
 
-/* Every setting of finsim run: cfg_run_keys (config.c). */
-#define run_keys cfg_run_keys
-#define RUN_NKEYS CFG_RUN_NKEYS
-
-/* Where each setting's value came from (index as run_keys); NULL = default. */
+/* Where each setting's value came from (index as cfg_run_keys); NULL = default. */
 typedef struct run_sources {
-    const char *src[RUN_NKEYS];
+    const char *src[CFG_RUN_NKEYS];
     cfg_layers_t layers;
 } run_sources_t;
 
@@ -638,8 +634,8 @@ static void note_source(run_sources_t *rs, const char *optname, const char *src)
     for (char *p = key; *p; p++)
         if (*p == '-')
             *p = '_';
-    for (size_t i = 0; i < RUN_NKEYS; i++)
-        if (!strcmp(run_keys[i].name, key))
+    for (size_t i = 0; i < CFG_RUN_NKEYS; i++)
+        if (!strcmp(cfg_run_keys[i].name, key))
             rs->src[i] = src;
 }
 
@@ -702,7 +698,7 @@ static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_pa
     int64_t v;
     double d;
     char cerr[512];
-    if (cfg_build(run_keys, argc0, argv0, &rs->layers, cerr, sizeof(cerr)) != 0)
+    if (cfg_build(cfg_run_keys, argc0, argv0, &rs->layers, cerr, sizeof(cerr)) != 0)
         return fs_error("%s", cerr), -1;
     int argc = rs->layers.argc;
     char **argv = rs->layers.argv;
@@ -856,7 +852,7 @@ static char *join_argv(int argc, char **argv)
     return s;
 }
 
-/* The effective configuration as key=value lines (names as in run_keys),
+/* The effective configuration as key=value lines (names as in cfg_run_keys),
  * secrets redacted. store is the URL without user info. */
 static char *describe_config(const run_cfg_t *c, const char *store_desc)
 {
@@ -955,8 +951,8 @@ int cmd_config(int argc, char **argv)
         char *eq = strchr(line, '=');
         *eq = '\0';
         const char *src = "default";
-        for (size_t i = 0; i < RUN_NKEYS; i++)
-            if (!strcmp(run_keys[i].name, line) && rs.src[i])
+        for (size_t i = 0; i < CFG_RUN_NKEYS; i++)
+            if (!strcmp(cfg_run_keys[i].name, line) && rs.src[i])
                 src = rs.src[i];
         if (!strcmp(line, "redis_password"))
             src = pw_src;
