@@ -33,11 +33,10 @@ rc=0
 
 if [ "${FINSIM_SANITIZE_PASS:-1}" != 0 ]; then
   note "pass 2: build-asan/ (AddressSanitizer, UndefinedBehaviorSanitizer, LeakSanitizer)"
-  # src/sanitize.c sets the defaults in the binaries themselves (they reach
-  # ranks started by srun or with a clean environment too); these repeat them
-  export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0
-  export LSAN_OPTIONS=print_suppressions=0
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  # the options and leak suppressions are built into the binaries
+  # (src/sanitize.c: they reach ranks started by srun or with a clean
+  # environment too); options left in this shell would override them
+  unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
   rc=0
   bash scripts/build.sh build-asan -DFINSIM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo || rc=$?
   if [ "$rc" -eq 0 ]; then
@@ -45,7 +44,6 @@ if [ "${FINSIM_SANITIZE_PASS:-1}" != 0 ]; then
       ctest --output-on-failure --timeout 900 "$@") || rc=$?
   fi
   [ "$rc" -eq 0 ] || fail "$rc" "sanitizer pass in build-asan/"
-  unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 fi
 
 if [ "$FUZZ_SECONDS" != 0 ]; then
