@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "finsim/h5out.h"
-#include "finsim/result.h"
+#include "finsim/output/h5out.h"
+#include "finsim/trade/result.h"
 
 enum { M_INDEPENDENT, M_COLLECTIVE, M_GATHER, M_COUNT };
 static const char *const mname[M_COUNT] = {"independent", "collective", "gather to rank 0"};

@@ -18,10 +18,10 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "finsim/gen.h"
-#include "finsim/mc.h"
-#include "finsim/rng.h"
-#include "finsim/util.h"
+#include "finsim/trade/gen.h"
+#include "finsim/pricing/mc.h"
+#include "finsim/trade/rng.h"
+#include "finsim/base/util.h"
 #include "mc_kernel.h"
 
 /* Benchmark settings from the command line. */

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "finsim/gen.h"
-#include "finsim/store.h"
-#include "finsim/util.h"
+#include "finsim/trade/gen.h"
+#include "finsim/store/store.h"
+#include "finsim/base/util.h"
 
 /* Parse a positive integer argument or exit with usage status 2. */
 static long arg_long(const char *s, const char *what)

@@ -212,7 +212,7 @@ def main():
     for p in must_out:
         if not ignored(rules, p):
             fail(f".dockerignore lets {p} into the build context")
-    must_in = ["CMakeLists.txt", "src/main.c", "include/finsim/store.h", "scripts/build-hiredis.sh",
+    must_in = ["CMakeLists.txt", "src/cmd/main.c", "include/finsim/store/store.h", "scripts/build-hiredis.sh",
                "bench/CMakeLists.txt", "tests/CMakeLists.txt"]
     for k, t in final + build[2]:
         if k == "COPY" and "--from=" not in t:

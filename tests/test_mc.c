@@ -15,11 +15,11 @@
 
 #include <gsl/gsl_rng.h>
 
-#include "../src/mc_kernel.h"
-#include "finsim/gen.h"
-#include "finsim/mc.h"
-#include "finsim/rng.h"
-#include "finsim/util.h"
+#include "../src/pricing/mc_kernel.h"
+#include "finsim/trade/gen.h"
+#include "finsim/pricing/mc.h"
+#include "finsim/trade/rng.h"
+#include "finsim/base/util.h"
 
 /* ==== helpers ============================================================= */
 

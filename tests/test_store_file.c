@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "finsim/gen.h"
-#include "finsim/store.h"
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/trade/gen.h"
+#include "finsim/store/store.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 
 #define SEED 20240601ULL
 

@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "finsim/gen.h"
-#include "finsim/store.h"
-#include "finsim/util.h"
+#include "finsim/trade/gen.h"
+#include "finsim/store/store.h"
+#include "finsim/base/util.h"
 
 #define SEED 4242ULL
 #define FIRST 1000   /* first id of the parallel file */

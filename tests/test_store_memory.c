@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "finsim/gen.h"
-#include "finsim/store.h"
-#include "finsim/util.h"
+#include "finsim/trade/gen.h"
+#include "finsim/store/store.h"
+#include "finsim/base/util.h"
 
 #define SEED 77ULL
 

@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "finsim/gen.h"
-#include "finsim/store.h"
-#include "finsim/util.h"
+#include "finsim/trade/gen.h"
+#include "finsim/store/store.h"
+#include "finsim/base/util.h"
 
 #define SEED 20240601ULL
 

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "finsim/config.h"
-#include "finsim/gen.h"
-#include "finsim/result.h"
-#include "finsim/store.h"
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/base/config.h"
+#include "finsim/trade/gen.h"
+#include "finsim/trade/result.h"
+#include "finsim/store/store.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 
 /* The sample document of DESIGN.md, byte for byte as AzFinSim writes it. */
 static const char sample[] =

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "finsim/config.h"
-#include "finsim/util.h"
+#include "finsim/base/config.h"
+#include "finsim/base/util.h"
 #include "fuzz.h"
 
 /* The settings of finsim run, so real config files get deep. */

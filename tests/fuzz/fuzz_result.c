@@ -9,9 +9,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "finsim/result.h"
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/trade/result.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 #include "fuzz.h"
 
 static int same_num(double a, double b)

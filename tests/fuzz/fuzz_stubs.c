@@ -4,7 +4,7 @@
  * URL parsing and redaction only, so the file backend (parallel HDF5 and
  * MPI) is replaced by one that accepts nothing. Not used by the replay
  * drivers, which link the real library. */
-#include "finsim/store.h"
+#include "finsim/store/store.h"
 
 static int stub_accepts(const char *url)
 {

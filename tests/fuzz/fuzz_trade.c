@@ -14,8 +14,8 @@
  *    formats to the same bytes again. */
 #include <string.h>
 
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 #include "fuzz.h"
 
 #define KEEP 16 /* trades kept per input for the round trip */

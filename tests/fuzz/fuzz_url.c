@@ -14,7 +14,7 @@
  *    safely. */
 #include <string.h>
 
-#include "finsim/store.h"
+#include "finsim/store/store.h"
 #include "fuzz.h"
 
 #define REDACTED ":<redacted>"

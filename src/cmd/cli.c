@@ -1,6 +1,6 @@
 /* cli.c - the finsim command: subcommand dispatch, generate, price. */
 #define _GNU_SOURCE
-#include "finsim/cli.h"
+#include "finsim/cmd/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -12,12 +12,12 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "finsim/config_build.h"
-#include "finsim/gen.h"
-#include "finsim/mc.h"
-#include "finsim/store.h"
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/base/config_build.h"
+#include "finsim/trade/gen.h"
+#include "finsim/pricing/mc.h"
+#include "finsim/store/store.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 
 static const char main_usage[] =
     "usage: finsim <command> [options]\n"

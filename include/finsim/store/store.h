@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "finsim/result.h"
-#include "finsim/trade.h"
+#include "finsim/trade/result.h"
+#include "finsim/trade/trade.h"
 
 enum store_err {
     STORE_OK = 0,

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <gsl/gsl_rng.h>
 
-#include "finsim/mc.h"
-#include "finsim/trade.h"
+#include "finsim/pricing/mc.h"
+#include "finsim/trade/trade.h"
 
 /* Antithetic pairs evaluated together: one SIMD group. Eight doubles fill one
  * AVX-512 register; narrower targets run the same loops in 2 or 4 pieces. */

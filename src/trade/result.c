@@ -1,13 +1,13 @@
 /* result.c - result records: failure fill, XML mirror form, checksum. */
-#include "finsim/result.h"
+#include "finsim/trade/result.h"
 
 #include <expat.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 
 void result_fail(result_t *r, int64_t id, int status, int rank)
 {

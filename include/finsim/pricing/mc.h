@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "finsim/result.h"
-#include "finsim/trade.h"
+#include "finsim/trade/result.h"
+#include "finsim/trade/trade.h"
 
 typedef enum mc_algo {
     MC_PVONLY = 0,    /* PV and its standard error */

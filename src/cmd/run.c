@@ -11,7 +11,7 @@
  *   end:    telemetry and provenance attributes, report on rank 0.
  * Memory per rank is one batch of trades and results, whatever the window. */
 #define _GNU_SOURCE
-#include "finsim/run.h"
+#include "finsim/cmd/run.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -28,13 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "finsim/cli.h"
-#include "finsim/config.h"
-#include "finsim/config_build.h"
-#include "finsim/h5out.h"
-#include "finsim/mc.h"
-#include "finsim/store.h"
-#include "finsim/util.h"
+#include "finsim/cmd/cli.h"
+#include "finsim/base/config.h"
+#include "finsim/base/config_build.h"
+#include "finsim/output/h5out.h"
+#include "finsim/pricing/mc.h"
+#include "finsim/store/store.h"
+#include "finsim/base/util.h"
 
 enum { TAG_REQ = 101, TAG_CHUNK = 102, TAG_IDS = 103, TAG_PROGRESS = 104, TAG_DONE = 105 };
 

@@ -1,11 +1,11 @@
 /* gen.c - synthetic trades with AzFinSim's distributions (DESIGN.md). */
-#include "finsim/gen.h"
+#include "finsim/trade/gen.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "finsim/rng.h"
+#include "finsim/trade/rng.h"
 
 /* The fields every generated trade shares, with their AzFinSim text:
  * maturity "%.2f" of 0.20, ro "%2.10e" of 0.000038413221829, v "%2.16f"

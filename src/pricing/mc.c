@@ -1,6 +1,6 @@
 /* mc.c - Monte Carlo pricing of one trade: options, work space, dispatch to
  * the kernels (mc_kernel.c), the synthetic algorithm and failure injection. */
-#include "finsim/mc.h"
+#include "finsim/pricing/mc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "finsim/rng.h"
-#include "finsim/util.h"
+#include "finsim/trade/rng.h"
+#include "finsim/base/util.h"
 #include "mc_kernel.h"
 
 /* Salt of the failure-injection draw ("failure"): keeps it independent of

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <hdf5.h>
 #include <mpi.h>
-#include "finsim/result.h"
+#include "finsim/trade/result.h"
 
 typedef struct h5out_telemetry {
     int32_t rank;       /* MPI rank */

@@ -10,13 +10,13 @@
  * 32-bit state words are filled from a 64-bit hash of (seed, trade id,
  * sub-stream) through gsl_rng_state(), respecting taus2's minimum values,
  * then the generator is warmed up as gsl_rng_set does. */
-#include "finsim/rng.h"
+#include "finsim/trade/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 const gsl_rng_type *rng_type(void)
 {

@@ -1,5 +1,5 @@
 /* util.c - allocation, logging, timing and strict number parsing. */
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

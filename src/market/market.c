@@ -1,7 +1,7 @@
 /* market.c - quotes and market data from CSV / JSON files and HTTP(S)
  * endpoints (see market.h). JSON is read with jansson, HTTP with libcurl. */
 #define _GNU_SOURCE
-#include "finsim/market.h"
+#include "finsim/market/market.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -14,8 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 
 #define MKT_DEFAULT_MAX_BYTES ((size_t)256 << 20)
 

@@ -20,7 +20,7 @@
  *
  * Compiles against hiredis 0.14 (no TLS) and hiredis >= 1.0; TLS code is
  * guarded by FINSIM_HAVE_TLS, which CMake sets when hiredis_ssl is found. */
-#include "finsim/store.h"
+#include "finsim/store/store.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -42,7 +42,7 @@
 #include <openssl/x509v3.h>
 #endif
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 #define REDIS_DEFAULT_PORT 6379
 #define REDIS_MAX_BATCH 5000      /* larger pipelines get slower (ENVIRONMENT.md §3) */

@@ -1,5 +1,5 @@
 /* config.c - layered configuration (INI via inih, FINSIM_* env, argv). */
-#include "finsim/config.h"
+#include "finsim/base/config.h"
 
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 /* Every setting of finsim run, by INI section. The same names serve the
  * INI file, FINSIM_<NAME> and --name (dashes for underscores). */

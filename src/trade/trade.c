@@ -1,5 +1,5 @@
 /* trade.c - AzFinSim eyxml codec (expat) and trade validation. */
-#include "finsim/trade.h"
+#include "finsim/trade/trade.h"
 
 #include <expat.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 /* prefix "ey" id-zero-padded-to-7 suffix: the bytes and return value of
  * snprintf(buf, cap, "%sey%07lld<suffix>", ...), without printf's format

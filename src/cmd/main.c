@@ -1,7 +1,7 @@
 /* main.c - thin entry point: MPI setup around finsim_main(). */
 #include <mpi.h>
 #include <string.h>
-#include "finsim/cli.h"
+#include "finsim/cmd/cli.h"
 
 /* Commands that never talk to other ranks (version, help texts, config)
  * skip MPI_Init: it costs half a second per process, and more under the

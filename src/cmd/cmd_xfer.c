@@ -8,7 +8,7 @@
  * stderr with their id, skipped and counted, and make the exit status 1.
  * Both run in one process. */
 #define _GNU_SOURCE
-#include "finsim/cli.h"
+#include "finsim/cmd/cli.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,9 +19,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "finsim/store.h"
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/store/store.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 
 #define XFER_HEAD "<AZFINSIM>\n"     /* opening of a trade_format document */
 #define XFER_TAIL "\n</AZFINSIM>"    /* closing of a trade_format document */

@@ -9,13 +9,13 @@
  *
  * Not thread-safe: the registry and the stores have no locks. Use one thread
  * (finsim's ranks are processes, so this only matters to tests). */
-#include "finsim/store.h"
+#include "finsim/store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 #define MEM_SCHEME "mem://"
 #define MEM_EMPTY INT64_MIN /* hash slot marker: no key */

@@ -5,7 +5,7 @@
  * ones in lock step when asked), so no rank ever holds more than one batch of
  * results and rank 0 never gathers the portfolio. Metadata (datasets,
  * attributes) is created collectively. */
-#include "finsim/h5out.h"
+#include "finsim/output/h5out.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 struct h5out {
     hid_t file;          /* open file */

@@ -4,7 +4,7 @@
  * (--make-quotes) so the loop runs offline. Under mpirun the ranks share
  * the trades; rank 0 fetches the market data once and publishes. */
 #define _GNU_SOURCE
-#include "finsim/cli.h"
+#include "finsim/cmd/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -19,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "finsim/config.h"
-#include "finsim/config_build.h"
-#include "finsim/market.h"
-#include "finsim/mc.h"
-#include "finsim/store.h"
-#include "finsim/trade.h"
-#include "finsim/util.h"
+#include "finsim/base/config.h"
+#include "finsim/base/config_build.h"
+#include "finsim/market/market.h"
+#include "finsim/pricing/mc.h"
+#include "finsim/store/store.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
 
 static const char screen_usage[] =
     "usage: finsim screen --store URL --quotes SRC [--market SRC]... [--start-trade K --trade-window W]\n"

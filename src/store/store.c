@@ -1,5 +1,5 @@
 /* store.c - store registry, URL dispatch and the timed wrappers. */
-#include "finsim/store.h"
+#include "finsim/store/store.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 /* Order matters: the file backend accepts anything the others do not. */
 const store_backend_t *const store_backends[] = {

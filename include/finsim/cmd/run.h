@@ -3,8 +3,8 @@
 #define FINSIM_RUN_H
 
 #include <stdint.h>
-#include "finsim/mc.h"
-#include "finsim/store.h"
+#include "finsim/pricing/mc.h"
+#include "finsim/store/store.h"
 
 typedef enum run_schedule {
     RUN_STATIC = 0,  /* contiguous windows decided up front */

@@ -108,7 +108,7 @@
 
 #include <gsl/gsl_randist.h>
 
-#include "finsim/util.h"
+#include "finsim/base/util.h"
 
 #define L MC_LANES
 #define MC_TWO_PI 6.283185307179586476925286766559

@@ -37,7 +37,7 @@
  * failure is reported once in
  * st->errstr, naming the file. opts.key_prefix is ignored: the file itself
  * is the namespace. */
-#include "finsim/store.h"
+#include "finsim/store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,8 +50,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "finsim/config_build.h"
-#include "finsim/util.h"
+#include "finsim/base/config_build.h"
+#include "finsim/base/util.h"
 
 #define FILE_FORMAT "finsim-trades"
 #define FILE_FORMAT_VERSION 1
