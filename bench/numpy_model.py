@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """NumPy version of finsim's model, timed the way a quant would write it.
 
-The model of DESIGN.md (stochastic-vol FX paths, daily knock-out at the
+The model of docs/DESIGN.md (stochastic-vol FX paths, daily knock-out at the
 strike, AzFinSim's payoff), vectorised over paths with NumPy arrays and
 NumPy's PCG64 generator: plain Monte Carlo in linear space, one loop over the
 time steps. pvonly evolves the base scenario; deltavega also the four bumped
