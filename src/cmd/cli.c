@@ -387,24 +387,6 @@ static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
     return 0;
 }
 
-static char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    if (ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 /* Options shared by price and run for the pricing model. Returns 1 if c was
  * one of them, 0 if not, -1 on a bad value. */
 int cli_mc_option(int c, const char *arg, mc_opts_t *mo)
@@ -497,7 +479,7 @@ int cmd_price(int argc, char **argv)
             continue;
         }
         size_t len = 0;
-        char *doc = read_all(f, &len);
+        char *doc = fs_read_stream(f, &len);
         if (f != stdin)
             fclose(f);
         if (!doc) {
