@@ -1,0 +1,372 @@
+/* xfer.c - export and import: trades between stores and eyxml files, in batches. */
+#define _GNU_SOURCE
+#include "finsim/job/xfer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "finsim/base/util.h"
+#include "finsim/trade/trade.h"
+
+#define XFER_HEAD "<AZFINSIM>\n"     /* opening of a trade_format document */
+#define XFER_TAIL "\n</AZFINSIM>"    /* closing of a trade_format document */
+
+/* Open url for writing without truncating it: a store that does not exist
+ * yet (a new trade file) is created. Returns the store or NULL with the
+ * message printed and *exit_code set. */
+static store_t *xfer_open_dest(const char *url, const store_opts_t *base, int *exit_code)
+{
+    store_opts_t so = *base;
+    char err[512];
+    int code = 0;
+    so.create = 0;
+    so.readonly = 0;
+    store_t *st = store_open(url, &so, NULL, err, sizeof(err), &code);
+    if (!st && code == STORE_E_NOTFOUND) {
+        so.create = 1;
+        st = store_open(url, &so, NULL, err, sizeof(err), &code);
+    }
+    if (!st) {
+        fs_error("%s", err);
+        *exit_code = store_err_exit_code(code);
+    }
+    return st;
+}
+
+/* ---- export ------------------------------------------------------------------- */
+
+/* Where export writes: one of doc, dir, to. */
+typedef struct xfer_out {
+    const char *dest;     /* the destination's name for messages */
+    FILE *doc;            /* --eyxml: the document being written */
+    const char *dir;      /* --eyxml-dir */
+    store_t *to;          /* --to */
+    trade_t *pending;     /* --to: trades of the current batch */
+    size_t npending;      /* entries of pending */
+} xfer_out_t;
+
+/* The trade ids to export into *ids (malloc'ed, caller frees; *n entries):
+ * the window, or the store's list (ids >= start when a start was given).
+ * Returns FS_EXIT_OK or a store exit code (message printed). */
+static int xfer_export_ids(const xfer_export_cfg_t *c, store_t *src, int64_t **ids, size_t *n)
+{
+    if (c->window) {
+        *n = (size_t)c->window;
+        *ids = xmalloc(*n * sizeof(**ids));
+        for (size_t i = 0; i < *n; i++)
+            (*ids)[i] = c->start + (int64_t)i;
+        return FS_EXIT_OK;
+    }
+    int lrc = store_list_trades(src, ids, n);
+    if (lrc != STORE_OK) {
+        fs_error("listing the trades of %s: %s%s", store_describe(src), src->errstr,
+                 lrc == STORE_E_NOTSUP ? " (give --start-trade K --trade-window W)" : "");
+        return store_err_exit_code(lrc);
+    }
+    if (c->have_start) {
+        size_t k = 0;
+        for (size_t i = 0; i < *n; i++)
+            if ((*ids)[i] >= c->start)
+                (*ids)[k++] = (*ids)[i];
+        *n = k;
+    }
+    return FS_EXIT_OK;
+}
+
+/* Open the destination of c into o (zeroed first): the document with its
+ * opening line, the directory, or the store. Returns FS_EXIT_OK or an exit
+ * code (message printed); o is to be closed with xfer_out_close either way. */
+static int xfer_out_open(const xfer_export_cfg_t *c, xfer_out_t *o)
+{
+    int rc = FS_EXIT_OK;
+    memset(o, 0, sizeof(*o));
+    o->dest = c->eyxml ? (strcmp(c->eyxml, "-") == 0 ? "standard output" : c->eyxml) : c->dir ? c->dir : c->to_url;
+    if (c->eyxml) {
+        o->doc = strcmp(c->eyxml, "-") == 0 ? stdout : fopen(c->eyxml, "wb");
+        if (!o->doc) {
+            fs_error("cannot open %s: %s", c->eyxml, strerror(errno));
+            rc = FS_EXIT_IO;
+        } else if (fputs(XFER_HEAD, o->doc) == EOF) {
+            fs_error("writing %s failed: %s", o->dest, strerror(errno));
+            rc = FS_EXIT_IO;
+        }
+    } else if (c->dir) {
+        o->dir = c->dir;
+        if (mkdir(c->dir, 0777) != 0 && errno != EEXIST) {
+            fs_error("cannot create directory %s: %s", c->dir, strerror(errno));
+            rc = FS_EXIT_IO;
+        }
+    } else {
+        o->to = xfer_open_dest(c->to_url, &c->so, &rc);
+        o->pending = xmalloc((size_t)c->batch * sizeof(*o->pending));
+    }
+    return rc;
+}
+
+/* Finish the destination: the document's closing line (when rc is still
+ * FS_EXIT_OK) and close; close the store. Returns rc, or FS_EXIT_IO when
+ * the document could not be completed (message printed). */
+static int xfer_out_close(xfer_out_t *o, int rc)
+{
+    if (o->doc) {
+        int bad = rc == FS_EXIT_OK && fputs("</AZFINSIM>\n", o->doc) == EOF;
+        bad |= o->doc == stdout ? fflush(o->doc) != 0 : fclose(o->doc) != 0;
+        if (bad && rc == FS_EXIT_OK) {
+            fs_error("writing %s failed: %s", o->dest, strerror(errno));
+            rc = FS_EXIT_IO;
+        }
+    }
+    store_close(o->to);
+    free(o->pending);
+    return rc;
+}
+
+/* Write one trade to the eyxml outputs. Returns 0 or -1 (message printed). */
+static int xfer_write_eyxml(xfer_out_t *o, const trade_t *t)
+{
+    char buf[1024];
+    int len = trade_format(t, buf, sizeof(buf));
+    if (len < 0 || (size_t)len >= sizeof(buf)) {
+        fs_error("trade %010lld does not fit the eyxml layout", (long long)t->id);
+        return -1;
+    }
+    if (o->doc) {
+        /* the <trade> line of trade_format's document, as generate --eyxml writes it */
+        const size_t head = strlen(XFER_HEAD), tail = strlen(XFER_TAIL);
+        if (fwrite(buf + head, 1, (size_t)len - head - tail, o->doc) != (size_t)len - head - tail ||
+            fputc('\n', o->doc) == EOF) {
+            fs_error("writing %s failed: %s", o->dest, strerror(errno));
+            return -1;
+        }
+    }
+    if (o->dir) {
+        char key[64], path[4096];
+        trade_key(key, sizeof(key), NULL, t->id);
+        snprintf(path, sizeof(path), "%s/%s", o->dir, key);
+        FILE *f = fopen(path, "wb");
+        int ok = f && fwrite(buf, 1, (size_t)len, f) == (size_t)len;
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok) {
+            fs_error("cannot write %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Copy the trades ids[0..n) from src to the outputs, batch by batch.
+ * Trades the source lacks or cannot give are reported and counted in
+ * *skipped. Returns an exit code (0 when every trade was handled). */
+static int xfer_copy(store_t *src, const int64_t *ids, size_t n, int batch, xfer_out_t *o, int64_t *copied,
+                     int64_t *skipped)
+{
+    trade_slot_t *slots = xmalloc((size_t)batch * sizeof(*slots));
+    int rc = FS_EXIT_OK;
+    for (size_t off = 0; off < n && rc == FS_EXIT_OK; off += (size_t)batch) {
+        size_t m = n - off < (size_t)batch ? n - off : (size_t)batch;
+        int src_rc = store_get_trades(src, ids + off, m, slots);
+        if (src_rc != STORE_OK) {
+            fs_error("reading trades from %s: %s", store_describe(src), src->errstr);
+            rc = store_err_exit_code(src_rc);
+            break;
+        }
+        o->npending = 0;
+        for (size_t i = 0; i < m && rc == FS_EXIT_OK; i++) {
+            const trade_slot_t *s = &slots[i];
+            if (s->status != FS_OK) {
+                fs_error("trade %010lld: %s (%s); skipped", (long long)ids[off + i], s->msg,
+                         fs_status_name(s->status));
+                (*skipped)++;
+                continue;
+            }
+            if (o->to)
+                o->pending[o->npending++] = s->trade;
+            else if (xfer_write_eyxml(o, &s->trade) != 0)
+                rc = FS_EXIT_IO;
+            if (!o->to && rc == FS_EXIT_OK)
+                (*copied)++;
+        }
+        if (rc == FS_EXIT_OK && o->to && o->npending) {
+            int dst_rc = store_put_trades(o->to, o->pending, o->npending);
+            if (dst_rc != STORE_OK) {
+                fs_error("writing trades to %s: %s", store_describe(o->to), o->to->errstr);
+                rc = store_err_exit_code(dst_rc);
+            } else {
+                *copied += (int64_t)o->npending;
+            }
+        }
+    }
+    free(slots);
+    return rc;
+}
+
+int xfer_export(const xfer_export_cfg_t *c)
+{
+    store_opts_t src_opts = c->so;
+    src_opts.readonly = 1;
+    char err[512];
+    int code = 0;
+    store_t *src = store_open(c->src_url, &src_opts, NULL, err, sizeof(err), &code);
+    if (!src)
+        return fs_error("%s", err), store_err_exit_code(code);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = xfer_export_ids(c, src, &ids, &n);
+    if (rc != FS_EXIT_OK) {
+        free(ids);
+        store_close(src);
+        return rc;
+    }
+    xfer_out_t o;
+    int64_t copied = 0, skipped = 0;
+    if ((rc = xfer_out_open(c, &o)) == FS_EXIT_OK)
+        rc = xfer_copy(src, ids, n, c->batch, &o, &copied, &skipped);
+    rc = xfer_out_close(&o, rc);
+    free(ids);
+    if (rc == FS_EXIT_OK)
+        fs_info("exported %lld trade%s from %s to %s; %lld skipped", (long long)copied, copied == 1 ? "" : "s",
+                store_describe(src), o.dest, (long long)skipped);
+    store_close(src);
+    if (rc == FS_EXIT_OK && skipped)
+        rc = FS_EXIT_TRADES_FAILED;
+    return rc;
+}
+
+/* ---- import ------------------------------------------------------------------- */
+
+typedef struct xfer_import_ctx {
+    store_t *st;        /* destination */
+    const char *file;   /* document being read, for messages */
+    trade_t *batch;     /* trades waiting to be written */
+    size_t nbatch;      /* entries of batch */
+    size_t cap;         /* capacity of batch */
+    fs_idset_t seen;    /* ids imported so far */
+    int64_t imported;   /* trades written */
+    int64_t skipped;    /* trades reported and skipped */
+    int fatal;          /* exit code of a store failure, 0 if none */
+} xfer_import_ctx_t;
+
+/* Write the pending batch. Returns 0, or -1 with x->fatal set (message
+ * printed). */
+static int xfer_flush(xfer_import_ctx_t *x)
+{
+    if (!x->nbatch)
+        return 0;
+    int rc = store_put_trades(x->st, x->batch, x->nbatch);
+    if (rc != STORE_OK) {
+        fs_error("writing trades to %s: %s", store_describe(x->st), x->st->errstr);
+        x->fatal = store_err_exit_code(rc);
+        return -1;
+    }
+    x->imported += (int64_t)x->nbatch;
+    x->nbatch = 0;
+    return 0;
+}
+
+/* trade_parse_doc callback: queue good trades, report and count bad ones.
+ * Returns non-zero (stop) after a store failure. */
+static int xfer_import_cb(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    xfer_import_ctx_t *x = ctx;
+    if (status == FS_OK && fs_idset_insert(&x->seen, t->id)) {
+        status = FS_E_DUPLICATE;
+        msg = "trade id appears more than once; the first is imported";
+    }
+    if (status != FS_OK) {
+        if (t->id >= 0)
+            fs_error("%s: trade %010lld: %s (%s); skipped", x->file, (long long)t->id, msg, fs_status_name(status));
+        else
+            fs_error("%s: %s (%s); skipped", x->file, msg, fs_status_name(status));
+        x->skipped++;
+        return 0;
+    }
+    x->batch[x->nbatch++] = *t;
+    if (x->nbatch == x->cap)
+        return xfer_flush(x) != 0;
+    return 0;
+}
+
+/* Import one document file ('-' = stdin). trade_parse_doc reads a large or
+ * broken document trade by trade, so a malformed trade is skipped and
+ * counted and the trades after it are still imported. Returns 0, or -1 when
+ * the file could not be read (message printed). */
+static int xfer_import_file(xfer_import_ctx_t *x, const char *name)
+{
+    FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+    if (!f) {
+        fs_error("cannot open %s: %s", name, strerror(errno));
+        return -1;
+    }
+    size_t len = 0;
+    char *doc = fs_read_stream(f, &len);
+    int err = errno;
+    if (f != stdin)
+        fclose(f);
+    if (!doc) {
+        fs_error("cannot read %s: %s", name, strerror(err));
+        return -1;
+    }
+    x->file = strcmp(name, "-") == 0 ? "<stdin>" : name;
+    trade_parse_doc(doc, len, xfer_import_cb, x);
+    free(doc);
+    return 0;
+}
+
+/* scandir filter: regular-looking names ending in ".xml". */
+static int xfer_xml_name(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".xml") == 0;
+}
+
+/* Import the files of c, then the directory entries ents[0..nents) of
+ * c->dir, into the open store x->st, flush and log the summary. Returns the
+ * exit code of the import. */
+static int xfer_import_all(xfer_import_ctx_t *x, const xfer_import_cfg_t *c, struct dirent **ents, int nents)
+{
+    int io_failed = 0;
+    for (size_t i = 0; i < c->nfiles && !x->fatal; i++)
+        io_failed |= xfer_import_file(x, c->files[i]) != 0;
+    for (int i = 0; i < nents && !x->fatal; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", c->dir, ents[i]->d_name);
+        io_failed |= xfer_import_file(x, path) != 0;
+    }
+    if (!x->fatal)
+        xfer_flush(x);
+    if (x->fatal)
+        return x->fatal;
+    fs_info("imported %lld trade%s into %s; %lld skipped", (long long)x->imported, x->imported == 1 ? "" : "s",
+            store_describe(x->st), (long long)x->skipped);
+    return io_failed ? FS_EXIT_IO : x->skipped ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+}
+
+int xfer_import(const xfer_import_cfg_t *c)
+{
+    struct dirent **ents = NULL;
+    int nents = 0, rc = FS_EXIT_OK;
+    if (c->dir && (nents = scandir(c->dir, &ents, xfer_xml_name, alphasort)) < 0) {
+        fs_error("cannot read directory %s: %s", c->dir, strerror(errno));
+        return FS_EXIT_IO;
+    }
+    xfer_import_ctx_t x;
+    memset(&x, 0, sizeof(x));
+    x.st = xfer_open_dest(c->url, &c->so, &rc);
+    if (x.st) {
+        x.cap = (size_t)c->batch;
+        x.batch = xmalloc(x.cap * sizeof(*x.batch));
+        rc = xfer_import_all(&x, c, ents, nents);
+        store_close(x.st);
+    }
+    for (int i = 0; i < nents; i++)
+        free(ents[i]);
+    free(ents);
+    free(x.batch);
+    fs_idset_free(&x.seen);
+    return rc;
+}
