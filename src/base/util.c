@@ -94,23 +94,6 @@ void fs_dirname(const char *path, char *out, size_t cap)
         *slash = '\0';
 }
 
-char *fs_read_stream(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = xmalloc(cap);
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    if (ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 void fs_log_set_rank(int rank, int nranks)
 {
     log_rank = rank;

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include "finsim/base/config_build.h"
+#include "finsim/base/file.h"
+#include "finsim/base/mpi.h"
 #include "finsim/trade/gen.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
@@ -212,19 +214,6 @@ int cmd_generate(int argc, char **argv)
     return cmd_generate_store(store_url, start, ntrades, seed, (int)batch);
 }
 
-void fs_mpi_world(int *rank, int *nranks)
-{
-    int up = 0;
-    *rank = 0;
-    *nranks = 1;
-    MPI_Initialized(&up);
-    if (up) {
-        MPI_Comm_rank(MPI_COMM_WORLD, rank);
-        MPI_Comm_size(MPI_COMM_WORLD, nranks);
-    }
-    fs_log_set_rank(*rank, *nranks);
-}
-
 /* Store generation: each MPI rank makes and writes a contiguous share of the
  * range in pipelined batches. */
 static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_t seed, int batch)
@@ -254,9 +243,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     MPI_Comm comm = MPI_COMM_WORLD;
     double t0 = fs_now();
     store_t *st = store_open(url, &so, &comm, err, sizeof(err), &errcode);
-    int ok = st != NULL, all_ok;
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    if (!all_ok) {
+    if (fs_mpi_agree(st == NULL)) {
         if (!st)
             fs_error("%s", err);
         store_close(st);
@@ -294,9 +281,9 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     free(ids);
     if (rc != STORE_OK)
         fs_error("writing trades to %s failed: %s", store_describe(st), st->errstr);
-    int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc), worst;
+    int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc);
     store_close(st); /* collective for the file store */
-    MPI_Allreduce(&exit_code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    int worst = fs_mpi_agree(exit_code);
     double dt = fs_now() - t0;
     char red[512];
     url = store_redact_url(url, red, sizeof(red));
@@ -472,18 +459,11 @@ int cmd_price(int argc, char **argv)
     int io_failed = 0;
     for (int i = optind; i < argc; i++) {
         const char *name = argv[i];
-        FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
-        if (!f) {
-            fs_error("cannot open %s: %s", name, strerror(errno));
-            io_failed = 1;
-            continue;
-        }
         size_t len = 0;
-        char *doc = fs_read_stream(f, &len);
-        if (f != stdin)
-            fclose(f);
+        char err[512];
+        char *doc = fs_read_file(name, &len, err, sizeof(err));
         if (!doc) {
-            fs_error("cannot read %s", name);
+            fs_error("%s", err);
             io_failed = 1;
             continue;
         }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "finsim/base/file.h"
 #include "finsim/base/util.h"
 #include "finsim/trade/trade.h"
 

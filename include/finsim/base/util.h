@@ -52,11 +52,6 @@ char *xstrdup(const char *s);
  * a file in the root), for checking where an output file will go. */
 void fs_dirname(const char *path, char *out, size_t cap);
 
-/* Read the rest of the stream f into a malloc'ed buffer of *len bytes
- * (caller frees; not NUL-terminated). Returns NULL on a read error (errno
- * tells why), *len untouched. */
-char *fs_read_stream(FILE *f, size_t *len);
-
 /* Monotonic wall-clock time in seconds. */
 double fs_now(void);
 

@@ -17,10 +17,8 @@ int cmd_import(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_screen(int argc, char **argv);
 
-/* This process's rank and the number of ranks in MPI_COMM_WORLD, or 0 and 1
- * when MPI is not initialised (main.c skips it for help texts); also sets
- * the log prefix with fs_log_set_rank. */
-void fs_mpi_world(int *rank, int *nranks);
+/* fs_mpi_world and fs_mpi_agree, for every command */
+#include "finsim/base/mpi.h"
 
 /* Options shared by price and run for the pricing model (getopt codes
  * 'a' algorithm, 'K' kernel, 's' seed, 'p' paths, 'T' task duration, 'M'
