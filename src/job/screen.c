@@ -12,7 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "finsim/base/mpi.h"
 #include "finsim/base/util.h"
+#include "finsim/job/status.h"
+#include "finsim/job/tradelist.h"
 #include "finsim/market/quotes_out.h"
 #include "finsim/output/signals.h"
 #include "finsim/trade/trade.h"
@@ -55,15 +58,6 @@ struct screen_job {
  * error) with its quote (NULL when unquoted). Returns 0 to go on, or an exit
  * code to stop. */
 typedef int (*screen_walk_cb)(screen_job_t *j, trade_slot_t *slot, const mkt_quote_t *q);
-
-/* The worst (largest) exit code over all ranks: every rank takes the same
- * branch after it. Collective. */
-static int screen_agree(int code)
-{
-    int worst = code;
-    MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return worst;
-}
 
 /* Broadcast len bytes from rank 0 in pieces that fit an int count. */
 static void screen_bcast_bytes(void *buf, size_t len)
@@ -131,7 +125,7 @@ int screen_check_outputs(screen_job_t *j)
     if (j->rank == 0 && (screen_check_dir("--output", c->output) || screen_check_dir("--csv", c->csv) ||
                          screen_check_dir("--make-quotes", c->make_quotes)))
         ret = FS_EXIT_IO;
-    return screen_agree(ret);
+    return fs_mpi_agree(ret);
 }
 
 /* Read src on rank 0 and parse it on every rank into j->d. Collective;
@@ -197,48 +191,34 @@ int screen_open_store(screen_job_t *j)
     j->st = store_open(j->c->store_url, &j->c->so, NULL, err, sizeof(err), &ecode);
     if (!j->st && (j->rank == 0 || ecode != STORE_E_CONNECT))
         fs_error("%s", err);
-    return screen_agree(j->st ? 0 : store_err_exit_code(ecode));
+    return fs_mpi_agree(j->st ? 0 : store_err_exit_code(ecode));
 }
 
 int screen_build_trade_list(screen_job_t *j)
 {
     const screen_cfg_t *c = j->c;
-    int rank = j->rank, nranks = j->nranks;
-    if (c->window > 0) {
-        int64_t lo = c->window * rank / nranks, hi = c->window * (rank + 1) / nranks;
-        j->n = (size_t)(hi - lo);
-        j->ids = xmalloc((j->n ? j->n : 1) * sizeof(*j->ids));
-        for (size_t i = 0; i < j->n; i++)
-            j->ids[i] = c->start + lo + (int64_t)i;
-        return 0;
-    }
-    int64_t *all = NULL;
-    size_t nall = 0;
+    tl_spec_t spec = {.source = c->window > 0 ? TL_RANGE : TL_ALL, .start = c->start, .window = c->window};
+    tl_list_t l;
+    char err[512];
     int code = 0;
-    if (rank == 0) {
-        int rc = store_list_trades(j->st, &all, &nall);
-        if (rc != STORE_OK) {
+    if (j->rank == 0 || spec.source == TL_RANGE) {
+        if (tl_build(&spec, j->st, &l, err, sizeof(err)) != JOB_OK) {
             fs_error("screen: cannot list the trades of %s: %s%s", store_describe(j->st), j->st->errstr,
-                     rc == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
-            code = store_err_exit_code(rc);
+                     l.store_err == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
+            code = store_err_exit_code(l.store_err);
         }
     }
-    if ((code = screen_agree(code)) != 0) {
-        free(all);
+    if (spec.source == TL_ALL && (code = fs_mpi_agree(code)) != 0)
         return code;
-    }
-    uint64_t n64 = nall;
-    MPI_Bcast(&n64, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    nall = (size_t)n64;
-    if (rank != 0)
-        all = xmalloc((nall ? nall : 1) * sizeof(*all));
-    screen_bcast_bytes(all, nall * sizeof(*all));
-    size_t lo = nall * (size_t)rank / (size_t)nranks, hi = nall * (size_t)(rank + 1) / (size_t)nranks;
+    if (spec.source == TL_ALL)
+        tl_bcast(&l);
+    size_t lo, hi;
+    tl_share(l.n, j->rank, j->nranks, &lo, &hi);
     j->n = hi - lo;
     j->ids = xmalloc((j->n ? j->n : 1) * sizeof(*j->ids));
-    if (j->n)
-        memcpy(j->ids, all + lo, j->n * sizeof(*j->ids));
-    free(all);
+    for (size_t i = 0; i < j->n; i++)
+        j->ids[i] = tl_id(&l, lo + i);
+    tl_free(&l);
     return 0;
 }
 
@@ -376,7 +356,7 @@ int screen_price_quoted(screen_job_t *j)
     j->matched = xcalloc(j->d.nquotes ? j->d.nquotes : 1, 1);
     j->work = mc_work_new();
     j->t_walk = fs_now();
-    return screen_agree(screen_walk(j, screen_cb));
+    return fs_mpi_agree(screen_walk(j, screen_cb));
 }
 
 /* Collect every rank's signals on rank 0 (j->sig, j->nsig replaced there).

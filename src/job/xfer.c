@@ -11,6 +11,8 @@
 
 #include "finsim/base/file.h"
 #include "finsim/base/util.h"
+#include "finsim/job/status.h"
+#include "finsim/job/tradelist.h"
 #include "finsim/trade/trade.h"
 
 #define XFER_HEAD "<AZFINSIM>\n"     /* opening of a trade_format document */
@@ -50,30 +52,17 @@ typedef struct xfer_out {
     size_t npending;      /* entries of pending */
 } xfer_out_t;
 
-/* The trade ids to export into *ids (malloc'ed, caller frees; *n entries):
- * the window, or the store's list (ids >= start when a start was given).
- * Returns FS_EXIT_OK or a store exit code (message printed). */
-static int xfer_export_ids(const xfer_export_cfg_t *c, store_t *src, int64_t **ids, size_t *n)
+/* The trade ids to export into *l (tl_free): the window, or the store's
+ * list (ids >= start when a start was given). Returns FS_EXIT_OK or a store
+ * exit code (message printed). */
+static int xfer_export_ids(const xfer_export_cfg_t *c, store_t *src, tl_list_t *l)
 {
-    if (c->window) {
-        *n = (size_t)c->window;
-        *ids = xmalloc(*n * sizeof(**ids));
-        for (size_t i = 0; i < *n; i++)
-            (*ids)[i] = c->start + (int64_t)i;
-        return FS_EXIT_OK;
-    }
-    int lrc = store_list_trades(src, ids, n);
-    if (lrc != STORE_OK) {
-        fs_error("listing the trades of %s: %s%s", store_describe(src), src->errstr,
-                 lrc == STORE_E_NOTSUP ? " (give --start-trade K --trade-window W)" : "");
-        return store_err_exit_code(lrc);
-    }
-    if (c->have_start) {
-        size_t k = 0;
-        for (size_t i = 0; i < *n; i++)
-            if ((*ids)[i] >= c->start)
-                (*ids)[k++] = (*ids)[i];
-        *n = k;
+    tl_spec_t spec = {.source = c->window ? TL_RANGE : TL_ALL, .start = c->start, .window = c->window,
+                      .min_start = c->have_start};
+    char err[512];
+    if (tl_build(&spec, src, l, err, sizeof(err)) != JOB_OK) {
+        fs_error("%s%s", err, l->store_err == STORE_E_NOTSUP ? " (give --start-trade K --trade-window W)" : "");
+        return store_err_exit_code(l->store_err);
     }
     return FS_EXIT_OK;
 }
@@ -160,17 +149,19 @@ static int xfer_write_eyxml(xfer_out_t *o, const trade_t *t)
     return 0;
 }
 
-/* Copy the trades ids[0..n) from src to the outputs, batch by batch.
- * Trades the source lacks or cannot give are reported and counted in
- * *skipped. Returns an exit code (0 when every trade was handled). */
-static int xfer_copy(store_t *src, const int64_t *ids, size_t n, int batch, xfer_out_t *o, int64_t *copied,
-                     int64_t *skipped)
+/* Copy the trades of l from src to the outputs, batch by batch. Trades the
+ * source lacks or cannot give are reported and counted in *skipped. Returns
+ * an exit code (0 when every trade was handled). */
+static int xfer_copy(store_t *src, const tl_list_t *l, int batch, xfer_out_t *o, int64_t *copied, int64_t *skipped)
 {
     trade_slot_t *slots = xmalloc((size_t)batch * sizeof(*slots));
+    int64_t *ids = xmalloc((size_t)batch * sizeof(*ids));
     int rc = FS_EXIT_OK;
-    for (size_t off = 0; off < n && rc == FS_EXIT_OK; off += (size_t)batch) {
-        size_t m = n - off < (size_t)batch ? n - off : (size_t)batch;
-        int src_rc = store_get_trades(src, ids + off, m, slots);
+    for (size_t off = 0; off < l->n && rc == FS_EXIT_OK; off += (size_t)batch) {
+        size_t m = l->n - off < (size_t)batch ? l->n - off : (size_t)batch;
+        for (size_t i = 0; i < m; i++)
+            ids[i] = tl_id(l, off + i);
+        int src_rc = store_get_trades(src, ids, m, slots);
         if (src_rc != STORE_OK) {
             fs_error("reading trades from %s: %s", store_describe(src), src->errstr);
             rc = store_err_exit_code(src_rc);
@@ -180,7 +171,7 @@ static int xfer_copy(store_t *src, const int64_t *ids, size_t n, int batch, xfer
         for (size_t i = 0; i < m && rc == FS_EXIT_OK; i++) {
             const trade_slot_t *s = &slots[i];
             if (s->status != FS_OK) {
-                fs_error("trade %010lld: %s (%s); skipped", (long long)ids[off + i], s->msg,
+                fs_error("trade %010lld: %s (%s); skipped", (long long)ids[i], s->msg,
                          fs_status_name(s->status));
                 (*skipped)++;
                 continue;
@@ -202,6 +193,7 @@ static int xfer_copy(store_t *src, const int64_t *ids, size_t n, int batch, xfer
             }
         }
     }
+    free(ids);
     free(slots);
     return rc;
 }
@@ -215,20 +207,18 @@ int xfer_export(const xfer_export_cfg_t *c)
     store_t *src = store_open(c->src_url, &src_opts, NULL, err, sizeof(err), &code);
     if (!src)
         return fs_error("%s", err), store_err_exit_code(code);
-    int64_t *ids = NULL;
-    size_t n = 0;
-    int rc = xfer_export_ids(c, src, &ids, &n);
+    tl_list_t ids;
+    int rc = xfer_export_ids(c, src, &ids);
     if (rc != FS_EXIT_OK) {
-        free(ids);
         store_close(src);
         return rc;
     }
     xfer_out_t o;
     int64_t copied = 0, skipped = 0;
     if ((rc = xfer_out_open(c, &o)) == FS_EXIT_OK)
-        rc = xfer_copy(src, ids, n, c->batch, &o, &copied, &skipped);
+        rc = xfer_copy(src, &ids, c->batch, &o, &copied, &skipped);
     rc = xfer_out_close(&o, rc);
-    free(ids);
+    tl_free(&ids);
     if (rc == FS_EXIT_OK)
         fs_info("exported %lld trade%s from %s to %s; %lld skipped", (long long)copied, copied == 1 ? "" : "s",
                 store_describe(src), o.dest, (long long)skipped);
