@@ -15,6 +15,8 @@
 #include "finsim/base/config_build.h"
 #include "finsim/base/file.h"
 #include "finsim/base/mpi.h"
+#include "finsim/job/status.h"
+#include "finsim/market/market.h"
 #include "finsim/trade/gen.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
@@ -527,4 +529,25 @@ int finsim_main(int argc, char **argv)
     fs_error("unknown command '%s'", cmd);
     fputs(main_usage, stderr);
     return FS_EXIT_USAGE;
+}
+
+/* One case per job status: the exit codes keep the order of the statuses. */
+int cli_exit_code(int job_status)
+{
+    switch (job_status) {
+    case JOB_OK: return FS_EXIT_OK;
+    case JOB_TRADES_FAILED: return FS_EXIT_TRADES_FAILED;
+    case JOB_E_CONFIG: return FS_EXIT_USAGE;
+    case JOB_E_STORE: return FS_EXIT_STORE;
+    case JOB_E_AUTH: return FS_EXIT_AUTH;
+    case JOB_E_TLS: return FS_EXIT_TLS;
+    case JOB_E_IO: return FS_EXIT_IO;
+    case JOB_E_CHECKSUM: return FS_EXIT_CHECKSUM;
+    case JOB_E_TIMEOUT: return FS_EXIT_TIMEOUT;
+    case JOB_E_INJECTED: return FS_EXIT_INJECTED;
+    case JOB_E_MARKET: return FS_EXIT_MARKET;
+    case JOB_E_MARKET_TIMEOUT: return FS_EXIT_MARKET_TIMEOUT;
+    case JOB_E_MARKET_AUTH: return FS_EXIT_MARKET_AUTH;
+    default: return FS_EXIT_INTERNAL;
+    }
 }

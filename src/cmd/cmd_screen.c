@@ -13,6 +13,7 @@
 
 #include "finsim/base/config.h"
 #include "finsim/job/screen.h"
+#include "finsim/job/status.h"
 #include "finsim/market/market.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
@@ -341,6 +342,7 @@ static void screen_secret_free(char *s)
     }
 }
 
+/* Wipe and free the secrets of s (both may be NULL). */
 static void screen_secrets_free(screen_secrets_t *s)
 {
     screen_secret_free(s->password);
@@ -385,7 +387,8 @@ static int screen_secrets(screen_cfg_t *c, screen_secrets_t *s)
 }
 
 /* finsim screen: see screen_usage. The phases of src/job/screen.c in order;
- * the first that fails ends the command with its exit code. */
+ * the first that fails ends the command, its job status mapped to the exit
+ * code. */
 int cmd_screen(int argc, char **argv)
 {
     screen_cfg_t c;
@@ -397,27 +400,28 @@ int cmd_screen(int argc, char **argv)
         return ret;
     screen_secrets_t secrets = {NULL, NULL};
     screen_job_t *j = screen_job_new(&c, rank, nranks);
-    if ((ret = screen_secrets(&c, &secrets)) != 0 || (ret = screen_check_outputs(j)) != 0)
+    int st = JOB_OK;
+    if ((ret = screen_secrets(&c, &secrets)) != 0 || (st = screen_check_outputs(j)) != JOB_OK)
         goto out;
     /* market data first: a failing endpoint should not cost a store session */
-    if (!c.make_quotes && (ret = screen_load_market(j)) != 0)
+    if (!c.make_quotes && (st = screen_load_market(j)) != JOB_OK)
         goto out;
-    if ((ret = screen_open_store(j)) != 0 || (ret = screen_build_trade_list(j)) != 0)
+    if ((st = screen_open_store(j)) != JOB_OK || (st = screen_build_trade_list(j)) != JOB_OK)
         goto out;
     if (c.make_quotes) {
-        ret = screen_make_quotes(j);
+        st = screen_make_quotes(j);
         goto out;
     }
-    if ((ret = screen_price_quoted(j)) != 0)
+    if ((st = screen_price_quoted(j)) != JOB_OK)
         goto out;
     screen_gather_signals(j);
     screen_report(j);
-    ret = screen_write_outputs(j);
+    st = screen_write_outputs(j);
 
 out:
     screen_job_free(j);
     free(c.market_src);
     cfg_free(&layers); /* after the last use of the option strings */
     screen_secrets_free(&secrets);
-    return ret;
+    return ret ? ret : cli_exit_code(st);
 }

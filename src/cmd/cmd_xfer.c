@@ -201,7 +201,7 @@ int cmd_export(int argc, char **argv)
         return FS_EXIT_USAGE;
 
     xfer_export_cfg_t x = {src_url, eyxml, dir, to_url, start, window, have_start, batch, so};
-    return xfer_export(&x);
+    return cli_exit_code(xfer_export(&x));
 }
 
 /* ---- import ------------------------------------------------------------------- */
@@ -257,7 +257,7 @@ int cmd_import(int argc, char **argv)
         rc = FS_EXIT_USAGE;
     if (rc == FS_EXIT_OK) {
         xfer_import_cfg_t x = {url, files, nfiles, dir, batch, so};
-        rc = xfer_import(&x);
+        rc = cli_exit_code(xfer_import(&x));
     }
     free(files);
     return rc;

@@ -73,6 +73,8 @@ static int screen_is_redis_url(const char *url)
     return url && (!strncmp(url, "redis://", 8) || !strncmp(url, "rediss://", 9) || !strncmp(url, "unix://", 7));
 }
 
+/* A zeroed job with its start time; cannot fail (aborts on out of memory).
+ * The caller frees it with screen_job_free. */
 screen_job_t *screen_job_new(const screen_cfg_t *c, int rank, int nranks)
 {
     screen_job_t *j = xcalloc(1, sizeof(*j));
@@ -86,6 +88,7 @@ screen_job_t *screen_job_new(const screen_cfg_t *c, int rank, int nranks)
     return j;
 }
 
+/* Free everything the phases left in j, close its store, free j. */
 void screen_job_free(screen_job_t *j)
 {
     if (!j)
@@ -118,13 +121,14 @@ static int screen_check_dir(const char *opt, const char *path)
     return 0;
 }
 
+/* Rank 0 checks the output directories; every rank gets the worst status. */
 int screen_check_outputs(screen_job_t *j)
 {
     const screen_cfg_t *c = j->c;
-    int ret = FS_EXIT_OK;
+    int ret = JOB_OK;
     if (j->rank == 0 && (screen_check_dir("--output", c->output) || screen_check_dir("--csv", c->csv) ||
                          screen_check_dir("--make-quotes", c->make_quotes)))
-        ret = FS_EXIT_IO;
+        ret = JOB_E_IO;
     return fs_mpi_agree(ret);
 }
 
@@ -159,6 +163,8 @@ static int screen_load_source(screen_job_t *j, const char *src, char *err, size_
     return mr;
 }
 
+/* The quotes source, then each --market source, then the index; rank 0
+ * prints the reason of a failure. Returns JOB_OK or a market status. */
 int screen_load_market(screen_job_t *j)
 {
     const screen_cfg_t *c = j->c;
@@ -172,7 +178,7 @@ int screen_load_market(screen_job_t *j)
     if (mr != MKT_OK) {
         if (j->rank == 0)
             fs_error("%s", err);
-        return mkt_err_exit_code(mr);
+        return job_market_status(mr);
     }
     if (!strncasecmp(c->quotes_src, "http", 4))
         mkt_redact_url(c->quotes_src, j->quotes_shown, sizeof(j->quotes_shown));
@@ -181,9 +187,11 @@ int screen_load_market(screen_job_t *j)
     if (j->rank == 0)
         fs_info("screen: %zu quotes, %zu market records loaded in %.2f s", j->d.nquotes, j->d.npairs,
                 fs_now() - t0);
-    return FS_EXIT_OK;
+    return JOB_OK;
 }
 
+/* Each rank opens its own handle; a connection error is printed once (by
+ * rank 0), others by every rank. Returns the worst status of all ranks. */
 int screen_open_store(screen_job_t *j)
 {
     char err[512];
@@ -191,9 +199,12 @@ int screen_open_store(screen_job_t *j)
     j->st = store_open(j->c->store_url, &j->c->so, NULL, err, sizeof(err), &ecode);
     if (!j->st && (j->rank == 0 || ecode != STORE_E_CONNECT))
         fs_error("%s", err);
-    return fs_mpi_agree(j->st ? 0 : store_err_exit_code(ecode));
+    return fs_mpi_agree(j->st ? 0 : job_store_status(ecode));
 }
 
+/* A window is cut into shares on every rank; the store's list is read by
+ * rank 0 and broadcast. j->ids holds this rank's share (freed with the
+ * job). Returns JOB_OK or the store status, the same on every rank. */
 int screen_build_trade_list(screen_job_t *j)
 {
     const screen_cfg_t *c = j->c;
@@ -205,7 +216,7 @@ int screen_build_trade_list(screen_job_t *j)
         if (tl_build(&spec, j->st, &l, err, sizeof(err)) != JOB_OK) {
             fs_error("screen: cannot list the trades of %s: %s%s", store_describe(j->st), j->st->errstr,
                      l.store_err == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
-            code = store_err_exit_code(l.store_err);
+            code = job_store_status(l.store_err);
         }
     }
     if (spec.source == TL_ALL && (code = fs_mpi_agree(code)) != 0)
@@ -229,7 +240,7 @@ int screen_build_trade_list(screen_job_t *j)
 /* Read the trades j->ids in batches and call cb for each one present, with
  * its quote (NULL when unquoted, and always for --make-quotes). Marks the
  * quotes that found a trade in j->matched and counts universe, absent,
- * trades, joined and unquoted. Returns 0 or an exit code (store failure, or
+ * trades, joined and unquoted. Returns JOB_OK or a job status (store failure, or
  * cb's). */
 static int screen_walk(screen_job_t *j, screen_walk_cb cb)
 {
@@ -244,7 +255,7 @@ static int screen_walk(screen_job_t *j, screen_walk_cb cb)
         int rc = store_get_trades(j->st, j->ids + lo, m, slots);
         if (rc != STORE_OK) {
             fs_error("screen: reading trades from %s failed: %s", store_describe(j->st), j->st->errstr);
-            ret = store_err_exit_code(rc);
+            ret = job_store_status(rc);
             break;
         }
         for (size_t i = 0; i < m && ret == 0; i++) {
@@ -351,6 +362,8 @@ static int screen_cb(screen_job_t *j, trade_slot_t *slot, const mkt_quote_t *q)
     return 0;
 }
 
+/* The walk with screen_cb over this rank's share; every rank gets the
+ * worst status. */
 int screen_price_quoted(screen_job_t *j)
 {
     j->matched = xcalloc(j->d.nquotes ? j->d.nquotes : 1, 1);
@@ -389,6 +402,8 @@ static void screen_gather_rows(screen_job_t *j)
     free(disp);
 }
 
+/* Sum the counts, OR the quote matches, gather the rows on rank 0, then
+ * count the orphan quotes. */
 void screen_gather_signals(screen_job_t *j)
 {
     if (j->nranks > 1) {
@@ -430,6 +445,7 @@ static void screen_report_orphans(const screen_job_t *j)
                 total > shown ? " ..." : "");
 }
 
+/* Orphans, ranking and the summary line, on rank 0 only. */
 void screen_report(screen_job_t *j)
 {
     if (j->rank != 0)
@@ -449,7 +465,7 @@ void screen_report(screen_job_t *j)
                 (long long)k->no_market);
 }
 
-/* Write the signals file (--output). Returns 0 or FS_EXIT_IO (message
+/* Write the signals file (--output). Returns 0 or JOB_E_IO (message
  * printed). */
 static int screen_write_h5(const screen_job_t *j)
 {
@@ -465,7 +481,7 @@ static int screen_write_h5(const screen_job_t *j)
     char err[4400];
     if (signals_write_h5(c->output, &m, j->sig, j->nsig, err, sizeof(err)) != 0) {
         fs_error("screen: %s", err);
-        return FS_EXIT_IO;
+        return JOB_E_IO;
     }
     return 0;
 }
@@ -473,7 +489,7 @@ static int screen_write_h5(const screen_job_t *j)
 /* Replace the sorted set <prefix>finsim:signals with the signals (score =
  * edge, member = decimal trade id) in one transaction, through the Redis
  * store (its URL rules, password, ACL user, TLS, timeouts and retries), so
- * readers never see a half-written ranking. Returns 0 or an exit code with
+ * readers never see a half-written ranking. Returns JOB_OK or a job status with
  * the reason in err; key gets the name of the set. */
 static int screen_publish_redis(const char *url, const store_opts_t *so, const signal_rec_t *s, size_t n,
                                 char *key, size_t keylen, char *err, size_t errlen)
@@ -482,14 +498,14 @@ static int screen_publish_redis(const char *url, const store_opts_t *so, const s
     snprintf(key, keylen, "%s%s", so->key_prefix ? so->key_prefix : "", name);
     if (!screen_is_redis_url(url)) {
         fs_seterr(err, errlen, "signals: not a Redis URL (redis://, rediss://, unix://)");
-        return FS_EXIT_USAGE;
+        return JOB_E_CONFIG;
     }
     char why[512];
     int code = 0;
     store_t *st = store_open(url, so, NULL, why, sizeof(why), &code);
     if (!st) {
         fs_seterr(err, errlen, "signals: %s", why);
-        return store_err_exit_code(code);
+        return job_store_status(code);
     }
     int64_t *ids = xmalloc(sizeof(*ids) * (n ? n : 1));
     double *edge = xmalloc(sizeof(*edge) * (n ? n : 1));
@@ -503,11 +519,11 @@ static int screen_publish_redis(const char *url, const store_opts_t *so, const s
     free(ids);
     free(edge);
     store_close(st);
-    return rc == STORE_OK ? 0 : store_err_exit_code(rc);
+    return rc == STORE_OK ? 0 : job_store_status(rc);
 }
 
 /* Publish the ranking to Redis when asked (or when the store is Redis):
- * *sig_url gets the URL used, or NULL. Returns 0 or an exit code (message
+ * *sig_url gets the URL used, or NULL. Returns JOB_OK or a job status (message
  * printed). */
 static int screen_write_redis(const screen_job_t *j, const char **sig_url)
 {
@@ -528,7 +544,7 @@ static int screen_write_redis(const screen_job_t *j, const char **sig_url)
 }
 
 /* Rank 0's part of screen_write_outputs: HDF5, CSV, then Redis, stopping at
- * the first that fails. Returns the job's exit code. */
+ * the first that fails. Returns the job's status. */
 static int screen_publish(const screen_job_t *j)
 {
     const screen_cfg_t *c = j->c;
@@ -539,18 +555,19 @@ static int screen_publish(const screen_job_t *j)
         return ret;
     if (c->csv && signals_write_csv(c->csv, j->sig, j->nsig, err, sizeof(err)) != 0) {
         fs_error("screen: %s", err);
-        return FS_EXIT_IO;
+        return JOB_E_IO;
     }
     if ((ret = screen_write_redis(j, &sig_url)) != 0)
         return ret;
     if (!c->output && !c->csv && !sig_url)
         fs_warn("screen: signals were computed but not published (no --output, --csv or Redis)");
-    return j->k.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+    return j->k.failed ? JOB_TRADES_FAILED : JOB_OK;
 }
 
+/* Rank 0 publishes; its status is broadcast so every rank returns it. */
 int screen_write_outputs(screen_job_t *j)
 {
-    int ret = j->k.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+    int ret = j->k.failed ? JOB_TRADES_FAILED : JOB_OK;
     if (j->rank == 0)
         ret = screen_publish(j);
     MPI_Bcast(&ret, 1, MPI_INT, 0, MPI_COMM_WORLD); /* every rank exits as rank 0 */
@@ -590,6 +607,9 @@ static int screen_mkq_cb(screen_job_t *j, trade_slot_t *slot, const mkt_quote_t 
     return 0;
 }
 
+/* Open the quote file, walk the trades with screen_mkq_cb, close (or
+ * discard) the file and log what was written. Returns JOB_OK,
+ * JOB_TRADES_FAILED, or the status of the failure (message printed). */
 int screen_make_quotes(screen_job_t *j)
 {
     const screen_cfg_t *c = j->c;
@@ -598,13 +618,13 @@ int screen_make_quotes(screen_job_t *j)
     j->work = mc_work_new();
     if (!(j->quotes = mkt_qwriter_open(c->make_quotes, c->pair, err, sizeof(err)))) {
         fs_error("screen: %s", err);
-        return FS_EXIT_IO;
+        return JOB_E_IO;
     }
     int ret = screen_walk(j, screen_mkq_cb);
     if (mkt_qwriter_close(j->quotes, ret != 0, err, sizeof(err)) != MKT_OK) {
         if (err[0])
             fs_error("screen: %s", err);
-        ret = FS_EXIT_IO;
+        ret = JOB_E_IO;
     }
     j->quotes = NULL;
     if (ret == 0)
@@ -612,5 +632,5 @@ int screen_make_quotes(screen_job_t *j)
                 (long long)k->joined, c->make_quotes, (long long)k->trades, (long long)k->absent,
                 (long long)k->failed, (long long)k->no_quote_made, c->quote_noise,
                 (unsigned long long)c->quote_seed);
-    return ret ? ret : k->failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+    return ret ? ret : k->failed ? JOB_TRADES_FAILED : JOB_OK;
 }

@@ -1,6 +1,7 @@
-/* status.c - store errors as job outcomes. */
+/* status.c - store and market data errors as job outcomes. */
 #include "finsim/job/status.h"
 
+#include "finsim/market/market.h"
 #include "finsim/store/store.h"
 
 /* One case per store error that is not a plain store failure. */
@@ -15,5 +16,18 @@ int job_store_status(int store_err)
     case STORE_E_IO: return JOB_E_IO;
     case STORE_E_NOMEM: return JOB_E_INTERNAL;
     default: return JOB_E_STORE;
+    }
+}
+
+/* One case per market data error that is not a plain market failure. */
+int job_market_status(int mkt_err)
+{
+    switch (mkt_err) {
+    case MKT_OK: return JOB_OK;
+    case MKT_E_USAGE: return JOB_E_CONFIG;
+    case MKT_E_TIMEOUT: return JOB_E_MARKET_TIMEOUT;
+    case MKT_E_AUTH: return JOB_E_MARKET_AUTH;
+    case MKT_E_NOMEM: return JOB_E_INTERNAL;
+    default: return JOB_E_MARKET;
     }
 }

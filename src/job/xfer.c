@@ -20,8 +20,8 @@
 
 /* Open url for writing without truncating it: a store that does not exist
  * yet (a new trade file) is created. Returns the store or NULL with the
- * message printed and *exit_code set. */
-static store_t *xfer_open_dest(const char *url, const store_opts_t *base, int *exit_code)
+ * message printed and *status set. */
+static store_t *xfer_open_dest(const char *url, const store_opts_t *base, int *status)
 {
     store_opts_t so = *base;
     char err[512];
@@ -35,7 +35,7 @@ static store_t *xfer_open_dest(const char *url, const store_opts_t *base, int *e
     }
     if (!st) {
         fs_error("%s", err);
-        *exit_code = store_err_exit_code(code);
+        *status = job_store_status(code);
     }
     return st;
 }
@@ -53,8 +53,8 @@ typedef struct xfer_out {
 } xfer_out_t;
 
 /* The trade ids to export into *l (tl_free): the window, or the store's
- * list (ids >= start when a start was given). Returns FS_EXIT_OK or a store
- * exit code (message printed). */
+ * list (ids >= start when a start was given). Returns JOB_OK or a store
+ * status (message printed). */
 static int xfer_export_ids(const xfer_export_cfg_t *c, store_t *src, tl_list_t *l)
 {
     tl_spec_t spec = {.source = c->window ? TL_RANGE : TL_ALL, .start = c->start, .window = c->window,
@@ -62,33 +62,33 @@ static int xfer_export_ids(const xfer_export_cfg_t *c, store_t *src, tl_list_t *
     char err[512];
     if (tl_build(&spec, src, l, err, sizeof(err)) != JOB_OK) {
         fs_error("%s%s", err, l->store_err == STORE_E_NOTSUP ? " (give --start-trade K --trade-window W)" : "");
-        return store_err_exit_code(l->store_err);
+        return job_store_status(l->store_err);
     }
-    return FS_EXIT_OK;
+    return JOB_OK;
 }
 
 /* Open the destination of c into o (zeroed first): the document with its
- * opening line, the directory, or the store. Returns FS_EXIT_OK or an exit
+ * opening line, the directory, or the store. Returns JOB_OK or an exit
  * code (message printed); o is to be closed with xfer_out_close either way. */
 static int xfer_out_open(const xfer_export_cfg_t *c, xfer_out_t *o)
 {
-    int rc = FS_EXIT_OK;
+    int rc = JOB_OK;
     memset(o, 0, sizeof(*o));
     o->dest = c->eyxml ? (strcmp(c->eyxml, "-") == 0 ? "standard output" : c->eyxml) : c->dir ? c->dir : c->to_url;
     if (c->eyxml) {
         o->doc = strcmp(c->eyxml, "-") == 0 ? stdout : fopen(c->eyxml, "wb");
         if (!o->doc) {
             fs_error("cannot open %s: %s", c->eyxml, strerror(errno));
-            rc = FS_EXIT_IO;
+            rc = JOB_E_IO;
         } else if (fputs(XFER_HEAD, o->doc) == EOF) {
             fs_error("writing %s failed: %s", o->dest, strerror(errno));
-            rc = FS_EXIT_IO;
+            rc = JOB_E_IO;
         }
     } else if (c->dir) {
         o->dir = c->dir;
         if (mkdir(c->dir, 0777) != 0 && errno != EEXIST) {
             fs_error("cannot create directory %s: %s", c->dir, strerror(errno));
-            rc = FS_EXIT_IO;
+            rc = JOB_E_IO;
         }
     } else {
         o->to = xfer_open_dest(c->to_url, &c->so, &rc);
@@ -98,16 +98,16 @@ static int xfer_out_open(const xfer_export_cfg_t *c, xfer_out_t *o)
 }
 
 /* Finish the destination: the document's closing line (when rc is still
- * FS_EXIT_OK) and close; close the store. Returns rc, or FS_EXIT_IO when
+ * JOB_OK) and close; close the store. Returns rc, or JOB_E_IO when
  * the document could not be completed (message printed). */
 static int xfer_out_close(xfer_out_t *o, int rc)
 {
     if (o->doc) {
-        int bad = rc == FS_EXIT_OK && fputs("</AZFINSIM>\n", o->doc) == EOF;
+        int bad = rc == JOB_OK && fputs("</AZFINSIM>\n", o->doc) == EOF;
         bad |= o->doc == stdout ? fflush(o->doc) != 0 : fclose(o->doc) != 0;
-        if (bad && rc == FS_EXIT_OK) {
+        if (bad && rc == JOB_OK) {
             fs_error("writing %s failed: %s", o->dest, strerror(errno));
-            rc = FS_EXIT_IO;
+            rc = JOB_E_IO;
         }
     }
     store_close(o->to);
@@ -151,24 +151,24 @@ static int xfer_write_eyxml(xfer_out_t *o, const trade_t *t)
 
 /* Copy the trades of l from src to the outputs, batch by batch. Trades the
  * source lacks or cannot give are reported and counted in *skipped. Returns
- * an exit code (0 when every trade was handled). */
+ * a job status (JOB_OK when every trade was handled). */
 static int xfer_copy(store_t *src, const tl_list_t *l, int batch, xfer_out_t *o, int64_t *copied, int64_t *skipped)
 {
     trade_slot_t *slots = xmalloc((size_t)batch * sizeof(*slots));
     int64_t *ids = xmalloc((size_t)batch * sizeof(*ids));
-    int rc = FS_EXIT_OK;
-    for (size_t off = 0; off < l->n && rc == FS_EXIT_OK; off += (size_t)batch) {
+    int rc = JOB_OK;
+    for (size_t off = 0; off < l->n && rc == JOB_OK; off += (size_t)batch) {
         size_t m = l->n - off < (size_t)batch ? l->n - off : (size_t)batch;
         for (size_t i = 0; i < m; i++)
             ids[i] = tl_id(l, off + i);
         int src_rc = store_get_trades(src, ids, m, slots);
         if (src_rc != STORE_OK) {
             fs_error("reading trades from %s: %s", store_describe(src), src->errstr);
-            rc = store_err_exit_code(src_rc);
+            rc = job_store_status(src_rc);
             break;
         }
         o->npending = 0;
-        for (size_t i = 0; i < m && rc == FS_EXIT_OK; i++) {
+        for (size_t i = 0; i < m && rc == JOB_OK; i++) {
             const trade_slot_t *s = &slots[i];
             if (s->status != FS_OK) {
                 fs_error("trade %010lld: %s (%s); skipped", (long long)ids[i], s->msg,
@@ -179,15 +179,15 @@ static int xfer_copy(store_t *src, const tl_list_t *l, int batch, xfer_out_t *o,
             if (o->to)
                 o->pending[o->npending++] = s->trade;
             else if (xfer_write_eyxml(o, &s->trade) != 0)
-                rc = FS_EXIT_IO;
-            if (!o->to && rc == FS_EXIT_OK)
+                rc = JOB_E_IO;
+            if (!o->to && rc == JOB_OK)
                 (*copied)++;
         }
-        if (rc == FS_EXIT_OK && o->to && o->npending) {
+        if (rc == JOB_OK && o->to && o->npending) {
             int dst_rc = store_put_trades(o->to, o->pending, o->npending);
             if (dst_rc != STORE_OK) {
                 fs_error("writing trades to %s: %s", store_describe(o->to), o->to->errstr);
-                rc = store_err_exit_code(dst_rc);
+                rc = job_store_status(dst_rc);
             } else {
                 *copied += (int64_t)o->npending;
             }
@@ -198,6 +198,8 @@ static int xfer_copy(store_t *src, const tl_list_t *l, int batch, xfer_out_t *o,
     return rc;
 }
 
+/* Open the source read-only, build the id list, open the destination,
+ * copy, finish, log the summary. Returns a job status (messages printed). */
 int xfer_export(const xfer_export_cfg_t *c)
 {
     store_opts_t src_opts = c->so;
@@ -206,25 +208,25 @@ int xfer_export(const xfer_export_cfg_t *c)
     int code = 0;
     store_t *src = store_open(c->src_url, &src_opts, NULL, err, sizeof(err), &code);
     if (!src)
-        return fs_error("%s", err), store_err_exit_code(code);
+        return fs_error("%s", err), job_store_status(code);
     tl_list_t ids;
     int rc = xfer_export_ids(c, src, &ids);
-    if (rc != FS_EXIT_OK) {
+    if (rc != JOB_OK) {
         store_close(src);
         return rc;
     }
     xfer_out_t o;
     int64_t copied = 0, skipped = 0;
-    if ((rc = xfer_out_open(c, &o)) == FS_EXIT_OK)
+    if ((rc = xfer_out_open(c, &o)) == JOB_OK)
         rc = xfer_copy(src, &ids, c->batch, &o, &copied, &skipped);
     rc = xfer_out_close(&o, rc);
     tl_free(&ids);
-    if (rc == FS_EXIT_OK)
+    if (rc == JOB_OK)
         fs_info("exported %lld trade%s from %s to %s; %lld skipped", (long long)copied, copied == 1 ? "" : "s",
                 store_describe(src), o.dest, (long long)skipped);
     store_close(src);
-    if (rc == FS_EXIT_OK && skipped)
-        rc = FS_EXIT_TRADES_FAILED;
+    if (rc == JOB_OK && skipped)
+        rc = JOB_TRADES_FAILED;
     return rc;
 }
 
@@ -239,7 +241,7 @@ typedef struct xfer_import_ctx {
     fs_idset_t seen;    /* ids imported so far */
     int64_t imported;   /* trades written */
     int64_t skipped;    /* trades reported and skipped */
-    int fatal;          /* exit code of a store failure, 0 if none */
+    int fatal;          /* job status of a store failure, JOB_OK if none */
 } xfer_import_ctx_t;
 
 /* Write the pending batch. Returns 0, or -1 with x->fatal set (message
@@ -251,7 +253,7 @@ static int xfer_flush(xfer_import_ctx_t *x)
     int rc = store_put_trades(x->st, x->batch, x->nbatch);
     if (rc != STORE_OK) {
         fs_error("writing trades to %s: %s", store_describe(x->st), x->st->errstr);
-        x->fatal = store_err_exit_code(rc);
+        x->fatal = job_store_status(rc);
         return -1;
     }
     x->imported += (int64_t)x->nbatch;
@@ -317,7 +319,7 @@ static int xfer_xml_name(const struct dirent *d)
 
 /* Import the files of c, then the directory entries ents[0..nents) of
  * c->dir, into the open store x->st, flush and log the summary. Returns the
- * exit code of the import. */
+ * status of the import. */
 static int xfer_import_all(xfer_import_ctx_t *x, const xfer_import_cfg_t *c, struct dirent **ents, int nents)
 {
     int io_failed = 0;
@@ -334,16 +336,18 @@ static int xfer_import_all(xfer_import_ctx_t *x, const xfer_import_cfg_t *c, str
         return x->fatal;
     fs_info("imported %lld trade%s into %s; %lld skipped", (long long)x->imported, x->imported == 1 ? "" : "s",
             store_describe(x->st), (long long)x->skipped);
-    return io_failed ? FS_EXIT_IO : x->skipped ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;
+    return io_failed ? JOB_E_IO : x->skipped ? JOB_TRADES_FAILED : JOB_OK;
 }
 
+/* Read the directory, open the store, import every document, close.
+ * Returns a job status (messages printed). */
 int xfer_import(const xfer_import_cfg_t *c)
 {
     struct dirent **ents = NULL;
-    int nents = 0, rc = FS_EXIT_OK;
+    int nents = 0, rc = JOB_OK;
     if (c->dir && (nents = scandir(c->dir, &ents, xfer_xml_name, alphasort)) < 0) {
         fs_error("cannot read directory %s: %s", c->dir, strerror(errno));
-        return FS_EXIT_IO;
+        return JOB_E_IO;
     }
     xfer_import_ctx_t x;
     memset(&x, 0, sizeof(x));

@@ -22,6 +22,9 @@ struct mkt_qwriter {
     json_t *arr;        /* JSON output: the array, dumped at close; NULL for CSV */
 };
 
+/* Open path.partial (or take stdout) and write the CSV header; a JSON array
+ * is kept in memory until close. Returns the writer (freed by
+ * mkt_qwriter_close), or NULL with the reason in err. */
 mkt_qwriter_t *mkt_qwriter_open(const char *path, const char *pair, char *err, size_t errlen)
 {
     mkt_qwriter_t *w = xcalloc(1, sizeof(*w));
@@ -44,6 +47,8 @@ mkt_qwriter_t *mkt_qwriter_open(const char *path, const char *pair, char *err, s
     return w;
 }
 
+/* A CSV row now, or one more object of the JSON array; cannot fail (write
+ * errors show at close). */
 void mkt_qwriter_add(mkt_qwriter_t *w, int64_t trade_id, double quote)
 {
     if (!w->arr) {
@@ -59,6 +64,8 @@ void mkt_qwriter_add(mkt_qwriter_t *w, int64_t trade_id, double quote)
     json_array_append_new(w->arr, o);
 }
 
+/* Dump the JSON array, close, rename the partial file into place (or
+ * remove it) and free w. Returns MKT_OK or MKT_E_IO (reason in err). */
 int mkt_qwriter_close(mkt_qwriter_t *w, int discard, char *err, size_t errlen)
 {
     int rc = MKT_OK;

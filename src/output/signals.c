@@ -24,12 +24,15 @@ static int signals_cmp(const void *a, const void *b)
     return (x->trade_id > y->trade_id) - (x->trade_id < y->trade_id);
 }
 
+/* Rank the signals (see signals.h); cannot fail. */
 void signals_sort(signal_rec_t *s, size_t n)
 {
     if (n)
         qsort(s, n, sizeof(*s), signals_cmp);
 }
 
+/* One CSV row per signal; a file is closed here, standard output flushed.
+ * Returns 0, or -1 with the reason in err. */
 int signals_write_csv(const char *path, const signal_rec_t *s, size_t n, char *err, size_t errlen)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
@@ -138,6 +141,8 @@ static int signals_write_attrs(hid_t f, const signals_meta_t *m)
     return ok ? 0 : -1;
 }
 
+/* Rows, then attributes, into path.partial; renamed only when the file
+ * closed cleanly. Returns 0, or -1 with the reason in err and no file left. */
 int signals_write_h5(const char *path, const signals_meta_t *m, const signal_rec_t *s, size_t n, char *err,
                      size_t errlen)
 {

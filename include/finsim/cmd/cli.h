@@ -27,4 +27,9 @@ int cmd_screen(int argc, char **argv);
 struct mc_opts;
 int cli_mc_option(int c, const char *arg, struct mc_opts *mo);
 
+/* The process exit code (enum fs_exit, enum fs_market_exit) for the
+ * outcome of a job (enum job_status); an unknown status gives
+ * FS_EXIT_INTERNAL. */
+int cli_exit_code(int job_status);
+
 #endif

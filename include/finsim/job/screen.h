@@ -3,9 +3,8 @@
  * whose model value beats the quote (HDF5, CSV, a Redis ranking); or make
  * synthetic quotes around the model values.
  *
- * A job runs in phases, in this order; each returns 0 or a process exit code
- * (enum fs_exit, enum fs_market_exit) and the caller stops at the first
- * non-zero one. The phases marked collective are called by every MPI rank
+ * A job runs in phases, in this order; each returns JOB_OK or an enum
+ * job_status (job/status.h) and the caller stops at the first other one. The phases marked collective are called by every MPI rank
  * and return the same code on every rank. */
 #ifndef FINSIM_JOB_SCREEN_H
 #define FINSIM_JOB_SCREEN_H
@@ -52,30 +51,31 @@ void screen_job_free(screen_job_t *j); /* accepts NULL; closes the store */
 
 /* Fail early, before fetching and pricing, when the directory of an output
  * file (--output, --csv, --make-quotes) is missing or not writable (rank 0
- * checks). Collective; FS_EXIT_IO. */
+ * checks). Collective; JOB_E_IO. */
 int screen_check_outputs(screen_job_t *j);
 
 /* Load the quotes and market sources (not for --make-quotes): rank 0 reads
  * or fetches each one, so an endpoint sees one request per run, and every
- * rank parses a broadcast copy. Collective; the market exit codes. */
+ * rank parses a broadcast copy. Collective; the market statuses. */
 int screen_load_market(screen_job_t *j);
 
 /* Open the store, each rank its own handle, read-only. Collective; the
- * store exit codes. */
+ * store statuses. */
 int screen_open_store(screen_job_t *j);
 
 /* This rank's share of the trades: a contiguous slice of the window, or of
- * every trade in the store. Collective; the store exit codes. */
+ * every trade in the store. Collective; the store statuses. */
 int screen_build_trade_list(screen_job_t *j);
 
 /* --make-quotes: price this process's trades and write quotes = model value
  * * (1 + e), e uniform in [-noise, noise) from (quote seed, trade id).
- * Returns 0, 1 when some trades could not be priced, or an exit code. */
+ * Returns JOB_OK, JOB_TRADES_FAILED when some trades could not be priced,
+ * or the status of the failure. */
 int screen_make_quotes(screen_job_t *j);
 
 /* Price the quoted trades of this rank's share and keep those that pass the
  * thresholds; per-trade failures are counted and named, not fatal.
- * Collective; a store exit code ends the job. */
+ * Collective; a store failure ends the job. */
 int screen_price_quoted(screen_job_t *j);
 
 /* Sum the counts and quote matches of every rank and collect the signals on
@@ -87,7 +87,7 @@ void screen_gather_signals(screen_job_t *j);
 void screen_report(screen_job_t *j);
 
 /* Rank 0 writes the signals (HDF5, CSV, the Redis ranking) and every rank
- * returns rank 0's outcome: 0, 1 when some trades failed, or the exit code
+ * returns rank 0's outcome: JOB_OK, JOB_TRADES_FAILED, or the status
  * of the output that failed. Collective. */
 int screen_write_outputs(screen_job_t *j);
 

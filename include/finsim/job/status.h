@@ -17,10 +17,16 @@ enum job_status {
     JOB_E_CHECKSUM,     /* the checksum differs from the expected one */
     JOB_E_INTERNAL,     /* out of memory in a store, or a bug */
     JOB_E_TIMEOUT,      /* store did not answer in time */
-    JOB_E_INJECTED      /* an injected failure (--failure) ended a rank */
+    JOB_E_INJECTED,     /* an injected failure (--failure) ended a rank */
+    JOB_E_MARKET,       /* market data unreadable, malformed, or the endpoint failed */
+    JOB_E_MARKET_TIMEOUT, /* the market data endpoint did not answer in time */
+    JOB_E_MARKET_AUTH   /* the market data endpoint refused the API key */
 };
 
 /* The job status for a store error (STORE_E_*; STORE_OK gives JOB_OK). */
 int job_store_status(int store_err);
+
+/* The job status for a market data error (MKT_E_*; MKT_OK gives JOB_OK). */
+int job_market_status(int mkt_err);
 
 #endif

@@ -4,8 +4,9 @@
  * Both work in batches (store_get_trades / store_put_trades), so memory
  * follows the batch size, not the portfolio; bad or missing trades are
  * reported on stderr with their id, skipped and counted. Both run in one
- * process. They return a process exit code (enum fs_exit): 0 every trade
- * copied, 1 some were skipped, else the store or file failure. */
+ * process. They return an enum job_status (job/status.h): JOB_OK every
+ * trade copied, JOB_TRADES_FAILED some were skipped, else the store or file
+ * failure. */
 #ifndef FINSIM_JOB_XFER_H
 #define FINSIM_JOB_XFER_H
 
@@ -30,7 +31,7 @@ typedef struct xfer_export_cfg {
 
 /* Copy the trades of c->src_url to the destination of c. The source is
  * opened read-only; a destination store that does not exist yet is created
- * (an existing one keeps its trades). Returns an exit code. */
+ * (an existing one keeps its trades). Returns a job status. */
 int xfer_export(const xfer_export_cfg_t *c);
 
 /* What to import (strings borrowed). Either files or dir. */
@@ -46,7 +47,7 @@ typedef struct xfer_import_cfg {
 /* Read the eyxml documents of c and write their trades into c->url (created
  * when it does not exist). Trades that do not parse or validate, and
  * repeats of an id already imported, are reported and skipped. Returns an
- * exit code (FS_EXIT_IO when a document or the directory was unreadable). */
+ * job status (JOB_E_IO when a document or the directory was unreadable). */
 int xfer_import(const xfer_import_cfg_t *c);
 
 #endif
