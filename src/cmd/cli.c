@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 
 #include "finsim/base/config_build.h"
+#include "finsim/base/file.h"
+#include "finsim/base/mpi.h"
+#include "finsim/job/status.h"
+#include "finsim/market/market.h"
 #include "finsim/trade/gen.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
@@ -212,19 +216,6 @@ int cmd_generate(int argc, char **argv)
     return cmd_generate_store(store_url, start, ntrades, seed, (int)batch);
 }
 
-void fs_mpi_world(int *rank, int *nranks)
-{
-    int up = 0;
-    *rank = 0;
-    *nranks = 1;
-    MPI_Initialized(&up);
-    if (up) {
-        MPI_Comm_rank(MPI_COMM_WORLD, rank);
-        MPI_Comm_size(MPI_COMM_WORLD, nranks);
-    }
-    fs_log_set_rank(*rank, *nranks);
-}
-
 /* Store generation: each MPI rank makes and writes a contiguous share of the
  * range in pipelined batches. */
 static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_t seed, int batch)
@@ -254,9 +245,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     MPI_Comm comm = MPI_COMM_WORLD;
     double t0 = fs_now();
     store_t *st = store_open(url, &so, &comm, err, sizeof(err), &errcode);
-    int ok = st != NULL, all_ok;
-    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    if (!all_ok) {
+    if (fs_mpi_agree(st == NULL)) {
         if (!st)
             fs_error("%s", err);
         store_close(st);
@@ -294,9 +283,9 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     free(ids);
     if (rc != STORE_OK)
         fs_error("writing trades to %s failed: %s", store_describe(st), st->errstr);
-    int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc), worst;
+    int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc);
     store_close(st); /* collective for the file store */
-    MPI_Allreduce(&exit_code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    int worst = fs_mpi_agree(exit_code);
     double dt = fs_now() - t0;
     char red[512];
     url = store_redact_url(url, red, sizeof(red));
@@ -387,24 +376,6 @@ static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
     return 0;
 }
 
-static char *read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            buf = xrealloc(buf, cap *= 2);
-    }
-    if (ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 /* Options shared by price and run for the pricing model. Returns 1 if c was
  * one of them, 0 if not, -1 on a bad value. */
 int cli_mc_option(int c, const char *arg, mc_opts_t *mo)
@@ -490,18 +461,11 @@ int cmd_price(int argc, char **argv)
     int io_failed = 0;
     for (int i = optind; i < argc; i++) {
         const char *name = argv[i];
-        FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
-        if (!f) {
-            fs_error("cannot open %s: %s", name, strerror(errno));
-            io_failed = 1;
-            continue;
-        }
         size_t len = 0;
-        char *doc = read_all(f, &len);
-        if (f != stdin)
-            fclose(f);
+        char err[512];
+        char *doc = fs_read_file(name, &len, err, sizeof(err));
         if (!doc) {
-            fs_error("cannot read %s", name);
+            fs_error("%s", err);
             io_failed = 1;
             continue;
         }
@@ -565,4 +529,25 @@ int finsim_main(int argc, char **argv)
     fs_error("unknown command '%s'", cmd);
     fputs(main_usage, stderr);
     return FS_EXIT_USAGE;
+}
+
+/* One case per job status: the exit codes keep the order of the statuses. */
+int cli_exit_code(int job_status)
+{
+    switch (job_status) {
+    case JOB_OK: return FS_EXIT_OK;
+    case JOB_TRADES_FAILED: return FS_EXIT_TRADES_FAILED;
+    case JOB_E_CONFIG: return FS_EXIT_USAGE;
+    case JOB_E_STORE: return FS_EXIT_STORE;
+    case JOB_E_AUTH: return FS_EXIT_AUTH;
+    case JOB_E_TLS: return FS_EXIT_TLS;
+    case JOB_E_IO: return FS_EXIT_IO;
+    case JOB_E_CHECKSUM: return FS_EXIT_CHECKSUM;
+    case JOB_E_TIMEOUT: return FS_EXIT_TIMEOUT;
+    case JOB_E_INJECTED: return FS_EXIT_INJECTED;
+    case JOB_E_MARKET: return FS_EXIT_MARKET;
+    case JOB_E_MARKET_TIMEOUT: return FS_EXIT_MARKET_TIMEOUT;
+    case JOB_E_MARKET_AUTH: return FS_EXIT_MARKET_AUTH;
+    default: return FS_EXIT_INTERNAL;
+    }
 }

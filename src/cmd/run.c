@@ -35,6 +35,9 @@
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
 #include "finsim/base/util.h"
+#include "finsim/base/mpi.h"
+#include "finsim/job/status.h"
+#include "finsim/job/tradelist.h"
 
 enum { TAG_REQ = 101, TAG_CHUNK = 102, TAG_IDS = 103, TAG_PROGRESS = 104, TAG_DONE = 105 };
 
@@ -47,82 +50,6 @@ typedef struct window {
     int64_t count;   /* rows */
     int64_t *ids;    /* explicit ids (count of them) or NULL for the range */
 } window_t;
-
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Read whitespace/comma separated trade ids from path. */
-static int read_ids_file(const char *path, int64_t **ids, size_t *n, char *err, size_t errlen)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f)
-        return fs_seterr(err, errlen, "cannot open ids file %s: %s", path, strerror(errno));
-    size_t cap = 1024, m = 0;
-    int64_t *v = xmalloc(cap * sizeof(*v));
-    char tok[64];
-    int rc = 0;
-    long line = 1;
-    int c, len = 0;
-    for (;;) {
-        c = fgetc(f);
-        if (c == EOF || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',') {
-            if (len) {
-                tok[len] = '\0';
-                int64_t id;
-                if (fs_parse_i64(tok, &id) != 0 || id < 0 || id > TRADE_MAX_ID) {
-                    rc = fs_seterr(err, errlen, "%s:%ld: '%s' is not a trade id", path, line, tok);
-                    break;
-                }
-                if (m == cap)
-                    v = xrealloc(v, (cap *= 2) * sizeof(*v));
-                v[m++] = id;
-                len = 0;
-            }
-            if (c == '\n')
-                line++;
-            if (c == EOF)
-                break;
-        } else if (c == '#' && len == 0) {
-            while ((c = fgetc(f)) != EOF && c != '\n')
-                ;
-            line++;
-            if (c == EOF)
-                break;
-        } else if (len < (int)sizeof(tok) - 1) {
-            tok[len++] = (char)c;
-        } else {
-            rc = fs_seterr(err, errlen, "%s:%ld: token too long", path, line);
-            break;
-        }
-    }
-    if (f != stdin)
-        fclose(f);
-    if (rc) {
-        free(v);
-        return rc;
-    }
-    *ids = v;
-    *n = m;
-    return 0;
-}
-
-/* Sort ids ascending and drop duplicates; returns the number dropped. */
-static size_t sort_unique(int64_t *ids, size_t *n)
-{
-    if (*n == 0)
-        return 0;
-    qsort(ids, *n, sizeof(*ids), cmp_i64);
-    size_t w = 1;
-    for (size_t i = 1; i < *n; i++)
-        if (ids[i] != ids[w - 1])
-            ids[w++] = ids[i];
-    size_t dropped = *n - w;
-    *n = w;
-    return dropped;
-}
 
 /* ---- per-rank state ------------------------------------------------------- */
 
@@ -495,46 +422,6 @@ static int run_dynamic(run_state_t *s)
     return rc;
 }
 
-/* ---- cost balancing --------------------------------------------------------- */
-
-/* Rank 0: contiguous windows with equal work (paths x t_steps). Reads the
- * trades once in batches, keeping only a prefix sum of costs. */
-static int cost_bounds(run_state_t *s, const int64_t *list_ids, int64_t *bounds)
-{
-    const run_cfg_t *c = s->cfg;
-    double *cum = xmalloc(sizeof(double) * (size_t)(s->total + 1));
-    cum[0] = 0;
-    int64_t b = c->batch;
-    for (int64_t off = 0; off < s->total; off += b) {
-        size_t n = (size_t)(s->total - off < b ? s->total - off : b);
-        for (size_t i = 0; i < n; i++)
-            s->ids[i] = list_ids ? list_ids[off + (int64_t)i] : c->start_trade + off + (int64_t)i;
-        if (store_get_trades(s->st, s->ids, n, s->slots) != STORE_OK) {
-            free(cum);
-            s->fatal = store_err_exit_code(s->st->err);
-            return fs_seterr(s->err, sizeof(s->err), "reading trades for cost balancing: %s", s->st->errstr);
-        }
-        for (size_t i = 0; i < n; i++) {
-            const trade_t *t = &s->slots[i].trade;
-            double cost = 1; /* bad trades cost ~nothing but the fetch */
-            if (s->slots[i].status == FS_OK)
-                cost += (double)(c->mo.paths > 0 ? c->mo.paths : t->trials) * t->t_steps;
-            cum[off + (int64_t)i + 1] = cum[off + (int64_t)i] + cost;
-        }
-    }
-    bounds[0] = 0;
-    int64_t j = 0;
-    for (int r = 1; r < s->nranks; r++) {
-        double target = cum[s->total] * r / s->nranks;
-        while (j < s->total && cum[j] < target)
-            j++;
-        bounds[r] = j;
-    }
-    bounds[s->nranks] = s->total;
-    free(cum);
-    return 0;
-}
-
 /* ---- report ------------------------------------------------------------------- */
 
 static void iso_time(char *buf, size_t n, time_t t)
@@ -892,14 +779,6 @@ static int64_t peak_rss_kb(void)
     return (int64_t)ru.ru_maxrss;
 }
 
-/* Agree on an exit code over all ranks (the largest wins). */
-static int agree(int code)
-{
-    int worst = code;
-    MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return worst;
-}
-
 static void run_cfg_default(run_cfg_t *c)
 {
     memset(c, 0, sizeof(*c));
@@ -985,7 +864,7 @@ int cmd_run(int argc, char **argv)
         cfg_free(&rs.layers);
         return FS_EXIT_OK;
     }
-    if (agree(pr < 0 ? FS_EXIT_USAGE : 0)) {
+    if (fs_mpi_agree(pr < 0 ? FS_EXIT_USAGE : 0)) {
         if (rank == 0 && pr < 0)
             fputs("(finsim run --help explains every option)\n", stderr);
         free(password);
@@ -1009,7 +888,7 @@ int cmd_run(int argc, char **argv)
     char err[512] = "";
     int ecode = 0;
     s.st = store_open(c.store_url, &c.so, &world, err, sizeof(err), &ecode);
-    code = agree(s.st ? 0 : store_err_exit_code(ecode));
+    code = fs_mpi_agree(s.st ? 0 : store_err_exit_code(ecode));
     if (code) {
         char red[512];
         if (!s.st && (rank == 0 || fs_log_verbose))
@@ -1021,35 +900,28 @@ int cmd_run(int argc, char **argv)
     }
 
     /* ---- the trade list (rank 0) ---- */
+    tl_list_t list;
+    memset(&list, 0, sizeof(list));
     int64_t *list_ids = NULL;
-    size_t nlist = 0;
-    int64_t dup = 0;
     if (rank == 0) {
-        if (c.ids_file) {
-            if (read_ids_file(c.ids_file, &list_ids, &nlist, err, sizeof(err)) != 0) {
-                fs_error("%s", err);
-                code = FS_EXIT_USAGE;
-            }
-        } else if (c.all_trades) {
-            int rc = store_list_trades(s.st, &list_ids, &nlist);
-            if (rc != STORE_OK) {
-                fs_error("listing the trades of %s: %s", store_describe(s.st), s.st->errstr);
-                code = store_err_exit_code(rc);
-            }
+        tl_spec_t spec = {.source = c.ids_file ? TL_IDS_FILE : c.all_trades ? TL_ALL : TL_RANGE,
+                          .start = c.start_trade, .window = c.window, .ids_file = c.ids_file, .unique = 1};
+        int ts = tl_build(&spec, s.st, &list, err, sizeof(err));
+        if (ts != JOB_OK) {
+            fs_error("%s", err);
+            code = ts == JOB_E_CONFIG && spec.source == TL_IDS_FILE ? FS_EXIT_USAGE : store_err_exit_code(list.store_err);
         }
-        if (list_ids) {
-            dup = (int64_t)sort_unique(list_ids, &nlist);
-            if (dup)
-                fs_warn("%lld duplicate trade ids in the list were dropped (each id is priced once)",
-                        (long long)dup);
-        }
-        s.total = c.list_mode ? (int64_t)nlist : c.window;
+        if (list.dropped)
+            fs_warn("%lld duplicate trade ids in the list were dropped (each id is priced once)",
+                    (long long)list.dropped);
+        list_ids = list.ids;
+        s.total = (int64_t)list.n;
         if (!code && s.total == 0) {
             fs_error("no trades to price (the %s is empty)", c.ids_file ? "ids file" : "store");
             code = FS_EXIT_USAGE;
         }
     }
-    code = agree(code);
+    code = fs_mpi_agree(code);
     MPI_Bcast(&s.total, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
     if (code)
         goto out_store;
@@ -1100,16 +972,17 @@ int cmd_run(int argc, char **argv)
         if (rank == 0) {
             bounds = xmalloc(sizeof(int64_t) * (size_t)(nranks + 1));
             if (c.balance == RUN_BALANCE_COST && nranks > 1) {
-                if (cost_bounds(&s, list_ids, bounds) != 0) {
+                int ts = tl_cost_bounds(&list, s.st, c.batch, c.mo.paths, nranks, bounds, s.err, sizeof(s.err));
+                if (ts != JOB_OK) {
                     fs_error("%s", s.err);
-                    bal_code = s.fatal ? s.fatal : FS_EXIT_STORE;
+                    bal_code = ts == JOB_E_STORE ? FS_EXIT_STORE : store_err_exit_code(s.st->err);
                 }
             } else {
                 for (int r = 0; r <= nranks; r++)
                     bounds[r] = s.total * r / nranks;
             }
         }
-        if (agree(bal_code)) {
+        if (fs_mpi_agree(bal_code)) {
             free(bounds);
             code = bal_code ? bal_code : FS_EXIT_STORE;
             s.fatal = code;
@@ -1286,7 +1159,7 @@ int cmd_run(int argc, char **argv)
         events_write(&s, "\"event\":\"end\",\"trades\":%" PRId64 ",\"failed\":%" PRId64 ",\"checksum\":\"%s\",\"exit\":%d",
                      s.total, failed, sums, code);
     }
-    code = agree(code);
+    code = fs_mpi_agree(code);
     free(config);
     free(tel);
     free(cmdline);

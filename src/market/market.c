@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "finsim/base/file.h"
 #include "finsim/trade/trade.h"
 #include "finsim/base/util.h"
 
@@ -600,26 +601,11 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
  * buffer. Returns MKT_OK or MKT_E_IO. */
 static int mkt_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return fs_seterr(err, errlen, "market data: cannot open %s: %s", path, strerror(errno)), MKT_E_IO;
-    size_t cap = 65536, n = 0, got;
-    char *b = xmalloc(cap);
-    while ((got = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap)
-            b = xrealloc(b, cap *= 2);
-    }
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        free(b);
-        return fs_seterr(err, errlen, "market data: cannot read %s", path), MKT_E_IO;
-    }
-    b[n] = '\0';
+    char why[512];
+    char *b = fs_read_file(path, len, why, sizeof(why));
+    if (!b)
+        return fs_seterr(err, errlen, "market data: %s", why), MKT_E_IO;
     *out = b;
-    *len = n;
     return MKT_OK;
 }
 

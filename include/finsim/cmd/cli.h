@@ -17,10 +17,8 @@ int cmd_import(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_screen(int argc, char **argv);
 
-/* This process's rank and the number of ranks in MPI_COMM_WORLD, or 0 and 1
- * when MPI is not initialised (main.c skips it for help texts); also sets
- * the log prefix with fs_log_set_rank. */
-void fs_mpi_world(int *rank, int *nranks);
+/* fs_mpi_world and fs_mpi_agree, for every command */
+#include "finsim/base/mpi.h"
 
 /* Options shared by price and run for the pricing model (getopt codes
  * 'a' algorithm, 'K' kernel, 's' seed, 'p' paths, 'T' task duration, 'M'
@@ -28,5 +26,10 @@ void fs_mpi_world(int *rank, int *nranks);
  * stored in *mo), 0 if not, -1 on a bad value (message printed). */
 struct mc_opts;
 int cli_mc_option(int c, const char *arg, struct mc_opts *mo);
+
+/* The process exit code (enum fs_exit, enum fs_market_exit) for the
+ * outcome of a job (enum job_status); an unknown status gives
+ * FS_EXIT_INTERNAL. */
+int cli_exit_code(int job_status);
 
 #endif
