@@ -136,9 +136,11 @@ start=$(date +%s.%N)
 FINSIM_MARKET_API_KEY=$KEY "$F" screen --store "$T/trades.h5" --quotes "$URL/slow/q.csv" "${PRICING[@]}" \
     --http-timeout 1 --http-retries 1 --http-backoff 0.1 >"$T/slow.out" 2>"$T/slow.err" &
 PID=$!
-sleep 0.5
-tr '\0' ' ' < "/proc/$PID/cmdline" > "$T/cmdline" || true
-expect_grep "screen" "$T/cmdline"
+# the command line of the running finsim itself: wait for the exec (before
+# it, /proc/PID/cmdline is this script's, which says "screen" anyway)
+wait_for 60 "finsim screen process" test -n "$(finsim_pids "$PID")"
+tr '\0' ' ' < "/proc/$PID/cmdline" > "$T/cmdline"
+expect_grep "^[^ ]*finsim screen --store .* --quotes $URL/slow/q.csv " "$T/cmdline"
 expect_no_grep "$KEY" "$T/cmdline"
 rc=0; wait $PID || rc=$?
 [ "$rc" = 12 ] || { echo "FAIL: slow endpoint: exit $rc, want 12"; cat "$T/slow.err"; exit 1; }

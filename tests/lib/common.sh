@@ -103,6 +103,21 @@ wait_for() {
   done
 }
 
+# finsim_pids ROOT: pids of the processes under ROOT (ROOT included) that run
+# the finsim binary itself (exec done): not mpirun, not a shell before its exec.
+finsim_pids() {
+  local want p kids
+  want=$(readlink -f "$FINSIM_BIN")
+  local todo=("$1")
+  while [ "${#todo[@]}" -gt 0 ]; do
+    p=${todo[0]}; todo=("${todo[@]:1}")
+    [ "$(readlink -f "/proc/$p/exe" 2>/dev/null)" = "$want" ] && echo "$p"
+    kids=$(ps -o pid= --ppid "$p" 2>/dev/null || true)
+    for k in $kids; do todo+=("$k"); done
+  done
+  return 0
+}
+
 # skip REASON: end the test as skipped (exit 77, ctest's SKIP_RETURN_CODE);
 # the reason is printed where scripts/test.sh collects it.
 skip() { echo "SKIP: $*"; trap - EXIT; on_exit_skip; exit 77; }
