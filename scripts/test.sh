@@ -43,6 +43,11 @@ run_ctest() {
             "$dir/Testing/Temporary/LastTest.log" 2>/dev/null)
     SKIPS+=("$dir/$name: ${why:-no reason given}")
   done < <(sed -nE 's/^[[:space:]]*[0-9]+ - ([^ ]+) \(Skipped\)$/\1/p' "$dir/ctest-output.txt")
+  # parts of tests that did not run (skip_part in tests/lib/common.sh)
+  while read -r why; do
+    SKIPS+=("$dir/$why")
+  done < <(awk '/^[0-9]+\/[0-9]+ Testing: /{n=$3} /^SKIP-PART: /{print n " (part): " substr($0,12)}' \
+             "$dir/Testing/Temporary/LastTest.log" 2>/dev/null)
   return "$rc"
 }
 

@@ -123,6 +123,10 @@ finsim_pids() {
 skip() { echo "SKIP: $*"; trap - EXIT; on_exit_skip; exit 77; }
 on_exit_skip() { for c in "${_cleanups[@]}"; do eval "$c" || true; done; rm -rf "$T"; }
 
+# skip_part REASON: a part of a test that does not run here; the rest still
+# counts. The line is listed in the summary of scripts/test.sh.
+skip_part() { echo "SKIP-PART: $*"; }
+
 # finish: the test's last line; a test that checked nothing has failed.
 finish() {
   if [ "$CHECKS" -eq 0 ]; then echo "FAIL: no check ran" >&2; exit 1; fi
