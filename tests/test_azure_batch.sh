@@ -212,13 +212,16 @@ class H(http.server.BaseHTTPRequestHandler):
         msg = b'{"odata.metadata":"x","code":"TaskExists","message":{"value":"exists"}}' if dup else b""
         self.send_header("Content-Length", str(len(msg))); self.end_headers(); self.wfile.write(msg)
 s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(port_file, "w").write(str(s.server_address[1]))
+import os
+with open(port_file + ".tmp", "w") as f:  # atomic: the reader never sees half a number
+    f.write(str(s.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
 s.serve_forever()
 PYEOF
 "$PY" "$T/fake_azure.py" "$T/fake.port" "$T/fake.log" "$TOKEN" &
 FAKE_PID=$!
 add_cleanup "kill $FAKE_PID 2>/dev/null"
-for _ in $(seq 1 50); do [ -s "$T/fake.port" ] && break; sleep 0.1; done
+wait_for 60 "port file of the fake Batch service" test -s "$T/fake.port"
 PORT=$(cat "$T/fake.port")
 TJ=$("$PY" -c 'import json, sys
 for e in json.load(open(sys.argv[1]))["jobSpecification"]["jobManagerTask"]["environmentSettings"]:
