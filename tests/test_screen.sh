@@ -181,7 +181,12 @@ expect_no_grep '/data/' "$T/www/requests.log"
 # no retry for a plain 404; nothing listening: a connection error (11)
 expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "$URL/data/none.csv" "${PRICING[@]}" --http-backoff 0.05
 expect_no_grep "retrying" "$T/last.err"
-DEAD=$(redis_free_port)
+# (a port held bound, not listening, by a helper: refused, and nobody else's)
+"$PY" "$FINSIM_SRC/tests/silent_server.py" "$T/deadport" refuse &
+DEADSRV=$!
+add_cleanup "kill $DEADSRV"
+wait_for 60 "port file of the refusing helper" test -s "$T/deadport"
+DEAD=$(cat "$T/deadport")
 expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "http://127.0.0.1:$DEAD/q.csv?token=abc" "${PRICING[@]}" \
     --http-retries 1 --http-backoff 0.05
 expect_no_grep "token=abc" "$T/last.err"   # query strings are not logged

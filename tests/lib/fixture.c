@@ -132,24 +132,6 @@ static int fx_kill_wait(pid_t pid, int sig, double timeout_s)
     return fx_pid_gone(pid);
 }
 
-int fx_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t al = sizeof(a);
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* A random port below the kernel's ephemeral range (where OS-picked ports of
  * other tests and clients land), for redis-server, which cannot bind port 0
  * and report it: fx_start retries with another on a bind failure. */

@@ -20,31 +20,6 @@
 # no persistence. One server per shell; use a subshell for a second one.
 # Functions return non-zero (with a message on stderr) instead of exiting.
 
-# A TCP port on 127.0.0.1 that was free a moment ago. With an argument of 2,
-# prints two distinct ports on one line.
-redis_free_port() {
-    local count=${1:-1}
-    if command -v python3 >/dev/null 2>&1; then
-        python3 - "$count" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-    else
-        # No python3: random high ports; a collision makes redis fail to
-        # bind, which redis_start notices and retries.
-        local out="" i
-        for ((i = 0; i < count; i++)); do out+="$((20000 + (RANDOM * 32768 + RANDOM) % 40000)) "; done
-        echo "${out% }"
-    fi
-}
-
 # Is pid gone (absent or a zombie)?
 _redis_pid_gone() {
     local pid=$1 state
