@@ -157,10 +157,12 @@ attempt() { # extra env...: one attempt of the task, like Batch: coordination th
 }
 rc=0; attempt FINSIM_FAILURE=0.1 || rc=$?
 [ "$rc" = 10 ] || { echo "FAIL: the first attempt should end with the injected failure (10), got $rc" >&2; tail -30 "$T/attempts.log" >&2; exit 1; }
+expect_no_sanitizer "$T/app.out" "$T/app.err" "$T/attempts.log"
 expect_grep 'attempt 1 of task finsim-mpi' "$T/attempts.log"
 [ ! -e "$T/node/wd/finsim-results.h5" ] || { echo "FAIL: a failed attempt left a results file" >&2; exit 1; }
 rc=0; attempt FINSIM_FAILURE=0.1 || rc=$?      # Batch retries the task; the failure is first-attempt only
 [ "$rc" = 0 ] || { echo "FAIL: the retry failed with $rc" >&2; tail -30 "$T/attempts.log" >&2; exit 1; }
+expect_no_sanitizer "$T/app.out" "$T/app.err" "$T/attempts.log"
 expect_grep 'attempt 2 of task finsim-mpi' "$T/attempts.log"
 expect_grep 'resume yes' "$T/app.out"
 expect_grep 'resumed [1-9]' "$T/app.out"

@@ -143,7 +143,7 @@ tr '\0' ' ' < "/proc/$PID/cmdline" > "$T/cmdline"
 expect_grep "^[^ ]*finsim screen --store .* --quotes $URL/slow/q.csv " "$T/cmdline"
 expect_no_grep "$KEY" "$T/cmdline"
 rc=0; wait $PID || rc=$?
-[ "$rc" = 12 ] || { echo "FAIL: slow endpoint: exit $rc, want 12"; cat "$T/slow.err"; exit 1; }
+expect_status 12 "$rc" "slow endpoint (exit 12: timed out)" "$T/slow.out" "$T/slow.err"
 el=$("$PY" -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
 # it waited for both timeouts (a lower bound only: a busy machine makes any
 # upper bound flaky, and ctest's timeout catches a hang)
