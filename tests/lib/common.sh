@@ -74,7 +74,7 @@ expect_status() {
 
 # expect_grep PATTERN FILE: fail unless FILE matches PATTERN.
 expect_grep() {
-  if [ ! -f "$2" ]; then echo "FAIL: $2 does not exist (looking for '$1')" >&2; exit 1; fi
+  if [ ! -r "$2" ]; then echo "FAIL: $2 does not exist (looking for '$1')" >&2; exit 1; fi
   if ! grep -qE -- "$1" "$2"; then
     echo "FAIL: '$1' not found in $2:" >&2; tail -20 "$2" >&2; exit 1
   fi
@@ -84,7 +84,7 @@ expect_grep() {
 # expect_no_grep PATTERN FILE: fail if FILE matches PATTERN, or if FILE is
 # missing (a missing file proves nothing).
 expect_no_grep() {
-  if [ ! -f "$2" ]; then echo "FAIL: $2 does not exist (checking for no '$1')" >&2; exit 1; fi
+  if [ ! -r "$2" ]; then echo "FAIL: $2 does not exist (checking for no '$1')" >&2; exit 1; fi
   if grep -qE -- "$1" "$2"; then
     echo "FAIL: '$1' unexpectedly found in $2" >&2; grep -E -- "$1" "$2" | head -5 >&2; exit 1
   fi
