@@ -106,6 +106,21 @@ H5CHECK valid "$T/run-b.h5" $N 0
 H5CHECK same "$T/run-a.h5" "$T/run-b.h5"
 echo "job B (requeue + resume) done in $(($(date +%s) - t0)) s"
 
+# 2b. FINSIM_REQUEUE_CODES: a wrong --expect-checksum (exit 7) requeues the job
+# only when 7 is listed (here at most once), and never by default
+JR7=$(FINSIM_STORE="$T/store-b.h5" FINSIM_OUTPUT="$T/run-r7.h5" FINSIM_REQUEUE_CODES="3 7" FINSIM_MAX_RESTARTS=1 \
+      FINSIM_EXTRA_ARGS="--expect-checksum 1234" submit -N1 -n2 -o "$T/r7.out" "$J/finsim.sbatch")
+expect_state "$JR7" FAILED "$T/r7.out"
+expect_grep 'CHECKSUM MISMATCH' "$T/r7.out"
+expect_grep 'requeueing job' "$T/r7.out"
+[ "$(job_field "$JR7" Restarts)" = 1 ] || { echo "FAIL: FINSIM_REQUEUE_CODES=7: restarts $(job_field "$JR7" Restarts), expected 1" >&2; cat "$T/r7.out" >&2; exit 1; }
+JN7=$(env -u FINSIM_REQUEUE_CODES FINSIM_STORE="$T/store-b.h5" FINSIM_OUTPUT="$T/run-n7.h5" \
+      FINSIM_EXTRA_ARGS="--expect-checksum 1234" sbatch --parsable --chdir="$T" -N1 -n2 -o "$T/n7.out" "$J/finsim.sbatch")
+expect_state "$JN7" FAILED "$T/n7.out"
+expect_grep 'CHECKSUM MISMATCH' "$T/n7.out"
+expect_no_grep 'requeueing job' "$T/n7.out"
+[ "$(job_field "$JN7" Restarts)" = 0 ] || { echo "FAIL: exit 7 requeued by default" >&2; cat "$T/n7.out" >&2; exit 1; }
+
 # 3. restart limit 0, mpirun launcher: the job fails with finsim's exit status 10
 JC=$(FINSIM_STORE="$T/store-c.h5" FINSIM_OUTPUT="$T/run-c.h5" FINSIM_FAILURE=0.1 FINSIM_MAX_RESTARTS=0 \
      FINSIM_LAUNCHER=mpirun submit -N1 -n2 -o "$T/c.out" "$J/finsim.sbatch")
