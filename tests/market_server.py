@@ -9,6 +9,9 @@ Serves the files in DIR on a port chosen by the OS (written to PORTFILE):
                "X-API-Key: KEY" carries the key in $MARKET_TEST_KEY
   /slow/NAME   the file after sleeping SLOW_SECONDS (default 5)
   /fail/NAME   always 500
+  /once408/NAME, /once429/NAME   408 or 429 on the first request for the
+               path, the file afterwards (a retryable status)
+  /redirect/NAME   302 to /data/NAME (a client must not follow it)
 With CERT and KEY (PEM) it speaks HTTPS. Every request appends "METHOD PATH STATUS" to DIR/requests.log (never the
 headers, so the key does not land in a log).
 """
@@ -22,6 +25,7 @@ ROOT = sys.argv[1]
 PORTFILE = sys.argv[2]
 SLOW = float(sys.argv[3]) if len(sys.argv) > 3 else 5.0
 KEY = os.environ.get("MARKET_TEST_KEY", "")
+SEEN = set()  # paths of /onceNNN/ already answered with their status
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -70,6 +74,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.serve_file(name)
         if kind == "fail":
             return self.reply(500, b"internal error\n")
+        if kind in ("once408", "once429"):
+            if self.path not in SEEN:
+                SEEN.add(self.path)
+                return self.reply(int(kind[4:]), b"try again\n")
+            return self.serve_file(name)
+        if kind == "redirect":
+            self.note(302)
+            self.send_response(302)
+            self.send_header("Location", "/data/" + name)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         return self.reply(404, b"not found\n")
 
 

@@ -157,10 +157,12 @@ attempt() { # extra env...: one attempt of the task, like Batch: coordination th
 }
 rc=0; attempt FINSIM_FAILURE=0.1 || rc=$?
 [ "$rc" = 10 ] || { echo "FAIL: the first attempt should end with the injected failure (10), got $rc" >&2; tail -30 "$T/attempts.log" >&2; exit 1; }
+expect_no_sanitizer "$T/app.out" "$T/app.err" "$T/attempts.log"
 expect_grep 'attempt 1 of task finsim-mpi' "$T/attempts.log"
 [ ! -e "$T/node/wd/finsim-results.h5" ] || { echo "FAIL: a failed attempt left a results file" >&2; exit 1; }
 rc=0; attempt FINSIM_FAILURE=0.1 || rc=$?      # Batch retries the task; the failure is first-attempt only
 [ "$rc" = 0 ] || { echo "FAIL: the retry failed with $rc" >&2; tail -30 "$T/attempts.log" >&2; exit 1; }
+expect_no_sanitizer "$T/app.out" "$T/app.err" "$T/attempts.log"
 expect_grep 'attempt 2 of task finsim-mpi' "$T/attempts.log"
 expect_grep 'resume yes' "$T/app.out"
 expect_grep 'resumed [1-9]' "$T/app.out"
@@ -212,13 +214,16 @@ class H(http.server.BaseHTTPRequestHandler):
         msg = b'{"odata.metadata":"x","code":"TaskExists","message":{"value":"exists"}}' if dup else b""
         self.send_header("Content-Length", str(len(msg))); self.end_headers(); self.wfile.write(msg)
 s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(port_file, "w").write(str(s.server_address[1]))
+import os
+with open(port_file + ".tmp", "w") as f:  # atomic: the reader never sees half a number
+    f.write(str(s.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
 s.serve_forever()
 PYEOF
 "$PY" "$T/fake_azure.py" "$T/fake.port" "$T/fake.log" "$TOKEN" &
 FAKE_PID=$!
 add_cleanup "kill $FAKE_PID 2>/dev/null"
-for _ in $(seq 1 50); do [ -s "$T/fake.port" ] && break; sleep 0.1; done
+wait_for 60 "port file of the fake Batch service" test -s "$T/fake.port"
 PORT=$(cat "$T/fake.port")
 TJ=$("$PY" -c 'import json, sys
 for e in json.load(open(sys.argv[1]))["jobSpecification"]["jobManagerTask"]["environmentSettings"]:

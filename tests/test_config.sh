@@ -24,17 +24,26 @@ expect_grep '^kernel += fast +# default' last.out
 expect_rc 0 env FINSIM_CONFIG=a.ini "$FINSIM_BIN" config
 expect_grep '^output += from-file.h5' last.out
 # errors: unknown key, wrong section, bad boolean, unreadable file, bad syntax
+# (each error names the file it is in)
 printf '[run]\nalgoritm = pvonly\n' > typo.ini
 expect_rc 2 "$FINSIM_BIN" config --config typo.ini
 expect_grep 'unknown setting \[run\] algoritm' last.err
+expect_grep 'typo\.ini' last.err
 printf '[run]\nstore = x.h5\n' > sect.ini
 expect_rc 2 "$FINSIM_BIN" config --config sect.ini
 expect_grep 'belongs in section \[store\]' last.err
+expect_grep 'sect\.ini' last.err
 printf '[run]\nresume = maybe\n' > bool.ini
 expect_rc 2 "$FINSIM_BIN" config --config bool.ini
+expect_grep 'bool\.ini' last.err
 expect_rc 2 "$FINSIM_BIN" config --config missing.ini
+expect_grep 'missing\.ini' last.err
 printf '[run\nseed = 1\n' > syntax.ini
 expect_rc 2 "$FINSIM_BIN" config --config syntax.ini
+expect_grep 'syntax\.ini' last.err
+# the same through FINSIM_CONFIG and through finsim run
+expect_rc 2 env FINSIM_CONFIG=typo.ini "$FINSIM_BIN" run --store trades.h5 --trade-window 1 --output t.h5
+expect_grep 'typo\.ini' last.err
 expect_rc 2 env FINSIM_SEED=abc "$FINSIM_BIN" run --config a.ini
 # a run driven by the file, with the env and the command line on top
 "$FINSIM_BIN" generate --trades 40 --seed 2 --store trades.h5 > /dev/null

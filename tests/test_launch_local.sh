@@ -20,6 +20,18 @@ else expect_no_grep 'allow-run-as-root' "$T/last.out"; fi
 expect_no_grep 'oversubscribe' "$T/last.out"
 expect_rc 0 bash "$L" --finsim "$FINSIM_BIN" -s "$T/trades.h5" -w 40 -n $((CORES + 1)) --dry-run
 expect_grep 'oversubscribe' "$T/last.out"
+# the default rank count is the number of cores (no -n, no FINSIM_RANKS), and
+# the real run starts that many ranks
+expect_rc 0 env -u FINSIM_RANKS bash "$L" --finsim "$FINSIM_BIN" -s "$T/trades.h5" -w 40 --dry-run
+expect_grep "-np $CORES " "$T/last.out"
+expect_rc 0 env -u FINSIM_RANKS bash "$L" --finsim "$FINSIM_BIN" -s "$T/trades.h5" -w 40 -o "$T/dflt.h5" -- --progress 0
+expect_grep "^finsim-local.sh: $CORES ranks" "$T/last.err"
+"$PY" - "$T/dflt.h5" "$CORES" <<'PYEOF'
+import sys, h5py
+n = len(h5py.File(sys.argv[1], "r")["telemetry"])
+sys.exit(0 if n == int(sys.argv[2]) else f"{n} ranks in the telemetry, want {sys.argv[2]}")
+PYEOF
+CHECKS=$((CHECKS + 1))
 # every option also comes from the environment; the option wins
 expect_rc 0 env FINSIM_STORE="$T/trades.h5" FINSIM_TRADE_WINDOW=40 FINSIM_RANKS=2 FINSIM_ALGORITHM=pvonly \
   FINSIM_BIN="$FINSIM_BIN" bash "$L" --algorithm deltavega --dry-run

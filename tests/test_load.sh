@@ -6,7 +6,10 @@
 # volatility, too many trials, a deleted key, another trade's document).
 # finsim run --algorithm synthetic --task-duration 0 on 2 ranks must finish
 # with exactly those trades failed, each with its kind's status, and every
-# other trade priced (h5check valid N N/100).
+# other trade priced (h5check valid N N/100). Peak RSS per rank, from the
+# file's telemetry, is at most 64 MB and flat: within 8 MB of a run of N/100
+# trades (not asserted in the sanitizer build, where memory figures mean
+# little; reported as a partial skip there).
 # Environment: FINSIM_LOAD_TRADES (default 1000000; a multiple of 100).
 source "$FINSIM_SRC/tests/lib/common.sh"
 source "$FINSIM_SRC/tests/lib/redis.sh"
@@ -96,4 +99,25 @@ counts = {int(s): int(c) for s, c in zip(*np.unique(want[:, 1], return_counts=Tr
 print(f"load: {len(ok)} priced, {len(failed)} failed as chosen, by status {counts}")
 EOF
 CHECKS=$((CHECKS + 1))
+
+# peak RSS: a window of N/100 trades for the flat comparison
+expect_rc 1 MPIRUN -np 2 "$FINSIM_BIN" run --store "$REDIS_URL" --algorithm synthetic --task-duration 0 \
+  --start-trade 0 --trade-window "$((N / 100))" --output "$T/small.h5" --progress 0 --no-mirror
+"$PY" - "$T/load.h5" "$T/small.h5" > "$T/rss.txt" <<'PYEOF'
+import sys, h5py
+big, small = (max(int(x) for x in h5py.File(p, "r")["telemetry"]["peak_rss_kb"]) / 1024.0 for p in sys.argv[1:])
+print(f"{big:.1f} {small:.1f}")
+PYEOF
+read -r RSS_BIG RSS_SMALL < "$T/rss.txt"
+echo "load: peak RSS per rank (max over ranks) $RSS_BIG MB for $N trades, $RSS_SMALL MB for $((N / 100))"
+if [ "$SANITIZED" = 1 ]; then
+  skip_part "peak RSS limits (sanitizer build: ASan's quarantine and runtime make memory figures meaningless)"
+else
+  "$PY" -c 'import sys; b, s = map(float, sys.argv[1:]); sys.exit(0 if b <= 64.0 else f"peak RSS {b} MB > 64 MB")' \
+    "$RSS_BIG" "$RSS_SMALL" || { echo "FAIL: peak RSS above 64 MB" >&2; exit 1; }
+  CHECKS=$((CHECKS + 1))
+  "$PY" -c 'import sys; b, s = map(float, sys.argv[1:]); sys.exit(0 if b <= s + 8.0 else f"peak RSS grows with the window: {b} vs {s} MB")' \
+    "$RSS_BIG" "$RSS_SMALL" || { echo "FAIL: peak RSS not flat" >&2; exit 1; }
+  CHECKS=$((CHECKS + 1))
+fi
 finish

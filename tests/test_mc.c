@@ -304,9 +304,24 @@ static int load_refs(ref_trade_t *out, int cap)
     return n;
 }
 
+/* assert_within by the kernel's own SE: the reference must be precise enough
+ * for that (its SE at most half of the kernel's), and a Greek that is
+ * significant at this precision must have the reference's sign. */
+static void assert_near_ref(const char *what, double x, double se, double want, double want_se,
+                            int greek)
+{
+    if (!(isfinite(se) && se > 0.0 && want_se <= 0.5 * se))
+        fail_msg("%s: reference SE %.4g is not below half the kernel's %.4g: regenerate "
+                 "tests/ref/mc_reference.json with more paths", what, want_se, se);
+    assert_within(what, x, want, se, 4.0);
+    if (greek && fabs(want) > 4.0 * se && (x > 0.0) != (want > 0.0))
+        fail_msg("%s: sign of %.6g differs from the reference %.6g", what, x, want);
+}
+
 /* Both kernels agree with the independent NumPy prices (PV, delta, vega)
- * and with each other within 4 combined SEs, including a knock-out-heavy
- * trade, a stochastic-vol trade and a coarse long one. pvonly's PV is
+ * within 4 of their own SEs (the NumPy values are far more precise),
+ * including a knock-out-heavy trade, a stochastic-vol trade and a coarse long
+ * one, Greeks with the reference's sign; and with each other. pvonly's PV is
  * deltavega's, bit for bit. */
 static void t_reference_values(void **state)
 {
@@ -327,11 +342,11 @@ static void t_reference_values(void **state)
             assert_memory_equal(&r.pv, &p.pv, 2 * sizeof(double));
             assert_true(isnan(p.delta) && isnan(p.vega) && isnan(p.delta_stderr));
             snprintf(what, sizeof(what), "%.63s %s pv", rf->name, mc_kernel_name((mc_kernel_t)k));
-            assert_within(what, r.pv, rf->pv, hypot(r.pv_stderr, rf->pv_se), 4.0);
+            assert_near_ref(what, r.pv, r.pv_stderr, rf->pv, rf->pv_se, 0);
             snprintf(what, sizeof(what), "%.63s %s delta", rf->name, mc_kernel_name((mc_kernel_t)k));
-            assert_within(what, r.delta, rf->delta, hypot(r.delta_stderr, rf->delta_se), 4.0);
+            assert_near_ref(what, r.delta, r.delta_stderr, rf->delta, rf->delta_se, 1);
             snprintf(what, sizeof(what), "%.63s %s vega", rf->name, mc_kernel_name((mc_kernel_t)k));
-            assert_within(what, r.vega, rf->vega, hypot(r.vega_stderr, rf->vega_se), 4.0);
+            assert_near_ref(what, r.vega, r.vega_stderr, rf->vega, rf->vega_se, 1);
             both[k] = r;
         }
         /* and the two kernels agree with each other */
@@ -400,13 +415,18 @@ static void t_common_random_numbers(void **state)
 
 /* The antithetic estimator is unbiased and its SE honest, for odd and even
  * path counts: over many seeds, the spread of the PVs matches the mean
- * reported variance, and their mean matches a high-precision price. */
+ * reported variance, and their mean matches the independent NumPy price of
+ * the knock-out-heavy reference trade (a skewed payoff). */
 static void t_antithetic_se_honest(void **state)
 {
-    trade_t t = base_trade(3);
-    t.strike = 0.97 * t.fx1; /* some knock-outs: a skewed payoff */
+    ref_trade_t refs[16];
+    int nref = load_refs(refs, 16), ko = -1;
+    for (int i = 0; i < nref; i++)
+        if (strcmp(refs[i].name, "gen1_id2_knockout") == 0)
+            ko = i;
+    assert_true(ko >= 0);
+    trade_t t = refs[ko].t;
     mc_work_t *w = mc_work_new();
-    result_t hi = price(&t, MC_PVONLY, MC_KERNEL_FAST, 999, 400000, w);
     const int64_t counts[] = {7, 8};
     for (int c = 0; c < 2; c++) {
         enum { REPS = 3000 };
@@ -422,7 +442,8 @@ static void t_antithetic_se_honest(void **state)
         if (!(ratio > 0.8 && ratio < 1.25))
             fail_msg("n=%lld: var of PV %.4g vs mean SE^2 %.4g (ratio %.3f)", (long long)counts[c],
                      var, se2 / REPS, ratio);
-        assert_within("mean PV over seeds", mean, hi.pv, hypot(sqrt(var / REPS), hi.pv_stderr), 4.0);
+        assert_true(refs[ko].pv_se < 0.5 * sqrt(var / REPS));
+        assert_within("mean PV over seeds vs NumPy", mean, refs[ko].pv, sqrt(var / REPS), 4.0);
     }
     /* too few pairs for a variance: no SE rather than a made-up one */
     assert_true(isnan(price(&t, MC_PVONLY, MC_KERNEL_FAST, 1, 1, w).pv_stderr));
@@ -624,7 +645,9 @@ static void t_synthetic(void **state)
     assert_int_equal(r.rank, 1);
     mc_work_free(w);
 
-    /* start delay: once per work space, before its first trade */
+    /* start delay: paid before the first trade of a work space (how little
+     * the later ones cost, and the per-trade overhead when nothing is asked,
+     * are timings: bench/bench_synthetic.c prints them) */
     o.task_duration_ms = 0.0;
     o.mem_mb = 0.0;
     o.delay_start_ms = 150.0;
@@ -633,20 +656,8 @@ static void t_synthetic(void **state)
     assert_int_equal(mc_price(&t, &o, w, &r), FS_OK);
     assert_true(fs_now() - t0 >= 0.150);
     assert_true(r.compute_s < 0.150); /* the delay is not compute */
-    t0 = fs_now();
     assert_int_equal(mc_price(&t, &o, w, &r), FS_OK);
-    assert_true(fs_now() - t0 < 0.075);
-    mc_work_free(w);
-
-    /* nothing asked: tiny per-trade overhead */
-    o.delay_start_ms = 0.0;
-    w = mc_work_new();
-    t0 = fs_now();
-    for (int i = 0; i < 20000; i++)
-        mc_price(&t, &o, w, &r);
-    double per = (fs_now() - t0) / 20000.0;
-    if (!(per < 20e-6))
-        fail_msg("synthetic overhead %.2f us per trade", per * 1e6);
+    assert_true(r.pv == 0.0 && r.paths == 0);
     mc_work_free(w);
 }
 

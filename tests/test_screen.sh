@@ -94,7 +94,7 @@ KEY="k3y-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')"
 MARKET_TEST_KEY=$KEY "$PY" "$FINSIM_SRC/tests/market_server.py" "$T/www" "$T/port" 8 &
 SRV=$!
 add_cleanup "kill $SRV"
-for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+wait_for 60 "port file of the market server" test -s "$T/port"
 PORT=$(cat "$T/port")
 URL=http://127.0.0.1:$PORT
 expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$URL/data/q.csv" "${PRICING[@]}" "${TH[@]}" \
@@ -136,12 +136,14 @@ start=$(date +%s.%N)
 FINSIM_MARKET_API_KEY=$KEY "$F" screen --store "$T/trades.h5" --quotes "$URL/slow/q.csv" "${PRICING[@]}" \
     --http-timeout 1 --http-retries 1 --http-backoff 0.1 >"$T/slow.out" 2>"$T/slow.err" &
 PID=$!
-sleep 0.5
-tr '\0' ' ' < "/proc/$PID/cmdline" > "$T/cmdline" || true
-expect_grep "screen" "$T/cmdline"
+# the command line of the running finsim itself: wait for the exec (before
+# it, /proc/PID/cmdline is this script's, which says "screen" anyway)
+wait_for 60 "finsim screen process" test -n "$(finsim_pids "$PID")"
+tr '\0' ' ' < "/proc/$PID/cmdline" > "$T/cmdline"
+expect_grep "^[^ ]*finsim screen --store .* --quotes $URL/slow/q.csv " "$T/cmdline"
 expect_no_grep "$KEY" "$T/cmdline"
 rc=0; wait $PID || rc=$?
-[ "$rc" = 12 ] || { echo "FAIL: slow endpoint: exit $rc, want 12"; cat "$T/slow.err"; exit 1; }
+expect_status 12 "$rc" "slow endpoint (exit 12: timed out)" "$T/slow.out" "$T/slow.err"
 el=$("$PY" -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$start" "$(date +%s.%N)")
 # it waited for both timeouts (a lower bound only: a busy machine makes any
 # upper bound flaky, and ctest's timeout catches a hang)
@@ -156,10 +158,35 @@ expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "$URL/fail/q.csv" "${PR
 expect_grep "attempt 1 of 3 failed: HTTP status 500; retrying" "$T/last.err"
 expect_grep "failed after 3 attempts: HTTP status 500" "$T/last.err"
 [ "$(grep -c '^GET /fail/q.csv 500' "$T/www/requests.log")" = 3 ] || { echo "FAIL: want 3 requests"; cat "$T/www/requests.log"; exit 1; }
+# 408 and 429 are retried (then the file comes), a redirect is not followed
+# (it could carry the key elsewhere) and not retried
+for code in 408 429; do
+  : > "$T/www/requests.log"
+  expect_rc 0 env FINSIM_MARKET_API_KEY="$KEY" "$F" screen --store "$T/trades.h5" --quotes "$URL/once$code/q.csv" \
+      "${PRICING[@]}" "${TH[@]}" --http-retries 2 --http-backoff 0.05 --csv "$T/r$code.csv"
+  cmp "$T/csv.csv" "$T/r$code.csv"
+  expect_grep "attempt 1 of 3 failed: HTTP status $code; retrying" "$T/last.err"
+  [ "$(grep -c "^GET /once$code/q.csv " "$T/www/requests.log")" = 2 ] || {
+    echo "FAIL: want 2 requests for a $code"; cat "$T/www/requests.log"; exit 1; }
+  cp "$T/last.err" "$T/log.retry$code"
+done
+: > "$T/www/requests.log"
+expect_rc 11 env FINSIM_MARKET_API_KEY="$KEY" "$F" screen --store "$T/trades.h5" --quotes "$URL/redirect/q.csv" \
+    "${PRICING[@]}" --http-retries 2 --http-backoff 0.05
+expect_grep "302" "$T/last.err"
+cp "$T/last.err" "$T/log.redirect"
+expect_grep '^GET /redirect/q.csv 302$' "$T/www/requests.log"
+expect_no_grep '/data/' "$T/www/requests.log"
+[ "$(wc -l < "$T/www/requests.log")" = 1 ] || { echo "FAIL: a redirect was retried"; cat "$T/www/requests.log"; exit 1; }
 # no retry for a plain 404; nothing listening: a connection error (11)
 expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "$URL/data/none.csv" "${PRICING[@]}" --http-backoff 0.05
 expect_no_grep "retrying" "$T/last.err"
-DEAD=$(redis_free_port)
+# (a port held bound, not listening, by a helper: refused, and nobody else's)
+"$PY" "$FINSIM_SRC/tests/silent_server.py" "$T/deadport" refuse &
+DEADSRV=$!
+add_cleanup "kill $DEADSRV"
+wait_for 60 "port file of the refusing helper" test -s "$T/deadport"
+DEAD=$(cat "$T/deadport")
 expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "http://127.0.0.1:$DEAD/q.csv?token=abc" "${PRICING[@]}" \
     --http-retries 1 --http-backoff 0.05
 expect_no_grep "token=abc" "$T/last.err"   # query strings are not logged
@@ -170,7 +197,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$T/srv.key" -out "$T/srv.crt" 2>/dev/null
 "$PY" "$FINSIM_SRC/tests/market_server.py" "$T/www" "$T/tlsport" 4 "$T/srv.crt" "$T/srv.key" &
 add_cleanup "kill $!"
-for _ in $(seq 100); do [ -s "$T/tlsport" ] && break; sleep 0.05; done
+wait_for 60 "port file of the HTTPS market server" test -s "$T/tlsport"
 TURL=https://localhost:$(cat "$T/tlsport")
 expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$TURL/data/q.csv" --http-ca "$T/srv.crt" "${PRICING[@]}" "${TH[@]}" \
     --csv "$T/https.csv"

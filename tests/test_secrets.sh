@@ -17,25 +17,26 @@ MPIRUN -np 2 "$FINSIM_BIN" run --store "$REDIS_URL" --algorithm synthetic --task
   --trade-window 60 --output "$T/r.h5" --progress 0.2 --events "$T/events.jsonl" -v \
   > "$T/run.out" 2> "$T/run.err" &
 RUNPID=$!
-seen=0
-for _ in $(seq 1 100); do
-  for p in $(pgrep -f "finsim run" || true); do
-    if [ -r "/proc/$p/cmdline" ]; then
-      seen=$((seen + 1))
-      if { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$PW"; then
-        echo "FAIL: the password is on the command line of pid $p"; exit 1
-      fi
-      if { tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null | grep -v '^FINSIM_REDIS_PASSWORD=' | grep -qF -- "$PW"; then
-        echo "FAIL: the password is in another environment variable of pid $p"; exit 1
-      fi
+# every rank (the processes under this mpirun that exec'd the finsim binary;
+# not mpirun, not another job's finsim) is inspected while it works
+declare -A seen=()
+inspect() {
+  local p
+  for p in $(finsim_pids "$RUNPID"); do
+    [ -z "${seen[$p]:-}" ] || continue
+    if { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$PW"; then
+      echo "FAIL: the password is on the command line of pid $p"; exit 1
     fi
+    if { tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null | grep -v '^FINSIM_REDIS_PASSWORD=' | grep -qF -- "$PW"; then
+      echo "FAIL: the password is in another environment variable of pid $p"; exit 1
+    fi
+    { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -q -- ' run ' && seen[$p]=1
   done
-  kill -0 $RUNPID 2>/dev/null || break
-  sleep 0.05
-done
-wait $RUNPID
-[ "$seen" -gt 0 ] || { echo "FAIL: never saw a finsim process to inspect"; exit 1; }
-CHECKS=$((CHECKS + 1))
+  [ "${#seen[@]}" -ge 2 ]
+}
+wait_for 60 "two finsim ranks to inspect" inspect
+rc=0; wait $RUNPID || rc=$?
+expect_status 0 "$rc" "the run that was inspected" "$T/run.out" "$T/run.err"
 H5CHECK valid "$T/r.h5" 60 0
 cat "$T/run.out" "$T/run.err" "$T/events.jsonl" >> "$T/all.log"
 h5dump -A "$T/r.h5" > "$T/attrs.txt"
@@ -53,6 +54,14 @@ chmod 644 "$T/pw"
 expect_rc 2 env -u FINSIM_REDIS_PASSWORD "$FINSIM_BIN" run --store "$REDIS_URL" --password-file "$T/pw" \
   --trade-window 2 --output "$T/p.h5"
 expect_grep 'chmod 600' "$T/last.err"
+# group-readable only (0640) is refused too, and so is group-writable (0620)
+for mode in 640 620 604; do
+  chmod "$mode" "$T/pw"
+  expect_rc 2 env -u FINSIM_REDIS_PASSWORD "$FINSIM_BIN" run --store "$REDIS_URL" --password-file "$T/pw" \
+    --trade-window 2 --output "$T/p.h5"
+  expect_grep 'chmod 600' "$T/last.err"
+  cat "$T/last.out" "$T/last.err" >> "$T/all.log"
+done
 chmod 600 "$T/pw"
 expect_rc 0 env -u FINSIM_REDIS_PASSWORD "$FINSIM_BIN" run --store "$REDIS_URL" --password-file "$T/pw" \
   --trade-window 2 --output "$T/p.h5" --no-mirror

@@ -109,6 +109,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 2 ] || fail "generate into a foreign HDF5 file: exit $rc, expected 2"
+! grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' "$dir/err.txt" || { cat "$dir/err.txt"; fail "sanitizer report"; }
 grep -q "not a finsim trade file" "$dir/err.txt" || { cat "$dir/err.txt"; fail "no clear message for a foreign file"; }
 "$PY" -c "import h5py,sys; assert list(h5py.File(sys.argv[1],'r')['x'][:]) == [1,2]" "$dir/other.h5" ||
     fail "the foreign file was modified"

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,8 +631,18 @@ static void t_connection_refused(void **state)
 {
     (void)state;
     char url[64], err[256];
-    int port = fx_free_port();
-    assert_true(port > 0);
+    /* a port bound here but not listened on: connections are refused, and no
+     * other process can take the port while the test runs */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(0, bind(fd, (struct sockaddr *)&a, sizeof(a)));
+    assert_int_equal(0, getsockname(fd, (struct sockaddr *)&a, &al));
+    int port = ntohs(a.sin_port);
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
     store_opts_t o = test_opts();
     o.retries = 2;
@@ -641,8 +652,8 @@ static void t_connection_refused(void **state)
     assert_contains(err, "refused");
     assert_contains(err, url);
     assert_contains(err, "3 attempts");
-    assert_true(dt >= 0.25); /* backoff 0.1 + 0.2 s */
-    assert_true(dt < 5);
+    assert_true(dt >= 0.25); /* backoff 0.1 + 0.2 s (a lower bound: no timing ceiling) */
+    close(fd);
 }
 
 static void t_timeout(void **state)
@@ -668,8 +679,17 @@ static void t_timeout(void **state)
     open_fails(url, &o, STORE_E_TIMEOUT, err, sizeof(err));
     double dt = fs_now() - t0;
     assert_contains(err, "0.3 s");
-    assert_true(dt >= 0.25);
-    assert_true(dt < 2.0); /* a timeout is not retried */
+    assert_true(dt >= 0.25); /* it did wait (a lower bound: no timing ceiling) */
+    /* a timeout is not retried: exactly one connection reached the listener
+     * (the kernel completed each handshake; count them from the backlog) */
+    int fl = fcntl(fd, F_GETFL, 0);
+    assert_int_equal(0, fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+    int conns = 0, c;
+    while ((c = accept(fd, NULL, NULL)) >= 0) {
+        conns++;
+        close(c);
+    }
+    assert_int_equal(conns, 1);
     close(fd);
 }
 

@@ -47,6 +47,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "import with a bad trade: exit $rc, expected 1"
+! grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' bad.log || { cat bad.log; fail "sanitizer report"; }
 grep -q "trade 0000000101" bad.log || { cat bad.log; fail "the bad trade is not named"; }
 grep -q "imported 249 trades" bad.log || { cat bad.log; fail "the good trades were not imported"; }
 

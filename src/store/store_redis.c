@@ -194,8 +194,12 @@ static int redis_parse_query(store_t *st, redis_priv_t *p, const char *q, size_t
             return store_set_error(st, STORE_E_USAGE,
                                    "redis URL must not carry a password (command lines are visible to every user of the machine); set FINSIM_REDIS_PASSWORD or use a password file");
         } else {
+            size_t shown = kl < 40 ? kl : 40; /* up to the first control character: one line */
+            for (size_t i = 0; i < shown; i++)
+                if ((unsigned char)q[i] < 0x20 || q[i] == 0x7f)
+                    shown = i;
             return store_set_error(st, STORE_E_USAGE, "redis URL: unknown parameter '%.*s' (only db=N is known)",
-                                   (int)(kl < 40 ? kl : 40), q);
+                                   (int)shown, q);
         }
         q += n;
         len -= n;

@@ -21,8 +21,8 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 
-#define FX_START_TRIES 5       /* fresh ports to try when redis cannot bind */
-#define FX_START_TIMEOUT_S 10  /* how long a server may take to answer PING */
+#define FX_START_TRIES 20      /* fresh ports to try when redis cannot bind */
+#define FX_START_TIMEOUT_S 60  /* ceiling for a server to answer (a loaded machine) */
 #define FX_STOP_TIMEOUT_S 5    /* how long SIGTERM may take before SIGKILL */
 #define FX_SUN_PATH_MAX 107    /* usable bytes of sockaddr_un.sun_path */
 
@@ -132,47 +132,25 @@ static int fx_kill_wait(pid_t pid, int sig, double timeout_s)
     return fx_pid_gone(pid);
 }
 
-int fx_free_port(void)
+/* A random port below the kernel's ephemeral range (where OS-picked ports of
+ * other tests and clients land), for redis-server, which cannot bind port 0
+ * and report it: fx_start retries with another on a bind failure. */
+static int fx_random_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    socklen_t al = sizeof(a);
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)(fx_now() * 1e6);
+    int lo = 10000, hi = 32767;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        int a = 0;
+        if (fscanf(f, "%d", &a) == 1 && a > lo + 1000)
+            hi = a;
+        fclose(f);
+    }
+    return lo + (int)(rand_r(&seed) % (unsigned)(hi - lo));
 }
 
-/* Two distinct free ports (both sockets are held open while picking). */
-static int fx_two_ports(int *p1, int *p2)
-{
-    int fds[2] = {-1, -1}, ports[2] = {-1, -1};
-    for (int i = 0; i < 2; i++) {
-        struct sockaddr_in a;
-        socklen_t al = sizeof(a);
-        memset(&a, 0, sizeof(a));
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)) != 0 ||
-            getsockname(fds[i], (struct sockaddr *)&a, &al) != 0)
-            break;
-        ports[i] = ntohs(a.sin_port);
-    }
-    for (int i = 0; i < 2; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    *p1 = ports[0];
-    *p2 = ports[1];
-    return ports[0] > 0 && ports[1] > 0 ? 0 : -1;
-}
 
 /* Run argv (execvp) with stdout into out[outlen] when out is given (else
  * /dev/null), stderr inherited, env "NAME=value" added when env is given.
@@ -384,8 +362,21 @@ static int fx_ping(const fx_redis_t *r)
     int ok = 0;
     if (c && !c->err) {
         redisSetTimeout(c, tv);
-        redisReply *rep = redisCommand(c, "PING");
-        ok = rep != NULL;
+        /* the server on the port must be ours (its process id), not another
+         * test's that holds the port; a password-protected one answers
+         * NOAUTH before AUTH, so ask with the password when there is one */
+        redisReply *rep = NULL;
+        if (r->password[0]) {
+            rep = redisCommand(c, "AUTH %s", r->password);
+            if (rep)
+                freeReplyObject(rep);
+        }
+        rep = redisCommand(c, "INFO server");
+        if (rep && rep->type == REDIS_REPLY_STRING) {
+            char want[64];
+            snprintf(want, sizeof(want), "process_id:%ld\r", (long)r->pid);
+            ok = strstr(rep->str, want) != NULL;
+        }
         if (rep)
             freeReplyObject(rep);
     }
@@ -525,12 +516,11 @@ static int fx_start(fx_redis_t *r, int tls, int tls_mode, const char *const *ext
     if (tls && fx_make_certs(r) != 0)
         goto out_fail;
     for (int attempt = 0; attempt < FX_START_TRIES; attempt++) {
-        if (tls) {
-            if (fx_two_ports(&r->port, &r->tls_port) != 0)
-                break;
-        } else if ((r->port = fx_free_port()) <= 0) {
-            break;
-        }
+        r->port = fx_random_port();
+        if (tls)
+            do
+                r->tls_port = fx_random_port();
+            while (r->tls_port == r->port);
         fx_build_argv(r, tls_mode, extra);
         int rc = fx_launch(r);
         if (rc == 0) {

@@ -71,10 +71,6 @@ int fx_redis_restart(fx_redis_t *r);
  * (or -1 when it could not run). */
 int fx_redis_cli(const fx_redis_t *r, char *out, size_t outlen, const char *const *args);
 
-/* A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0,
- * getsockname, close). Returns the port or -1. */
-int fx_free_port(void);
-
 /* Make a fresh temp dir (mkdtemp) under $TMPDIR into buf; rm -rf with fx_rmdir.
  * Aborts the process when no directory can be made. */
 void fx_tmpdir(char *buf, size_t len, const char *tag);

@@ -12,35 +12,13 @@
 # REDISCLI_AUTH, never argv). redis_start_tls also sets REDIS_TLS_PORT,
 # REDIS_TLS_URL (rediss://localhost:TLS_PORT), REDIS_CA, REDIS_OTHER_CA (an
 # unrelated CA), REDIS_SERVER_CERT/KEY and REDIS_CLIENT_CERT/KEY.
-# Ports are picked by the OS (bind to port 0), never a fixed port; the
-# server listens on 127.0.0.1 and a unix socket in its own mktemp dir, with
+# redis-server cannot bind port 0 and report the port it got, so each start
+# picks a random port below the kernel's ephemeral range (where OS-picked
+# ports of other tests and clients land), starts the server, checks that the
+# server answering is ours (its process id), and on a bind failure retries
+# with another port. Never a fixed port. The server listens on 127.0.0.1 and a unix socket in its own mktemp dir, with
 # no persistence. One server per shell; use a subshell for a second one.
 # Functions return non-zero (with a message on stderr) instead of exiting.
-
-# A TCP port on 127.0.0.1 that was free a moment ago. With an argument of 2,
-# prints two distinct ports on one line.
-redis_free_port() {
-    local count=${1:-1}
-    if command -v python3 >/dev/null 2>&1; then
-        python3 - "$count" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
-EOF
-    else
-        # No python3: random high ports; a collision makes redis fail to
-        # bind, which redis_start notices and retries.
-        local out="" i
-        for ((i = 0; i < count; i++)); do out+="$((20000 + (RANDOM * 32768 + RANDOM) % 40000)) "; done
-        echo "${out% }"
-    fi
-}
 
 # Is pid gone (absent or a zombie)?
 _redis_pid_gone() {
@@ -77,6 +55,22 @@ redis_cli() {
     fi
 }
 
+# A random TCP port for a server that retries on conflict (see above);
+# with an argument of 2, two distinct ones on one line.
+_redis_random_port() {
+    local count=${1:-1} lo=10000 hi=32767 out="" p i
+    read -r hi _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    [ "$hi" -gt $((lo + 1000)) ] 2>/dev/null || hi=32767
+    for ((i = 0; i < count; i++)); do
+        while :; do
+            p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo)))
+            case " $out " in *" $p "*) ;; *) break ;; esac
+        done
+        out+="$p "
+    done
+    echo "${out% }"
+}
+
 # Launch the command line in _REDIS_ARGS and wait for PONG.
 # Returns 0 up, 1 port taken (caller retries), 2 other failure.
 _redis_launch() {
@@ -88,11 +82,13 @@ _redis_launch() {
         tail -n 20 "$REDIS_LOG" >&2
         return 2
     fi
-    for ((i = 0; i < 1000; i++)); do
+    # up to 60 s: a generous ceiling for a loaded machine, never a timing check
+    for ((i = 0; i < 6000; i++)); do
         [ -z "$REDIS_PID" ] && [ -s "$REDIS_DIR/redis.pid" ] && REDIS_PID=$(cat "$REDIS_DIR/redis.pid")
-        if [ -n "$REDIS_PID" ]; then
-            pong=$(redis_cli PING 2>/dev/null) || true
-            [ "$pong" = PONG ] && return 0
+        if [ -n "$REDIS_PID" ] && ! _redis_pid_gone "$REDIS_PID"; then
+            # the server on the port must be ours, not another test's
+            pong=$(redis_cli INFO server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p') || true
+            [ "$pong" = "$REDIS_PID" ] && return 0
         fi
         if grep -q "Address already in use" "$REDIS_LOG" 2>/dev/null; then
             [ -n "$REDIS_PID" ] && { _redis_kill_wait "$REDIS_PID" KILL || true; }
@@ -130,12 +126,15 @@ _redis_start() {
         [ "$prev" = --requirepass ] && REDIS_PASSWORD=$a
         prev=$a
     done
-    for ((attempt = 0; attempt < 5; attempt++)); do
+    for ((attempt = 0; attempt < 20; attempt++)); do
         if [ -n "${_REDIS_TLS:-}" ]; then
-            read -r REDIS_PORT REDIS_TLS_PORT <<<"$(redis_free_port 2)"
+            read -r REDIS_PORT REDIS_TLS_PORT <<<"$(_redis_random_port 2)"
         else
-            REDIS_PORT=$(redis_free_port)
+            REDIS_PORT=$(_redis_random_port)
         fi
+        # REDIS_FIRST_PORT: the port of the first attempt (the fixture's own
+        # test uses a taken one to see the retry)
+        [ "$attempt" -gt 0 ] || [ -z "${REDIS_FIRST_PORT:-}" ] || REDIS_PORT=$REDIS_FIRST_PORT
         _REDIS_ARGS=(--port "$REDIS_PORT" --bind 127.0.0.1 --unixsocket "$REDIS_SOCK" --unixsocketperm 700
                      --dir "$REDIS_DIR" --save '' --appendonly no --daemonize yes
                      --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_LOG")

@@ -2,18 +2,20 @@
 """Independent NumPy prices for tests/test_mc.c (the Monte Carlo kernels).
 
 Implements the model of DESIGN.md from scratch with NumPy's own generator
-(PCG64, fixed seed): plain Monte Carlo, no antithetics, S and vol in linear
-space, daily knock-out at S_j < strike for j = 0..t_steps. The Greeks use
+(PCG64, fixed seed): antithetic pairs (z, -z) averaged per pair, S and vol in
+linear space, daily knock-out at S_j < strike for j = 0..t_steps. The Greeks use
 common random numbers: base, fx1 +/- 1 % and sigma1 +/- 1 % are evolved on the
-same normals, and each Greek's standard error is the sample std of the
-per-path finite difference / sqrt(paths).
+same normals, and each figure's standard error is the sample std of the
+pair averages / sqrt(pairs).
 
 Writes tests/ref/mc_reference.json (trade parameters and results, floats
 in Python's shortest round-trip form) and prints a summary. The C test reads the
-JSON; it never runs this script. Takes a few minutes for the default 10^6
-paths per trade on one core:
+JSON; it never runs this script. The default 2 * 10^7 paths (10^7 antithetic
+pairs) per trade on 2 worker processes take about 5 minutes on 2 idle cores
+(27 minutes when last regenerated, on a machine shared with other work);
+the path count used is stored in the JSON ("paths", "antithetic_pairs"):
 
-    /usr/bin/python3 tests/ref/mc_reference.py [--paths N] [--out FILE]
+    /usr/bin/python3 tests/ref/mc_reference.py [--paths N] [--workers W] [--out FILE]
 
 (use the system Python: it has python3-numpy)
 """
@@ -65,8 +67,17 @@ TRADES = [
 ]
 
 
-def price(tr, paths, rng, chunk=50000):
-    """PV, delta and vega with standard errors for trade dict tr."""
+def _combine(a, b):
+    """Chan's pairwise update of (count, mean, M2) arrays."""
+    n = a[0] + b[0]
+    d = b[1] - a[1]
+    return (n, a[1] + d * b[0] / n, a[2] + b[2] + d * d * a[0] * b[0] / n)
+
+
+def price_pairs(tr, pairs, seed_seq, chunk=25000):
+    """(count, mean, M2) of the pair-averaged PV, delta and vega estimates over
+    `pairs` antithetic pairs drawn from seed_seq."""
+    rng = np.random.Generator(np.random.PCG64(seed_seq))
     fx1, k, sig = tr["fx1"], tr["strike"], tr["sigma1"]
     dt = tr["maturity"] / tr["t_steps"]
     sdt = math.sqrt(dt)
@@ -76,16 +87,16 @@ def price(tr, paths, rng, chunk=50000):
     hfx, hv = 0.01 * fx1, 0.01 * sig
     s0 = [fx1, fx1 + hfx, fx1 - hfx, fx1, fx1]
     v0 = [sig, sig, sig, sig + hv, sig - hv]
-    sums = np.zeros(3)
-    sq = np.zeros(3)
+    acc = (0, np.zeros(3), np.zeros(3))
     done = 0
-    while done < paths:
-        n = min(chunk, paths - done)
-        s = [np.full(n, x) for x in s0]
-        vol = [np.full(n, x) for x in v0]
-        alive = [np.full(n, x >= k) for x in s0]
+    while done < pairs:
+        n = min(chunk, pairs - done)
+        s = [np.full(2 * n, x) for x in s0]
+        vol = [np.full(2 * n, x) for x in v0]
+        alive = [np.full(2 * n, x >= k) for x in s0]
         for _ in range(tr["t_steps"]):
             z = rng.standard_normal((2, n))
+            z = np.concatenate((z, -z), axis=1)  # path i and path n + i: a pair
             f = np.exp(-0.5 * v * v * dt + v * (ro * z[0] + rc * z[1]) * sdt)
             zs = z[0] * sdt
             for j in range(5):
@@ -94,41 +105,66 @@ def price(tr, paths, rng, chunk=50000):
                 alive[j] &= s[j] >= k
         y = [np.where(alive[j], wn * np.maximum(0.0, s[j] / k - 1.0) / s[j] * PAYOFF_FACTOR, 0.0)
              for j in range(5)]
-        est = [y[0], (y[1] - y[2]) / (2 * hfx) / 10000.0, (y[3] - y[4]) / (2 * hv) / 10000.0]
-        # shifted sums keep the variance accurate: shift by the first chunk's mean
-        if done == 0:
-            shift = np.array([e.mean() for e in est])
-        for i, e in enumerate(est):
-            d = e - shift[i]
-            sums[i] += d.sum()
-            sq[i] += (d * d).sum()
+        y = [0.5 * (e[:n] + e[n:]) for e in y]  # pair averages: independent samples
+        est = np.stack([y[0], (y[1] - y[2]) / (2 * hfx) / 10000.0,
+                        (y[3] - y[4]) / (2 * hv) / 10000.0])
+        m = est.mean(axis=1)
+        acc = _combine(acc, (n, m, ((est - m[:, None]) ** 2).sum(axis=1)))
         done += n
-    mean_d = sums / paths
-    var = (sq - paths * mean_d * mean_d) / (paths - 1)
-    mean = shift + mean_d
-    se = np.sqrt(var / paths)
+    return acc
+
+
+def _work(job):
+    tr, pairs, seed_seq = job
+    return price_pairs(tr, pairs, seed_seq)
+
+
+def price(tr, paths, seed_seq, workers=1):
+    """PV, delta and vega with standard errors for trade dict tr: paths // 2
+    antithetic pairs split over `workers` processes (independent PCG64 streams
+    spawned from seed_seq), SE = std of the pair averages / sqrt(pairs)."""
+    pairs = paths // 2
+    kids = seed_seq.spawn(workers)
+    share = [pairs // workers + (1 if i < pairs % workers else 0) for i in range(workers)]
+    jobs = [(tr, share[i], kids[i]) for i in range(workers) if share[i] > 0]
+    if workers > 1:
+        import multiprocessing
+        with multiprocessing.Pool(len(jobs)) as pool:
+            parts = pool.map(_work, jobs)
+    else:
+        parts = [_work(j) for j in jobs]
+    acc = (0, np.zeros(3), np.zeros(3))
+    for p in parts:
+        acc = _combine(acc, p)
+    n, mean, m2 = acc
+    se = np.sqrt(m2 / (n - 1) / n)
     return {"pv": mean[0], "pv_se": se[0], "delta": mean[1], "delta_se": se[1],
             "vega": mean[2], "vega_se": se[2]}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--paths", type=int, default=1000000)
+    ap.add_argument("--paths", type=int, default=20000000,
+                    help="paths per trade (paths / 2 antithetic pairs)")
+    ap.add_argument("--workers", type=int, default=2, help="processes per trade")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "mc_reference.json"))
     args = ap.parse_args()
-    rng = np.random.Generator(np.random.PCG64(SEED))
-    out = {"generator": "numpy PCG64 seed %d" % SEED, "paths": args.paths,
+    root = np.random.SeedSequence(SEED)
+    out = {"generator": "numpy PCG64, SeedSequence(%d).spawn per trade and worker" % SEED,
+           "paths": args.paths, "antithetic_pairs": args.paths // 2, "workers": args.workers,
            "numpy": np.__version__, "trades": []}
-    for tr in TRADES:
+    t_all = time.time()
+    for tr, ss in zip(TRADES, root.spawn(len(TRADES))):
         t0 = time.time()
-        res = price(tr, args.paths, rng)
+        res = price(tr, args.paths, ss, args.workers)
         rec = dict(tr)
         rec.update({k: float(x) for k, x in res.items()})
         out["trades"].append(rec)
         print("%-20s pv %.6g +- %.3g  delta %.6g +- %.3g  vega %.6g +- %.3g  (%.0f s)"
               % (tr["name"], res["pv"], res["pv_se"], res["delta"], res["delta_se"],
                  res["vega"], res["vega_se"], time.time() - t0), flush=True)
+    out["seconds"] = round(time.time() - t_all)
 
     with open(args.out, "w") as f:  # floats as repr: they read back bit for bit
         json.dump(out, f, indent=1)
