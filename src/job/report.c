@@ -27,6 +27,7 @@ typedef struct totals {
     char sums[32];           /* checksum, 16 hex digits */
 } totals_t;
 
+/* t as UTC ISO 8601 (2026-01-31T12:00:00Z) into buf[n]. */
 static void iso_time(char *buf, size_t n, time_t t)
 {
     struct tm tm;
@@ -34,6 +35,7 @@ static void iso_time(char *buf, size_t n, time_t t)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* This process's peak resident set size in KiB (getrusage). */
 static int64_t peak_rss_kb(void)
 {
     struct rusage ru;
