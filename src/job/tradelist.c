@@ -11,6 +11,7 @@
 #include "finsim/base/util.h"
 #include "finsim/job/status.h"
 
+/* qsort order of int64_t. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

@@ -3,9 +3,9 @@
 #define FINSIM_JOB_STATUS_H
 
 /* Outcome of a job phase. Ordered by severity, as the exit codes of the
- * finsim command are (docs/DESIGN.md), so that fs_mpi_agree (the largest
- * code of all ranks) picks the worst outcome; src/cmd/run.c maps each one
- * to its exit code. */
+ * finsim command are (enum fs_exit, 'finsim run --help'), so that
+ * fs_mpi_agree (the largest code of all ranks) picks the worst outcome;
+ * src/cmd/run.c maps each one to its exit code. */
 enum job_status {
     JOB_OK = 0,
     JOB_TRADES_FAILED,  /* ran to the end, some trades have status != 0 */

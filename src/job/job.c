@@ -1,0 +1,150 @@
+/* job.c - the life of a job: open the store, build the trade list, set up
+ * buffers and output, events, close. The phases in between are in
+ * schedule.c, batch.c and report.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "finsim/base/mpi.h"
+#include "finsim/base/util.h"
+#include "job_int.h"
+
+/* One JSON line per event: {"time":<seconds.millis>,<fmt...>}, flushed. */
+void job_events_write(job_t *s, const char *fmt, ...)
+{
+    if (!s->events)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(s->events, "{\"time\":%lld.%03ld,", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(s->events, fmt, ap);
+    va_end(ap);
+    fputs("}\n", s->events);
+    fflush(s->events);
+}
+
+/* The clocks start before the store is opened, as the report counts them. */
+int job_open(const run_cfg_t *c, job_t **out)
+{
+    job_t *s = xcalloc(1, sizeof(*s));
+    s->cfg = c;
+    fs_mpi_world(&s->rank, &s->nranks);
+    s->t_begin = time(NULL);
+    s->t_start = s->t_last_progress = fs_now();
+    s->tel.rank = s->rank;
+    gethostname(s->tel.host, sizeof(s->tel.host) - 1);
+
+    MPI_Comm world = MPI_COMM_WORLD;
+    char err[512] = "";
+    int ecode = 0;
+    s->st = store_open(c->store_url, &c->so, &world, err, sizeof(err), &ecode);
+    int status = fs_mpi_agree(s->st ? JOB_OK : job_store_status(ecode));
+    if (status != JOB_OK) {
+        char red[512];
+        if (!s->st && (s->rank == 0 || fs_log_verbose))
+            fs_error("cannot open store %s: %s", store_redact_url(c->store_url, red, sizeof(red)), err);
+        job_close(s);
+        *out = NULL;
+        return status;
+    }
+    *out = s;
+    return JOB_OK;
+}
+
+const char *job_store_name(job_t *j)
+{
+    return store_describe(j->st);
+}
+
+const char *job_errstr(job_t *j)
+{
+    return j->err;
+}
+
+/* Rank 0 builds, reports and checks; the length is broadcast (the ids go
+ * out later, with the windows or chunks). */
+int job_build_list(job_t *s)
+{
+    const run_cfg_t *c = s->cfg;
+    int status = JOB_OK;
+    if (s->rank == 0) {
+        tl_spec_t spec = {.source = c->ids_file ? TL_IDS_FILE : c->all_trades ? TL_ALL : TL_RANGE,
+                          .start = c->start_trade, .window = c->window, .ids_file = c->ids_file, .unique = 1};
+        char err[512];
+        status = tl_build(&spec, s->st, &s->list, err, sizeof(err));
+        if (status != JOB_OK)
+            fs_error("%s", err);
+        if (s->list.dropped)
+            fs_warn("%lld duplicate trade ids in the list were dropped (each id is priced once)",
+                    (long long)s->list.dropped);
+        s->total = (int64_t)s->list.n;
+        if (status == JOB_OK && s->total == 0) {
+            fs_error("no trades to price (the %s is empty)", c->ids_file ? "ids file" : "store");
+            status = JOB_E_CONFIG;
+        }
+    }
+    status = fs_mpi_agree(status);
+    MPI_Bcast(&s->total, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    return status;
+}
+
+/* Buffers for one batch (ids twice: the batch and the ids to fetch). */
+int job_start(job_t *s, const char *command_line)
+{
+    const run_cfg_t *c = s->cfg;
+    size_t b = (size_t)c->batch;
+    char err[512];
+    s->cmdline = command_line;
+    s->ids = xmalloc(2 * b * sizeof(*s->ids));
+    s->slots = xmalloc(b * sizeof(*s->slots));
+    s->res = xmalloc(b * sizeof(*s->res));
+    s->prev = xmalloc(b * sizeof(*s->prev));
+    s->found = xmalloc(b * sizeof(*s->found));
+    s->work = mc_work_new();
+    s->out = h5out_create(c->output, MPI_COMM_WORLD, s->total, err, sizeof(err));
+    if (!s->out) {
+        if (s->rank == 0)
+            fs_error("%s", err);
+        return JOB_E_IO;
+    }
+    h5out_set_collective(s->out, c->h5_collective);
+    if (s->rank == 0 && c->events_path) {
+        s->events = fopen(c->events_path, "a");
+        if (!s->events)
+            fs_warn("cannot open events file %s: %s (continuing without)", c->events_path, strerror(errno));
+    }
+    s->tty = s->rank == 0 && isatty(2);
+    if (s->rank == 0 && !c->quiet)
+        fs_info("run: %lld trades on %d rank%s, %s, %s schedule, store %s, output %s", (long long)s->total,
+                s->nranks, s->nranks > 1 ? "s" : "", mc_algo_name(c->mo.algo),
+                c->schedule == RUN_DYNAMIC ? "dynamic" : "static", store_describe(s->st), c->output);
+    job_events_write(s, "\"event\":\"start\",\"trades\":%" PRId64 ",\"ranks\":%d,\"algorithm\":\"%s\"", s->total,
+                     s->nranks, mc_algo_name(c->mo.algo));
+    return JOB_OK;
+}
+
+/* Everything a job holds, in reverse order of job_open / job_start. */
+void job_close(job_t *s)
+{
+    if (!s)
+        return;
+    if (s->events)
+        fclose(s->events);
+    h5out_abort(s->out);
+    mc_work_free(s->work);
+    free(s->ids);
+    free(s->slots);
+    free(s->res);
+    free(s->prev);
+    free(s->found);
+    tl_free(&s->list);
+    store_close(s->st);
+    free(s);
+}

@@ -1,0 +1,257 @@
+/* schedule.c - who prices which trades: static windows decided up front
+ * (by count or by cost) or dynamic chunks handed out by rank 0; progress. */
+#include <inttypes.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "finsim/base/mpi.h"
+#include "finsim/base/util.h"
+#include "job_int.h"
+
+/* Rank 0: show trades done / total, rate and ETA (every 0.5 s on a
+ * terminal, else every --progress seconds; final: now, whatever the time),
+ * and write a progress event. */
+void job_progress_show(job_t *s, int final)
+{
+    double now = fs_now();
+    if (!final && s->cfg->progress_interval <= 0)
+        return;
+    double interval = s->tty ? 0.5 : s->cfg->progress_interval;
+    if (!final && now - s->t_last_progress < interval)
+        return;
+    s->t_last_progress = now;
+    double el = now - s->t_start;
+    double rate = el > 0 ? (double)s->done_global / el : 0;
+    double eta = rate > 0 ? (double)(s->total - s->done_global) / rate : 0;
+    if (s->cfg->progress_interval > 0 && !s->cfg->quiet) {
+        if (s->tty)
+            fprintf(stderr, "\rfinsim: %" PRId64 "/%" PRId64 " trades (%.1f%%)  %.0f trades/s  ETA %.0f s   %s",
+                    s->done_global, s->total, s->total ? 100.0 * (double)s->done_global / (double)s->total : 100.0,
+                    rate, eta, final ? "\n" : "");
+        else
+            fprintf(stderr, "finsim: progress %" PRId64 "/%" PRId64 " trades (%.1f%%), %.0f trades/s, ETA %.0f s\n",
+                    s->done_global, s->total, s->total ? 100.0 * (double)s->done_global / (double)s->total : 100.0,
+                    rate, eta);
+    }
+    job_events_write(s, "\"event\":\"progress\",\"done\":%" PRId64 ",\"total\":%" PRId64
+                        ",\"rate\":%.3f,\"eta_s\":%.3f", s->done_global, s->total, rate, eta);
+}
+
+/* Rank 0: answer chunk requests and collect progress without blocking
+ * (block = 1: wait for one message). */
+static void service(job_t *s, int block)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status stt;
+        if (block)
+            MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &stt), flag = 1;
+        else
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
+        if (!flag)
+            return;
+        block = 0;
+        int64_t v = 0;
+        MPI_Recv(&v, 1, MPI_INT64_T, stt.MPI_SOURCE, stt.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (stt.MPI_TAG == TAG_PROGRESS) {
+            s->done_global += v;
+        } else if (stt.MPI_TAG == TAG_DONE) {
+            s->done_ranks++;
+        } else if (stt.MPI_TAG == TAG_REQ) {
+            int64_t w[2] = {s->next_chunk, 0};
+            if (s->next_chunk < s->total) {
+                w[1] = s->total - s->next_chunk < s->chunk ? s->total - s->next_chunk : s->chunk;
+                s->next_chunk += w[1];
+            }
+            MPI_Send(w, 2, MPI_INT64_T, stt.MPI_SOURCE, TAG_CHUNK, MPI_COMM_WORLD);
+            if (w[1] && s->all_ids)
+                MPI_Send(s->all_ids + w[0], (int)w[1], MPI_INT64_T, stt.MPI_SOURCE, TAG_IDS, MPI_COMM_WORLD);
+        }
+    }
+}
+
+/* Rank 0 counts its own trades and serves the others; they send a count. */
+void job_progress_add(job_t *s, int64_t n)
+{
+    if (s->rank == 0) {
+        s->done_global += n;
+        service(s, 0);
+        job_progress_show(s, 0);
+    } else {
+        MPI_Send(&n, 1, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD);
+    }
+}
+
+/* Give every rank its window [offset, offset+count) from bounds (rank 0)
+ * and, in list mode, its ids; counts may exceed int: sent in pieces.
+ * w->ids is malloc'ed in list mode (caller frees). */
+static void scatter_windows(job_t *s, const int64_t *bounds, window_t *w)
+{
+    int64_t mine[2];
+    int64_t *sendbuf = NULL;
+    if (s->rank == 0) {
+        sendbuf = xmalloc(2 * sizeof(int64_t) * (size_t)s->nranks);
+        for (int r = 0; r < s->nranks; r++) {
+            sendbuf[2 * r] = bounds[r];
+            sendbuf[2 * r + 1] = bounds[r + 1] - bounds[r];
+        }
+    }
+    MPI_Scatter(sendbuf, 2, MPI_INT64_T, mine, 2, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    *w = (window_t){.offset = mine[0], .count = mine[1], .ids = NULL};
+    if (s->cfg->list_mode) {
+        const int64_t *list_ids = s->list.ids;
+        w->ids = xmalloc(sizeof(int64_t) * (size_t)(mine[1] ? mine[1] : 1));
+        if (s->rank == 0) {
+            memcpy(w->ids, list_ids + mine[0], sizeof(int64_t) * (size_t)mine[1]);
+            for (int r = 1; r < s->nranks; r++)
+                for (int64_t o = 0; o < sendbuf[2 * r + 1]; o += 1 << 24) {
+                    int64_t k = sendbuf[2 * r + 1] - o < (1 << 24) ? sendbuf[2 * r + 1] - o : (1 << 24);
+                    MPI_Send(list_ids + sendbuf[2 * r] + o, (int)k, MPI_INT64_T, r, TAG_IDS, MPI_COMM_WORLD);
+                }
+        } else {
+            for (int64_t o = 0; o < mine[1]; o += 1 << 24) {
+                int64_t k = mine[1] - o < (1 << 24) ? mine[1] - o : (1 << 24);
+                MPI_Recv(w->ids + o, (int)k, MPI_INT64_T, 0, TAG_IDS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            }
+        }
+    }
+    free(sendbuf);
+}
+
+/* Static schedule: windows per rank decided by rank 0 (bounds) and
+ * scattered. */
+static int run_static(job_t *s, const int64_t *bounds)
+{
+    window_t w;
+    scatter_windows(s, bounds, &w);
+    /* collective writes: every rank takes part in as many write rounds as
+     * the rank with the most batches, agreed before the first (HDF5's own
+     * collectives run inside each write; a failed rank aborts the job) */
+    int64_t b = s->cfg->batch, nb = (w.count + b - 1) / b, most = nb;
+    if (s->cfg->h5_collective)
+        MPI_Allreduce(&nb, &most, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+    int rc = job_do_window(s, &w);
+    free(w.ids);
+    for (int64_t i = nb; i < most && rc == 0; i++)
+        if (h5out_write_rows(s->out, 0, s->res, 0, s->err, sizeof(s->err)) != 0) {
+            s->fatal = JOB_E_IO;
+            rc = -1;
+        }
+    return rc;
+}
+
+/* Rank 0 of the dynamic schedule: price its own chunks, answering the
+ * other ranks' requests between batches. */
+static int dynamic_root(job_t *s)
+{
+    int rc = 0;
+    while (rc == 0) {
+        service(s, 0);
+        if (s->next_chunk >= s->total)
+            break;
+        window_t w = {.offset = s->next_chunk, .count = s->chunk};
+        if (w.count > s->total - w.offset)
+            w.count = s->total - w.offset;
+        s->next_chunk += w.count;
+        w.ids = s->all_ids ? s->all_ids + w.offset : NULL;
+        rc = job_do_window(s, &w);
+    }
+    return rc;
+}
+
+/* Dynamic schedule: chunks handed out on demand by rank 0 (which also
+ * prices). Other ranks keep one request in flight so they rarely wait. */
+static int run_dynamic(job_t *s)
+{
+    if (s->rank == 0)
+        return dynamic_root(s);
+    int rc = 0;
+    int64_t req = 0, w[2];
+    int64_t *ids = s->cfg->list_mode ? xmalloc(sizeof(int64_t) * (size_t)s->chunk) : NULL;
+    MPI_Send(&req, 1, MPI_INT64_T, 0, TAG_REQ, MPI_COMM_WORLD);
+    for (;;) {
+        MPI_Recv(w, 2, MPI_INT64_T, 0, TAG_CHUNK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (w[1] == 0)
+            break;
+        if (ids)
+            MPI_Recv(ids, (int)w[1], MPI_INT64_T, 0, TAG_IDS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        window_t win = {.offset = w[0], .count = w[1], .ids = NULL};
+        if (ids) {
+            win.ids = xmalloc(sizeof(int64_t) * (size_t)w[1]);
+            memcpy(win.ids, ids, sizeof(int64_t) * (size_t)w[1]);
+        }
+        MPI_Send(&req, 1, MPI_INT64_T, 0, TAG_REQ, MPI_COMM_WORLD); /* prefetch the next chunk */
+        rc = job_do_window(s, &win);
+        free(win.ids);
+        if (rc)
+            break;
+    }
+    free(ids);
+    return rc;
+}
+
+/* Rank 0: the static windows, by count or (--balance cost) by cost; all
+ * ranks agree on the outcome. Returns JOB_OK with *bounds (rank 0,
+ * malloc'ed: nranks + 1 rows), or the agreed status with s->fatal set. */
+static int static_bounds(job_t *s, int64_t **bounds)
+{
+    const run_cfg_t *c = s->cfg;
+    int bal = JOB_OK;
+    *bounds = NULL;
+    if (s->rank == 0) {
+        *bounds = xmalloc(sizeof(int64_t) * (size_t)(s->nranks + 1));
+        if (c->balance == RUN_BALANCE_COST && s->nranks > 1) {
+            bal = tl_cost_bounds(&s->list, s->st, c->batch, c->mo.paths, s->nranks, *bounds, s->err,
+                                 sizeof(s->err));
+            if (bal != JOB_OK)
+                fs_error("%s", s->err);
+        } else {
+            for (int r = 0; r <= s->nranks; r++)
+                (*bounds)[r] = s->total * r / s->nranks;
+        }
+    }
+    int agreed = fs_mpi_agree(bal);
+    if (agreed) {
+        free(*bounds);
+        *bounds = NULL;
+        s->fatal = bal ? bal : JOB_E_STORE;
+        return s->fatal;
+    }
+    return JOB_OK;
+}
+
+/* Price with the configured schedule; on success rank 0 waits for every
+ * rank's DONE (collecting the last progress messages). */
+int job_schedule(job_t *s)
+{
+    const run_cfg_t *c = s->cfg;
+    int rc = 0;
+    if (c->schedule == RUN_DYNAMIC) {
+        s->chunk = c->chunk > 0 ? c->chunk : s->total / ((int64_t)s->nranks * 16);
+        if (s->chunk < 1)
+            s->chunk = 1;
+        if (s->chunk > c->batch)
+            s->chunk = c->batch;
+        s->all_ids = s->list.ids;
+        rc = run_dynamic(s);
+    } else {
+        int64_t *bounds = NULL;
+        if (static_bounds(s, &bounds) != JOB_OK)
+            return s->fatal;
+        rc = run_static(s, bounds);
+        free(bounds);
+    }
+    if (rc != 0)
+        return s->fatal ? s->fatal : JOB_E_INTERNAL;
+    if (s->rank == 0) {
+        while (s->done_ranks < s->nranks - 1)
+            service(s, 1);
+        job_progress_show(s, 1);
+    } else {
+        int64_t zero = 0;
+        MPI_Send(&zero, 1, MPI_INT64_T, 0, TAG_DONE, MPI_COMM_WORLD);
+    }
+    return JOB_OK;
+}
