@@ -9,9 +9,9 @@
 #
 # Usage: scripts/build-hiredis.sh PREFIX
 # Needs: build-essential cmake libssl-dev debian-archive-keyring, and access
-# to deb.debian.org (or the configured mirror, FINSIM_DEBIAN_MIRROR).
+# to the Debian mirror this system's apt sources name (or FINSIM_DEBIAN_MIRROR).
 # Idempotent: does nothing when PREFIX/lib/cmake/hiredis_ssl exists.
-# Environment: FINSIM_DEBIAN_MIRROR (default http://deb.debian.org/debian),
+# Environment: FINSIM_DEBIAN_MIRROR (default: the first Debian URI in /etc/apt),
 #              FINSIM_HIREDIS_SUITE (default trixie), JOBS (default 2).
 set -euo pipefail
 
@@ -21,7 +21,17 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
 fi
 mkdir -p "$1"
 PREFIX=$(cd "$1" && pwd)
-MIRROR=${FINSIM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+apt_mirror() {  # the first Debian archive URI of this system's apt sources
+    { awk '/^URIs:/{print $2}' /etc/apt/sources.list.d/*.sources 2>/dev/null
+      awk '$1=="deb"{for(i=2;i<=NF;i++) if($i ~ /^https?:/){print $i; break}}' \
+          /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null; } |
+        grep -v -e security -e updates | head -n 1 || true
+}
+MIRROR=${FINSIM_DEBIAN_MIRROR:-$(apt_mirror)}
+if [ -z "$MIRROR" ]; then
+    echo "build-hiredis: no Debian mirror in /etc/apt; set FINSIM_DEBIAN_MIRROR" >&2
+    exit 1
+fi
 SUITE=${FINSIM_HIREDIS_SUITE:-trixie}
 JOBS=${JOBS:-2}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg

@@ -24,7 +24,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import dockerfile_check as dc  # noqa: E402
 
-MIRROR = os.environ.get("FINSIM_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+def _apt_mirror():
+    """The first Debian archive URI of this system's apt sources."""
+    import glob
+    for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        for line in open(f):
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    return ""
+
+
+MIRROR = os.environ.get("FINSIM_DEBIAN_MIRROR") or _apt_mirror()
 SUITES = {"debian:12": "bookworm", "debian:12-slim": "bookworm", "debian:bookworm": "bookworm",
           "debian:bookworm-slim": "bookworm"}
 
