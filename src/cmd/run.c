@@ -418,24 +418,6 @@ int cmd_config(int argc, char **argv)
 
 /* ---- the run ---------------------------------------------------------------- */
 
-/* The exit code for a job outcome (they are ordered alike). */
-static int run_exit_code(int status)
-{
-    switch (status) {
-    case JOB_OK: return FS_EXIT_OK;
-    case JOB_TRADES_FAILED: return FS_EXIT_TRADES_FAILED;
-    case JOB_E_CONFIG: return FS_EXIT_USAGE;
-    case JOB_E_STORE: return FS_EXIT_STORE;
-    case JOB_E_AUTH: return FS_EXIT_AUTH;
-    case JOB_E_TLS: return FS_EXIT_TLS;
-    case JOB_E_IO: return FS_EXIT_IO;
-    case JOB_E_CHECKSUM: return FS_EXIT_CHECKSUM;
-    case JOB_E_TIMEOUT: return FS_EXIT_TIMEOUT;
-    case JOB_E_INJECTED: return FS_EXIT_INJECTED;
-    default: return FS_EXIT_INTERNAL;
-    }
-}
-
 /* Read the options on every rank and agree on them. Returns 1 when the
  * command is done (help shown, or bad options: *exit_code says which),
  * 0 to run. On 0 the caller frees with run_options_free. */
@@ -479,7 +461,7 @@ static void run_options_free(run_sources_t *rs, char *password)
  * the whole job (results priced so far are in the mirror). Does not return. */
 static void run_abort(job_t *job, int status)
 {
-    int code = run_exit_code(status);
+    int code = cli_exit_code(status);
     const char *why = job_errstr(job);
     if (status != JOB_E_INJECTED || !why[0] || strcmp(why, "injected failure"))
         fs_error("%s", why);
@@ -493,7 +475,7 @@ static void run_abort(job_t *job, int status)
 static int run_report(job_t *job, const run_cfg_t *c)
 {
     char *config = describe_config(c, job_store_name(job));
-    int code = run_exit_code(job_report(job, config));
+    int code = cli_exit_code(job_report(job, config));
     free(config);
     job_end(job, code);
     return fs_mpi_agree(code);
@@ -519,7 +501,7 @@ int cmd_run(int argc, char **argv)
         status = job_start(job, cmdline);        /* buffers, output file, events */
     if (status == JOB_OK && (status = job_schedule(job)) != JOB_OK)
         run_abort(job, status);                  /* price every batch, or end the job */
-    code = status == JOB_OK ? run_report(job, &c) : run_exit_code(status);
+    code = status == JOB_OK ? run_report(job, &c) : cli_exit_code(status);
     job_close(job);
     free(cmdline);
     run_options_free(&rs, password);
