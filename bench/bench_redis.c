@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "finsim/cmd/exit.h"
 #include "finsim/trade/gen.h"
 #include "finsim/store/store.h"
 #include "finsim/base/util.h"
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
     store_t *st = store_open(url, &o, NULL, err, sizeof(err), &code);
     if (!st) {
         fprintf(stderr, "bench_redis: %s\n", err);
-        return store_err_exit_code(code);
+        return fs_exit_for_store_err(code);
     }
 
     trade_t *t = xmalloc(n * sizeof(*t));
@@ -83,7 +84,7 @@ int main(int argc, char **argv)
         size_t k = n - i < chunk ? n - i : chunk;
         if (store_put_trades(st, t + i, k) != 0) {
             fprintf(stderr, "bench_redis: put: %s\n", st->errstr);
-            return store_err_exit_code(st->err);
+            return fs_exit_for_store_err(st->err);
         }
     }
     double put_s = fs_now() - t0;
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
         size_t k = n - i < chunk ? n - i : chunk;
         if (store_get_trades(st, ids + i, k, slots) != 0) {
             fprintf(stderr, "bench_redis: get: %s\n", st->errstr);
-            return store_err_exit_code(st->err);
+            return fs_exit_for_store_err(st->err);
         }
         for (size_t j = 0; j < k; j++)
             if (slots[j].status != FS_OK || slots[j].trade.id != t[i + j].id ||

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "finsim/cmd/exit.h"
 #include "finsim/trade/gen.h"
 #include "finsim/store/store.h"
 #include "finsim/trade/trade.h"
@@ -555,7 +556,7 @@ static void t_unwritable(void **state)
         assert_non_null(strstr(err, "Permission denied"));
         chmod(ro, 0755);
     }
-    assert_int_equal(store_err_exit_code(STORE_E_IO), FS_EXIT_IO);
+    assert_int_equal(fs_exit_for_store_err(STORE_E_IO), FS_EXIT_IO);
 }
 
 /* A read-only handle refuses writes; create together with readonly is a

@@ -260,7 +260,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
         if (!st)
             fs_error("%s", err);
         store_close(st);
-        return st ? FS_EXIT_STORE : store_err_exit_code(errcode);
+        return st ? FS_EXIT_STORE : fs_exit_for_store_err(errcode);
     }
     int64_t lo = start + n * rank / nranks, hi = start + n * (rank + 1) / nranks;
     /* several batches per call, so the store keeps pipelines in flight */
@@ -294,7 +294,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     free(ids);
     if (rc != STORE_OK)
         fs_error("writing trades to %s failed: %s", store_describe(st), st->errstr);
-    int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc), worst;
+    int exit_code = rc == STORE_OK ? FS_EXIT_OK : fs_exit_for_store_err(rc), worst;
     store_close(st); /* collective for the file store */
     MPI_Allreduce(&exit_code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     double dt = fs_now() - t0;

@@ -238,7 +238,7 @@ static int screen_ids(const screen_cfg_t *c, store_t *st, int rank, int nranks, 
         if (rc != STORE_OK) {
             fs_error("screen: cannot list the trades of %s: %s%s", store_describe(st), st->errstr,
                      rc == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
-            code = store_err_exit_code(rc);
+            code = fs_exit_for_store_err(rc);
         }
     }
     if ((code = screen_agree(code)) != 0) {
@@ -344,7 +344,7 @@ static int screen_walk(const screen_cfg_t *c, store_t *st, const int64_t *ids, s
         int rc = store_get_trades(st, ids + lo, m, slots);
         if (rc != STORE_OK) {
             fs_error("screen: reading trades from %s failed: %s", store_describe(st), st->errstr);
-            ret = store_err_exit_code(rc);
+            ret = fs_exit_for_store_err(rc);
             break;
         }
         for (size_t i = 0; i < m && ret == 0; i++) {
@@ -601,7 +601,7 @@ static int publish_signals_redis(const char *url, const store_opts_t *so, const 
     store_t *st = store_open(url, so, NULL, why, sizeof(why), &code);
     if (!st) {
         fs_seterr(err, errlen, "signals: %s", why);
-        return store_err_exit_code(code);
+        return fs_exit_for_store_err(code);
     }
     int64_t *ids = xmalloc(sizeof(*ids) * (n ? n : 1));
     double *edge = xmalloc(sizeof(*edge) * (n ? n : 1));
@@ -615,7 +615,7 @@ static int publish_signals_redis(const char *url, const store_opts_t *so, const 
     free(ids);
     free(edge);
     store_close(st);
-    return rc == STORE_OK ? 0 : store_err_exit_code(rc);
+    return rc == STORE_OK ? 0 : fs_exit_for_store_err(rc);
 }
 
 /* ======================================================================
@@ -1023,7 +1023,7 @@ int cmd_screen(int argc, char **argv)
         double t0 = fs_now();
         int mr = screen_load_market(&c, rank, nranks, &d);
         if (mr != MKT_OK) {
-            ret = mkt_err_exit_code(mr);
+            ret = fs_exit_for_market_err(mr);
             goto out;
         }
         if (!strncasecmp(c.quotes_src, "http", 4))
@@ -1038,7 +1038,7 @@ int cmd_screen(int argc, char **argv)
     st = store_open(c.store_url, &c.so, NULL, err, sizeof(err), &ecode); /* each rank its own handle */
     if (!st && (rank == 0 || ecode != STORE_E_CONNECT))
         fs_error("%s", err);
-    if ((ret = screen_agree(st ? 0 : store_err_exit_code(ecode))) != 0)
+    if ((ret = screen_agree(st ? 0 : fs_exit_for_store_err(ecode))) != 0)
         goto out;
     size_t n = 0;
     if ((ret = screen_ids(&c, st, rank, nranks, &ids, &n)) != 0)

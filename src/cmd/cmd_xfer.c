@@ -164,7 +164,7 @@ static store_t *xfer_open_dest(const char *url, const store_opts_t *base, int *e
     }
     if (!st) {
         fs_error("%s", err);
-        *exit_code = store_err_exit_code(code);
+        *exit_code = fs_exit_for_store_err(code);
     }
     return st;
 }
@@ -227,7 +227,7 @@ static int export_ids(store_t *src, const int64_t *ids, size_t n, int batch, exp
         int src_rc = store_get_trades(src, ids + off, m, slots);
         if (src_rc != STORE_OK) {
             fs_error("reading trades from %s: %s", store_describe(src), src->errstr);
-            rc = store_err_exit_code(src_rc);
+            rc = fs_exit_for_store_err(src_rc);
             break;
         }
         o->npending = 0;
@@ -250,7 +250,7 @@ static int export_ids(store_t *src, const int64_t *ids, size_t n, int batch, exp
             int dst_rc = store_put_trades(o->to, o->pending, o->npending);
             if (dst_rc != STORE_OK) {
                 fs_error("writing trades to %s: %s", store_describe(o->to), o->to->errstr);
-                rc = store_err_exit_code(dst_rc);
+                rc = fs_exit_for_store_err(dst_rc);
             } else {
                 *copied += (int64_t)o->npending;
             }
@@ -329,7 +329,7 @@ int cmd_export(int argc, char **argv)
     int code = 0;
     store_t *src = store_open(src_url, &src_opts, NULL, err, sizeof(err), &code);
     if (!src)
-        return fs_error("%s", err), store_err_exit_code(code);
+        return fs_error("%s", err), fs_exit_for_store_err(code);
 
     /* the ids: a window, or the store's list */
     int64_t *ids = NULL;
@@ -346,7 +346,7 @@ int cmd_export(int argc, char **argv)
             fs_error("listing the trades of %s: %s%s", store_describe(src), src->errstr,
                      lrc == STORE_E_NOTSUP ? " (give --start-trade K --trade-window W)" : "");
             store_close(src);
-            return store_err_exit_code(lrc);
+            return fs_exit_for_store_err(lrc);
         }
         if (have_start) {
             size_t k = 0;
@@ -427,7 +427,7 @@ static int import_flush(import_ctx_t *c)
     int rc = store_put_trades(c->st, c->batch, c->nbatch);
     if (rc != STORE_OK) {
         fs_error("writing trades to %s: %s", store_describe(c->st), c->st->errstr);
-        c->fatal = store_err_exit_code(rc);
+        c->fatal = fs_exit_for_store_err(rc);
         return -1;
     }
     c->imported += (int64_t)c->nbatch;

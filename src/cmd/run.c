@@ -283,7 +283,7 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
             for (size_t i = 0; i < n; i++)
                 s->found[i] = 0;
         } else if (rc != STORE_OK) {
-            s->fatal = store_err_exit_code(rc);
+            s->fatal = fs_exit_for_store_err(rc);
             return fs_seterr(s->err, sizeof(s->err), "reading result mirror from %s: %s",
                              store_describe(s->st), s->st->errstr);
         }
@@ -302,7 +302,7 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
     if (m) {
         int rc = store_get_trades(s->st, need, m, s->slots);
         if (rc != STORE_OK) {
-            s->fatal = store_err_exit_code(rc);
+            s->fatal = fs_exit_for_store_err(rc);
             return fs_seterr(s->err, sizeof(s->err), "reading trades from %s: %s", store_describe(s->st),
                              s->st->errstr);
         }
@@ -376,7 +376,7 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
         int rc = q ? store_put_results(s->st, mir, q) : STORE_OK;
         s->mirror_s += fs_now() - t1;
         if (rc != STORE_OK) {
-            s->fatal = store_err_exit_code(rc);
+            s->fatal = fs_exit_for_store_err(rc);
             return fs_seterr(s->err, sizeof(s->err), "mirroring results to %s: %s", store_describe(s->st),
                              s->st->errstr);
         }
@@ -511,7 +511,7 @@ static int cost_bounds(run_state_t *s, const int64_t *list_ids, int64_t *bounds)
             s->ids[i] = list_ids ? list_ids[off + (int64_t)i] : c->start_trade + off + (int64_t)i;
         if (store_get_trades(s->st, s->ids, n, s->slots) != STORE_OK) {
             free(cum);
-            s->fatal = store_err_exit_code(s->st->err);
+            s->fatal = fs_exit_for_store_err(s->st->err);
             return fs_seterr(s->err, sizeof(s->err), "reading trades for cost balancing: %s", s->st->errstr);
         }
         for (size_t i = 0; i < n; i++) {
@@ -1009,7 +1009,7 @@ int cmd_run(int argc, char **argv)
     char err[512] = "";
     int ecode = 0;
     s.st = store_open(c.store_url, &c.so, &world, err, sizeof(err), &ecode);
-    code = agree(s.st ? 0 : store_err_exit_code(ecode));
+    code = agree(s.st ? 0 : fs_exit_for_store_err(ecode));
     if (code) {
         char red[512];
         if (!s.st && (rank == 0 || fs_log_verbose))
@@ -1034,7 +1034,7 @@ int cmd_run(int argc, char **argv)
             int rc = store_list_trades(s.st, &list_ids, &nlist);
             if (rc != STORE_OK) {
                 fs_error("listing the trades of %s: %s", store_describe(s.st), s.st->errstr);
-                code = store_err_exit_code(rc);
+                code = fs_exit_for_store_err(rc);
             }
         }
         if (list_ids) {

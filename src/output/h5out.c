@@ -170,7 +170,7 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
             fs_error("cannot create the /results dataset (%lld rows) in %s (disk full?)", (long long)nrows,
                      h->partial);
         fflush(NULL);
-        MPI_Abort(comm, FS_EXIT_IO);
+        MPI_Abort(comm, H5OUT_ABORT_STATUS);
     }
     return h;
 }

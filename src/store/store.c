@@ -44,20 +44,6 @@ char *store_redact_url(const char *url, char *buf, size_t n)
     return buf;
 }
 
-int store_err_exit_code(int err)
-{
-    switch (err) {
-    case STORE_OK: return FS_EXIT_OK;
-    case STORE_E_USAGE: return FS_EXIT_USAGE;
-    case STORE_E_AUTH: return FS_EXIT_AUTH;
-    case STORE_E_TLS: return FS_EXIT_TLS;
-    case STORE_E_TIMEOUT: return FS_EXIT_TIMEOUT;
-    case STORE_E_IO: return FS_EXIT_IO;
-    case STORE_E_NOMEM: return FS_EXIT_INTERNAL;
-    default: return FS_EXIT_STORE;
-    }
-}
-
 int store_set_error(store_t *st, int code, const char *fmt, ...)
 {
     va_list ap;

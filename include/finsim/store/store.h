@@ -40,9 +40,6 @@ char *store_redact_url(const char *url, char *buf, size_t n);
  * one-line reason (never holding a password) in err. */
 int store_redis_check_url(const char *url, char *err, size_t errlen);
 
-/* Map a store error to the finsim process exit code (enum fs_exit). */
-int store_err_exit_code(int err);
-
 /* Options common to all backends; zero-initialise then fill. Strings are
  * borrowed: they must outlive the store. */
 typedef struct store_opts {
