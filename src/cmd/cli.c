@@ -293,7 +293,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     free(off);
     free(ids);
     if (rc != STORE_OK)
-        fs_error("writing trades to %s failed: %s", store_describe(st), st->errstr);
+        fs_error("writing trades to %s failed: %s", store_describe(st), store_errstr(st));
     int exit_code = rc == STORE_OK ? FS_EXIT_OK : fs_exit_for_store_err(rc), worst;
     store_close(st); /* collective for the file store */
     MPI_Allreduce(&exit_code, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

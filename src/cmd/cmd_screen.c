@@ -236,7 +236,7 @@ static int screen_ids(const screen_cfg_t *c, store_t *st, int rank, int nranks, 
     if (rank == 0) {
         int rc = store_list_trades(st, &all, &nall);
         if (rc != STORE_OK) {
-            fs_error("screen: cannot list the trades of %s: %s%s", store_describe(st), st->errstr,
+            fs_error("screen: cannot list the trades of %s: %s%s", store_describe(st), store_errstr(st),
                      rc == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
             code = fs_exit_for_store_err(rc);
         }
@@ -343,7 +343,7 @@ static int screen_walk(const screen_cfg_t *c, store_t *st, const int64_t *ids, s
         size_t m = n - lo < batch ? n - lo : batch;
         int rc = store_get_trades(st, ids + lo, m, slots);
         if (rc != STORE_OK) {
-            fs_error("screen: reading trades from %s failed: %s", store_describe(st), st->errstr);
+            fs_error("screen: reading trades from %s failed: %s", store_describe(st), store_errstr(st));
             ret = fs_exit_for_store_err(rc);
             break;
         }
@@ -611,7 +611,7 @@ static int publish_signals_redis(const char *url, const store_opts_t *so, const 
     }
     int rc = store_put_ranking(st, name, ids, edge, n);
     if (rc != STORE_OK)
-        fs_seterr(err, errlen, "signals: %s", st->errstr);
+        fs_seterr(err, errlen, "signals: %s", store_errstr(st));
     free(ids);
     free(edge);
     store_close(st);

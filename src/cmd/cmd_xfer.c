@@ -226,7 +226,7 @@ static int export_ids(store_t *src, const int64_t *ids, size_t n, int batch, exp
         size_t m = n - off < (size_t)batch ? n - off : (size_t)batch;
         int src_rc = store_get_trades(src, ids + off, m, slots);
         if (src_rc != STORE_OK) {
-            fs_error("reading trades from %s: %s", store_describe(src), src->errstr);
+            fs_error("reading trades from %s: %s", store_describe(src), store_errstr(src));
             rc = fs_exit_for_store_err(src_rc);
             break;
         }
@@ -249,7 +249,7 @@ static int export_ids(store_t *src, const int64_t *ids, size_t n, int batch, exp
         if (rc == FS_EXIT_OK && o->to && o->npending) {
             int dst_rc = store_put_trades(o->to, o->pending, o->npending);
             if (dst_rc != STORE_OK) {
-                fs_error("writing trades to %s: %s", store_describe(o->to), o->to->errstr);
+                fs_error("writing trades to %s: %s", store_describe(o->to), store_errstr(o->to));
                 rc = fs_exit_for_store_err(dst_rc);
             } else {
                 *copied += (int64_t)o->npending;
@@ -343,7 +343,7 @@ int cmd_export(int argc, char **argv)
     } else {
         int lrc = store_list_trades(src, &ids, &n);
         if (lrc != STORE_OK) {
-            fs_error("listing the trades of %s: %s%s", store_describe(src), src->errstr,
+            fs_error("listing the trades of %s: %s%s", store_describe(src), store_errstr(src),
                      lrc == STORE_E_NOTSUP ? " (give --start-trade K --trade-window W)" : "");
             store_close(src);
             return fs_exit_for_store_err(lrc);
@@ -426,7 +426,7 @@ static int import_flush(import_ctx_t *c)
         return 0;
     int rc = store_put_trades(c->st, c->batch, c->nbatch);
     if (rc != STORE_OK) {
-        fs_error("writing trades to %s: %s", store_describe(c->st), c->st->errstr);
+        fs_error("writing trades to %s: %s", store_describe(c->st), store_errstr(c->st));
         c->fatal = fs_exit_for_store_err(rc);
         return -1;
     }

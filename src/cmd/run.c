@@ -285,7 +285,7 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
         } else if (rc != STORE_OK) {
             s->fatal = fs_exit_for_store_err(rc);
             return fs_seterr(s->err, sizeof(s->err), "reading result mirror from %s: %s",
-                             store_describe(s->st), s->st->errstr);
+                             store_describe(s->st), store_errstr(s->st));
         }
     }
     /* fetch the trades to price (compacted to the front), or all of them */
@@ -304,7 +304,7 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
         if (rc != STORE_OK) {
             s->fatal = fs_exit_for_store_err(rc);
             return fs_seterr(s->err, sizeof(s->err), "reading trades from %s: %s", store_describe(s->st),
-                             s->st->errstr);
+                             store_errstr(s->st));
         }
     }
     if (resume) {
@@ -378,7 +378,7 @@ static int do_batch(run_state_t *s, int64_t row0, size_t n)
         if (rc != STORE_OK) {
             s->fatal = fs_exit_for_store_err(rc);
             return fs_seterr(s->err, sizeof(s->err), "mirroring results to %s: %s", store_describe(s->st),
-                             s->st->errstr);
+                             store_errstr(s->st));
         }
     }
     if (h5out_write_rows(s->out, row0, s->res, n, s->err, sizeof(s->err)) != 0) {
@@ -511,8 +511,8 @@ static int cost_bounds(run_state_t *s, const int64_t *list_ids, int64_t *bounds)
             s->ids[i] = list_ids ? list_ids[off + (int64_t)i] : c->start_trade + off + (int64_t)i;
         if (store_get_trades(s->st, s->ids, n, s->slots) != STORE_OK) {
             free(cum);
-            s->fatal = fs_exit_for_store_err(s->st->err);
-            return fs_seterr(s->err, sizeof(s->err), "reading trades for cost balancing: %s", s->st->errstr);
+            s->fatal = fs_exit_for_store_err(store_errcode(s->st));
+            return fs_seterr(s->err, sizeof(s->err), "reading trades for cost balancing: %s", store_errstr(s->st));
         }
         for (size_t i = 0; i < n; i++) {
             const trade_t *t = &s->slots[i].trade;
@@ -1033,7 +1033,7 @@ int cmd_run(int argc, char **argv)
         } else if (c.all_trades) {
             int rc = store_list_trades(s.st, &list_ids, &nlist);
             if (rc != STORE_OK) {
-                fs_error("listing the trades of %s: %s", store_describe(s.st), s.st->errstr);
+                fs_error("listing the trades of %s: %s", store_describe(s.st), store_errstr(s.st));
                 code = fs_exit_for_store_err(rc);
             }
         }
@@ -1139,8 +1139,8 @@ int cmd_run(int argc, char **argv)
     }
 
     /* ---- telemetry, checksum, provenance ---- */
-    s.tel.parse_s = s.st->stats.parse_s;
-    s.tel.fetch_s = s.st->stats.fetch_s - s.st->stats.parse_s;
+    s.tel.parse_s = store_stats(s.st)->parse_s;
+    s.tel.fetch_s = store_stats(s.st)->fetch_s - store_stats(s.st)->parse_s;
     s.tel.compute_s = s.compute_s;
     s.tel.mirror_s = s.mirror_s;
     s.tel.write_s = h5out_write_seconds(s.out);

@@ -1,6 +1,8 @@
 /* store.c - store registry, URL dispatch and the timed wrappers. */
 #include "finsim/store/store.h"
 
+#include "backend.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,21 @@ int store_set_error(store_t *st, int code, const char *fmt, ...)
     return code;
 }
 
+/* The first backend of the registry that accepts url, or NULL. */
+static const store_backend_t *backend_for(const char *url)
+{
+    for (int i = 0; store_backends[i]; i++)
+        if (store_backends[i]->accepts(url))
+            return store_backends[i];
+    return NULL;
+}
+
+const char *store_backend_for(const char *url)
+{
+    const store_backend_t *be = backend_for(url);
+    return be ? be->name : NULL;
+}
+
 store_t *store_open(const char *url, const store_opts_t *o, void *mpi_comm,
                     char *err, size_t errlen, int *errcode)
 {
@@ -69,13 +86,7 @@ store_t *store_open(const char *url, const store_opts_t *o, void *mpi_comm,
             *errcode = STORE_E_USAGE;
         return NULL;
     }
-    const store_backend_t *be = NULL;
-    for (int i = 0; store_backends[i]; i++) {
-        if (store_backends[i]->accepts(url)) {
-            be = store_backends[i];
-            break;
-        }
-    }
+    const store_backend_t *be = backend_for(url);
     store_t *st = xcalloc(1, sizeof(*st));
     st->be = be;
     st->opts = *o;
@@ -194,4 +205,30 @@ const char *store_describe(store_t *st)
     if (st->be->describe)
         return st->be->describe(st);
     return st->url;
+}
+
+/* The accessors of store.h: callers never see struct store. */
+const char *store_errstr(const store_t *st)
+{
+    return st->errstr;
+}
+
+int store_errcode(const store_t *st)
+{
+    return st->err;
+}
+
+const store_stats_t *store_stats(const store_t *st)
+{
+    return &st->stats;
+}
+
+const char *store_backend_name(const store_t *st)
+{
+    return st->be->name;
+}
+
+int store_batch(const store_t *st)
+{
+    return st->opts.batch;
 }

@@ -39,6 +39,8 @@
  * is the namespace. */
 #include "finsim/store/store.h"
 
+#include "backend.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>

@@ -22,6 +22,8 @@
  * guarded by FINSIM_HAVE_TLS, which CMake sets when hiredis_ssl is found. */
 #include "finsim/store/store.h"
 
+#include "backend.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
