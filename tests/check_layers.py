@@ -44,8 +44,8 @@ def allowed(layer):
 
 # third-party header prefix -> the layers that may include it directly
 THIRD_PARTY = {
-    "hdf5.h": {"store", "output"},
-    "H5": {"store", "output"},
+    "hdf5.h": {"trade", "store", "output"},
+    "H5": {"trade", "store", "output"},
     "gsl/": {"trade", "pricing"},
     "expat.h": {"trade"},
     "ini.h": {"base"},

@@ -34,9 +34,8 @@ typedef struct h5out_telemetry {
     int64_t peak_rss_kb;/* peak resident set size */
 } h5out_telemetry_t;
 
-/* HDF5 compound types for result_t and h5out_telemetry_t (memory layout).
- * Caller closes with H5Tclose. */
-hid_t h5out_result_type(void);
+/* HDF5 compound type for h5out_telemetry_t (memory layout). Caller closes
+ * with H5Tclose. The type of /results is result_h5_type (trade/result_h5.h). */
 hid_t h5out_telemetry_type(void);
 
 /* A results file being written. Rows go to PATH.partial; h5out_finish
