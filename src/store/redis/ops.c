@@ -52,17 +52,27 @@ static void redis_slot_missing(store_t *st, const char *key, int64_t id, trade_s
               st->url, st->url, (long long)id);
 }
 
+/* Names the key of trade id under prefix, snprintf style (trade_key,
+ * trade_result_key). */
+typedef int (*redis_key_fn)(char *buf, size_t cap, const char *prefix, int64_t id);
+
+/* Encode one MGET of the keys that key names for ids[lo..hi) into p->cmd. */
+static void redis_mget_keys(store_t *st, redis_priv_t *p, const int64_t *ids, size_t lo, size_t hi, redis_key_fn key)
+{
+    char name[300];
+    redis_cmd_begin(p, hi - lo + 1);
+    redis_cmd_arg(p, "MGET", 4);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = key(name, sizeof(name), st->opts.key_prefix, ids[i]);
+        redis_cmd_arg(p, name, (size_t)kl);
+    }
+}
+
 /* MGET of the trade keys of ids[lo..hi). */
 static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
-    char key[300];
-    redis_cmd_begin(p, hi - lo + 1);
-    redis_cmd_arg(p, "MGET", 4);
-    for (size_t i = lo; i < hi; i++) {
-        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
-        redis_cmd_arg(p, key, (size_t)kl);
-    }
+    redis_mget_keys(st, p, a->ids, lo, hi, trade_key);
     return 1;
 }
 
@@ -206,26 +216,54 @@ static void redis_put_pair(redis_priv_t *p, const char *key, size_t kl, const ch
     redis_cmd_arg(p, val, vl);
 }
 
+/* Start an MSET of npairs key/value pairs in p->cmd. */
+static void redis_mset_begin(redis_priv_t *p, size_t npairs)
+{
+    redis_cmd_begin(p, 2 * npairs + 1);
+    redis_cmd_arg(p, "MSET", 4);
+}
+
+/* Formats a record as its document, snprintf style. */
+typedef int (*redis_doc_fn)(const void *rec, char *buf, size_t cap);
+
+/* trade_format and result_format as redis_doc_fn. */
+static int redis_fmt_trade(const void *rec, char *buf, size_t cap)
+{
+    return trade_format(rec, buf, cap);
+}
+
+static int redis_fmt_result(const void *rec, char *buf, size_t cap)
+{
+    return result_format(rec, buf, cap);
+}
+
+/* Append "key document" to the MSET in p->cmd, the document formatted from
+ * rec by fmt: on the stack when it fits in REDIS_DOC_STACK bytes, else in a
+ * buffer allocated and freed here. Cannot fail (xmalloc aborts). */
+static void redis_put_doc(redis_priv_t *p, const char *key, size_t kl, redis_doc_fn fmt, const void *rec)
+{
+    char doc[REDIS_DOC_STACK];
+    int vl = fmt(rec, doc, sizeof(doc));
+    if (vl < (int)sizeof(doc)) {
+        redis_put_pair(p, key, kl, doc, (size_t)vl);
+        return;
+    }
+    char *big = xmalloc((size_t)vl + 1);
+    fmt(rec, big, (size_t)vl + 1);
+    redis_put_pair(p, key, kl, big, (size_t)vl);
+    free(big);
+}
+
 /* MSET key doc ... for trades t[lo..hi), documents as trade_format writes
  * them (AzFinSim bytes). */
 static size_t redis_put_trades_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     const trade_t *t = arg;
     char key[300];
-    char doc[REDIS_DOC_STACK];
-    redis_cmd_begin(p, 2 * (hi - lo) + 1);
-    redis_cmd_arg(p, "MSET", 4);
+    redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         int kl = trade_key(key, sizeof(key), st->opts.key_prefix, t[i].id);
-        int vl = trade_format(&t[i], doc, sizeof(doc));
-        if (vl < (int)sizeof(doc)) {
-            redis_put_pair(p, key, (size_t)kl, doc, (size_t)vl);
-        } else {
-            char *big = xmalloc((size_t)vl + 1);
-            trade_format(&t[i], big, (size_t)vl + 1);
-            redis_put_pair(p, key, (size_t)kl, big, (size_t)vl);
-            free(big);
-        }
+        redis_put_doc(p, key, (size_t)kl, redis_fmt_trade, &t[i]);
     }
     return 1;
 }
@@ -250,8 +288,7 @@ static size_t redis_put_docs_encode(store_t *st, redis_priv_t *p, size_t lo, siz
 {
     const redis_docs_arg_t *a = arg;
     char key[300];
-    redis_cmd_begin(p, 2 * (hi - lo) + 1);
-    redis_cmd_arg(p, "MSET", 4);
+    redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
         redis_put_pair(p, key, (size_t)kl, a->docs + a->off[i], a->off[i + 1] - a->off[i]);
@@ -348,20 +385,10 @@ static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, 
 {
     const result_t *res = arg;
     char key[300];
-    char doc[REDIS_DOC_STACK];
-    redis_cmd_begin(p, 2 * (hi - lo) + 1);
-    redis_cmd_arg(p, "MSET", 4);
+    redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         int kl = trade_result_key(key, sizeof(key), st->opts.key_prefix, res[i].trade_id);
-        int vl = result_format(&res[i], doc, sizeof(doc));
-        if (vl < (int)sizeof(doc)) {
-            redis_put_pair(p, key, (size_t)kl, doc, (size_t)vl);
-        } else {
-            char *big = xmalloc((size_t)vl + 1);
-            result_format(&res[i], big, (size_t)vl + 1);
-            redis_put_pair(p, key, (size_t)kl, big, (size_t)vl);
-            free(big);
-        }
+        redis_put_doc(p, key, (size_t)kl, redis_fmt_result, &res[i]);
     }
     return 1;
 }
@@ -387,13 +414,7 @@ typedef struct redis_getres_arg {
 static size_t redis_get_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_getres_arg_t *a = arg;
-    char key[300];
-    redis_cmd_begin(p, hi - lo + 1);
-    redis_cmd_arg(p, "MGET", 4);
-    for (size_t i = lo; i < hi; i++) {
-        int kl = trade_result_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
-        redis_cmd_arg(p, key, (size_t)kl);
-    }
+    redis_mget_keys(st, p, a->ids, lo, hi, trade_result_key);
     return 1;
 }
 
