@@ -65,6 +65,7 @@ static const store_backend_t *backend_for(const char *url)
     return NULL;
 }
 
+/* Name of the backend that would take url, or NULL; see store.h. */
 const char *store_backend_for(const char *url)
 {
     const store_backend_t *be = backend_for(url);
@@ -207,27 +208,34 @@ const char *store_describe(store_t *st)
     return st->url;
 }
 
-/* The accessors of store.h: callers never see struct store. */
+/* The accessors of store.h: callers never see struct store. None fails;
+ * what they return belongs to st. */
+
+/* The last error's message ("" before any error). */
 const char *store_errstr(const store_t *st)
 {
     return st->errstr;
 }
 
+/* The last error's STORE_E_* code (STORE_OK before any error). */
 int store_errcode(const store_t *st)
 {
     return st->err;
 }
 
+/* The counters the wrappers accumulate. */
 const store_stats_t *store_stats(const store_t *st)
 {
     return &st->stats;
 }
 
+/* The backend's name (static storage). */
 const char *store_backend_name(const store_t *st)
 {
     return st->be->name;
 }
 
+/* Keys per batch after defaults and the backend's limits. */
 int store_batch(const store_t *st)
 {
     return st->opts.batch;

@@ -120,7 +120,7 @@ const char *store_describe(store_t *st);
 
 /* The last error of st: a one-line message (never holding a password; ""
  * before any error) and its STORE_E_* code (STORE_OK before any error). The
- * message is st's own, valid until the next call on st. */
+ * message lives in st: the next error overwrites it, store_close frees it. */
 const char *store_errstr(const store_t *st);
 int store_errcode(const store_t *st);
 
