@@ -16,6 +16,7 @@
 
 #include "finsim/output/h5out.h"
 #include "finsim/trade/result.h"
+#include "finsim/trade/result_h5.h"
 
 enum { M_INDEPENDENT, M_COLLECTIVE, M_GATHER, M_COUNT };
 static const char *const mname[M_COUNT] = {"independent", "collective", "gather to rank 0"};
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
         return 2;
     }
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t rtype = h5out_result_type();
+    hid_t rtype = result_h5_type(RESULT_H5_NATIVE);
     /* contiguous windows by count, as the static schedule makes them */
     const int64_t lo = rows * rank / nranks, hi = rows * (rank + 1) / nranks;
     const int64_t mybatches = (hi - lo + batch - 1) / batch;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "finsim/cmd/exit.h"
 #include "finsim/trade/gen.h"
 #include "finsim/store/store.h"
 #include "finsim/base/util.h"
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
     store_t *st = store_open(url, &o, NULL, err, sizeof(err), &code);
     if (!st) {
         fprintf(stderr, "bench_redis: %s\n", err);
-        return store_err_exit_code(code);
+        return fs_exit_for_store_err(code);
     }
 
     trade_t *t = xmalloc(n * sizeof(*t));
@@ -82,8 +83,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i += chunk) {
         size_t k = n - i < chunk ? n - i : chunk;
         if (store_put_trades(st, t + i, k) != 0) {
-            fprintf(stderr, "bench_redis: put: %s\n", st->errstr);
-            return store_err_exit_code(st->err);
+            fprintf(stderr, "bench_redis: put: %s\n", store_errstr(st));
+            return fs_exit_for_store_err(store_errcode(st));
         }
     }
     double put_s = fs_now() - t0;
@@ -92,12 +93,12 @@ int main(int argc, char **argv)
     size_t bad = 0;
     t0 = fs_now();
     c0 = cpu_s();
-    double parse0 = st->stats.parse_s;
+    double parse0 = store_stats(st)->parse_s;
     for (size_t i = 0; i < n; i += chunk) {
         size_t k = n - i < chunk ? n - i : chunk;
         if (store_get_trades(st, ids + i, k, slots) != 0) {
-            fprintf(stderr, "bench_redis: get: %s\n", st->errstr);
-            return store_err_exit_code(st->err);
+            fprintf(stderr, "bench_redis: get: %s\n", store_errstr(st));
+            return fs_exit_for_store_err(store_errcode(st));
         }
         for (size_t j = 0; j < k; j++)
             if (slots[j].status != FS_OK || slots[j].trade.id != t[i + j].id ||
@@ -106,16 +107,16 @@ int main(int argc, char **argv)
     }
     double get_s = fs_now() - t0;
     double get_cpu = cpu_s() - c0;
-    double parse_s = st->stats.parse_s - parse0;
+    double parse_s = store_stats(st)->parse_s - parse0;
 
-    printf("store    %s  batch %d  chunk %zu  trades %zu  (%.0f bytes/trade)\n", store_describe(st), st->opts.batch,
+    printf("store    %s  batch %d  chunk %zu  trades %zu  (%.0f bytes/trade)\n", store_describe(st), store_batch(st),
            chunk, n, bytes / (double)n);
     printf("generate %8.3f s  %10.0f trades/s  (gen_trade only)\n", gen_s, (double)n / gen_s);
     printf("put      %8.3f s  %10.0f trades/s  %7.1f MB/s  (format + MSET; client cpu %.3f s)\n", put_s,
            (double)n / put_s, bytes / put_s / 1e6, put_cpu);
     printf("get      %8.3f s  %10.0f trades/s  %7.1f MB/s  (MGET + parse; client cpu %.3f s, parse %.3f s)\n",
            get_s, (double)n / get_s, bytes / get_s / 1e6, get_cpu, parse_s);
-    printf("roundtrips %lld  mismatches %zu\n", (long long)st->stats.round_trips, bad);
+    printf("roundtrips %lld  mismatches %zu\n", (long long)store_stats(st)->round_trips, bad);
     store_close(st);
     free(slots);
     free(ids);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "finsim/cmd/exit.h"
 #include "finsim/trade/gen.h"
 #include "finsim/store/store.h"
 #include "finsim/trade/trade.h"
@@ -64,7 +65,7 @@ static store_t *open_ok(const char *url, int create, int readonly)
     store_t *st = store_open(url, &so, NULL, err, sizeof(err), &code);
     if (!st)
         fail_msg("store_open(%s) failed: %d %s", url, code, err);
-    assert_string_equal(st->be->name, "file");
+    assert_string_equal(store_backend_name(st), "file");
     return st;
 }
 
@@ -121,7 +122,7 @@ static void put_gen(store_t *st, const int64_t *ids, size_t n, size_t batch)
             gen_trade(SEED, ids[off + i], &t[i]);
         int rc = store_put_trades(st, t, m);
         if (rc != STORE_OK)
-            fail_msg("put_trades: %s", st->errstr);
+            fail_msg("put_trades: %s", store_errstr(st));
     }
     free(t);
 }
@@ -167,9 +168,9 @@ static void t_roundtrip(void **state)
     int64_t ids[300];
     for (int i = 0; i < 300; i++)
         ids[i] = i;
-    st->stats.parse_s = 0;
+    double parse0 = store_stats(st)->parse_s;
     check_gen(st, ids, 300);
-    assert_true(st->stats.parse_s > 0);
+    assert_true(store_stats(st)->parse_s > parse0);
     assert_non_null(strstr(store_describe(st), "300 rows"));
     store_close(st);
 }
@@ -320,8 +321,8 @@ static void t_results(void **state)
     bad[1].trade_id = 50;
     bad[0].pv = 999;
     assert_int_equal(store_put_results(st, bad, 2), STORE_E_USAGE);
-    assert_non_null(strstr(st->errstr, "0000000050"));
-    assert_non_null(strstr(st->errstr, "res.h5"));
+    assert_non_null(strstr(store_errstr(st), "0000000050"));
+    assert_non_null(strstr(store_errstr(st), "res.h5"));
     store_close(st);
 
     st = open_ok(path, 0, 1);
@@ -555,7 +556,7 @@ static void t_unwritable(void **state)
         assert_non_null(strstr(err, "Permission denied"));
         chmod(ro, 0755);
     }
-    assert_int_equal(store_err_exit_code(STORE_E_IO), FS_EXIT_IO);
+    assert_int_equal(fs_exit_for_store_err(STORE_E_IO), FS_EXIT_IO);
 }
 
 /* A read-only handle refuses writes; create together with readonly is a
@@ -571,7 +572,7 @@ static void t_readonly(void **state)
     trade_t t;
     gen_trade(SEED, 9, &t);
     assert_int_equal(store_put_trades(st, &t, 1), STORE_E_USAGE);
-    assert_non_null(strstr(st->errstr, "read-only"));
+    assert_non_null(strstr(store_errstr(st), "read-only"));
     result_t r;
     result_fail(&r, 1, 0, 0);
     assert_int_equal(store_put_results(st, &r, 1), STORE_E_USAGE);

@@ -86,7 +86,7 @@ static void put_ids(store_t *st, const int64_t *ids, size_t n, size_t batch)
         for (size_t i = 0; i < m; i++)
             gen_trade(SEED, ids[off + i], &t[i]);
         int rc = store_put_trades(st, t, m);
-        CHECK(rc == STORE_OK, "put_trades: %s", st->errstr);
+        CHECK(rc == STORE_OK, "put_trades: %s", store_errstr(st));
     }
     free(t);
 }
@@ -107,7 +107,7 @@ static void check_ids(store_t *st, const int64_t *ids, size_t n, int (*want)(int
 {
     trade_slot_t *s = calloc(n ? n : 1, sizeof(*s));
     int rc = store_get_trades(st, ids, n, s);
-    CHECK(rc == STORE_OK, "get_trades: %s", st->errstr);
+    CHECK(rc == STORE_OK, "get_trades: %s", store_errstr(st));
     for (size_t i = 0; i < n && rc == STORE_OK; i++) {
         if (want(ids[i])) {
             trade_t w;
@@ -143,7 +143,7 @@ static void put_results_ids(store_t *st, const int64_t *ids, size_t n, int write
     for (size_t i = 0; i < n; i++)
         make_result(ids[i], writer, &r[i]);
     int rc = store_put_results(st, r, n);
-    CHECK(rc == STORE_OK, "put_results: %s", st->errstr);
+    CHECK(rc == STORE_OK, "put_results: %s", store_errstr(st));
     free(r);
 }
 
@@ -153,7 +153,7 @@ static void check_results_ids(store_t *st, const int64_t *ids, size_t n, int wri
     result_t *got = malloc((n ? n : 1) * sizeof(*got));
     int *found = malloc((n ? n : 1) * sizeof(*found));
     int rc = store_get_results(st, ids, n, got, found);
-    CHECK(rc == STORE_OK, "get_results: %s", st->errstr);
+    CHECK(rc == STORE_OK, "get_results: %s", store_errstr(st));
     for (size_t i = 0; i < n && rc == STORE_OK; i++) {
         result_t w;
         make_result(ids[i], writer, &w);
@@ -211,8 +211,8 @@ int main(int argc, char **argv)
             trade_t t;
             gen_trade(SEED, FIRST + N, &t);
             int rc = store_put_trades(st, &t, 1);
-            CHECK(rc == STORE_E_USAGE && strstr(st->errstr, "expect_first"), "unreserved put: %d %s", rc,
-                  st->errstr);
+            CHECK(rc == STORE_E_USAGE && strstr(store_errstr(st), "expect_first"), "unreserved put: %d %s", rc,
+                  store_errstr(st));
         }
         store_close(st);
     }
@@ -296,7 +296,7 @@ int main(int argc, char **argv)
         trade_t t;
         gen_trade(SEED, 3 * (int64_t)rank + 1, &t);
         int rc = store_put_trades(st, &t, 1);
-        CHECK(rc == STORE_E_USAGE, "insert under MPI-IO: %d %s", rc, st->errstr);
+        CHECK(rc == STORE_E_USAGE, "insert under MPI-IO: %d %s", rc, store_errstr(st));
         store_close(st);
     }
     st = popen_store(sparse, 0, 1, 0, 0);
@@ -328,7 +328,7 @@ int main(int argc, char **argv)
         size_t n = (size_t)(efirst + EXT_N + 1 - (FIRST + N - 2));
         trade_slot_t *s = calloc(n, sizeof(*s));
         int rc = store_get_trades(st, ids, n, s);
-        CHECK(rc == STORE_OK, "get after extension: %s", st->errstr);
+        CHECK(rc == STORE_OK, "get after extension: %s", store_errstr(st));
         for (size_t i = 0; rc == STORE_OK && i < n; i++) {
             int in_gap = ids[i] >= FIRST + N && ids[i] < efirst;
             int unwritten = 0;
@@ -366,7 +366,7 @@ int main(int argc, char **argv)
         trade_t t;
         gen_trade(SEED, rank, &t);
         int rc = store_put_trades(st, &t, 1);
-        CHECK(rc == STORE_E_USAGE && strstr(st->errstr, "expect_count"), "no reservation: %d %s", rc, st->errstr);
+        CHECK(rc == STORE_E_USAGE && strstr(store_errstr(st), "expect_count"), "no reservation: %d %s", rc, store_errstr(st));
         store_close(st);
     }
 

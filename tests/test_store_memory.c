@@ -26,7 +26,7 @@ static store_t *mem_open_ok(const char *url, int create, int readonly, const cha
     store_t *st = store_open(url, &so, NULL, err, sizeof(err), &code);
     if (!st)
         fail_msg("store_open(%s): %d %s", url, code, err);
-    assert_string_equal(st->be->name, "memory");
+    assert_string_equal(store_backend_name(st), "memory");
     return st;
 }
 

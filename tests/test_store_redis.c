@@ -151,11 +151,11 @@ static void assert_read_back_rt(store_t *st, const trade_t *t, size_t n, int64_t
     int64_t *ids = ids_of(t, n);
     trade_slot_t *slots = calloc(n, sizeof(*slots));
     assert_non_null(slots);
-    int64_t rt0 = st->stats.round_trips;
+    int64_t rt0 = store_stats(st)->round_trips;
     assert_int_equal(0, store_get_trades(st, ids, n, slots));
     /* every key present: one MGET per batch, no follow-up round trip */
-    assert_int_equal((n + (size_t)st->opts.batch - 1) / (size_t)st->opts.batch + extra_rt,
-                     st->stats.round_trips - rt0);
+    assert_int_equal((n + (size_t)store_batch(st) - 1) / (size_t)store_batch(st) + extra_rt,
+                     store_stats(st)->round_trips - rt0);
     for (size_t i = 0; i < n; i++) {
         if (slots[i].status != FS_OK)
             fail_msg("slot %zu (trade %lld): status %d: %s", i, (long long)ids[i], slots[i].status, slots[i].msg);
@@ -181,16 +181,23 @@ static int cli(const fx_redis_t *r, char *out, size_t outlen, const char *a0, co
 
 /* ---- URL handling -------------------------------------------------------------- */
 
+/* Would store_open give url to the Redis backend? */
+static int redis_accepts(const char *url)
+{
+    const char *be = store_backend_for(url);
+    return be && !strcmp(be, "redis");
+}
+
 static void t_accepts(void **state)
 {
     (void)state;
-    assert_true(store_backend_redis.accepts("redis://127.0.0.1:6379"));
-    assert_true(store_backend_redis.accepts("rediss://cache.example:6380/0"));
-    assert_true(store_backend_redis.accepts("unix:///run/redis.sock"));
-    assert_true(store_backend_redis.accepts("REDIS://host"));
-    assert_false(store_backend_redis.accepts("trades.h5"));
-    assert_false(store_backend_redis.accepts("mem://x"));
-    assert_false(store_backend_redis.accepts("redis:/host"));
+    assert_true(redis_accepts("redis://127.0.0.1:6379"));
+    assert_true(redis_accepts("rediss://cache.example:6380/0"));
+    assert_true(redis_accepts("unix:///run/redis.sock"));
+    assert_true(redis_accepts("REDIS://host"));
+    assert_false(redis_accepts("trades.h5"));
+    assert_false(redis_accepts("mem://x"));
+    assert_false(redis_accepts("redis:/host"));
 }
 
 static void t_password_in_url_refused(void **state)
@@ -250,11 +257,11 @@ static void t_tcp_round_trip(void **state)
     size_t n = 2500; /* three batches, the last one partial */
     trade_t *t = make_trades(SEED, 100, 1, n);
     assert_int_equal(0, store_put_trades(st, t, n));
-    int64_t rt_after_put = st->stats.round_trips;
+    int64_t rt_after_put = store_stats(st)->round_trips;
     assert_true(rt_after_put >= 3);
     assert_read_back(st, t, n);
-    assert_true(st->stats.round_trips - rt_after_put >= 3);
-    assert_true(st->stats.parse_s > 0);
+    assert_true(store_stats(st)->round_trips - rt_after_put >= 3);
+    assert_true(store_stats(st)->parse_s > 0);
 
     /* the raw bytes stored are exactly trade_format's output */
     char want[2048], got[4096];
@@ -273,7 +280,7 @@ static void t_tcp_round_trip(void **state)
     store_close(st);
     o.batch = 100000; /* clamped to the pipeline limit */
     st = open_ok(g_srv.url, &o);
-    assert_true(st->opts.batch <= 5000);
+    assert_true(store_batch(st) <= 5000);
     assert_read_back(st, t, n);
     store_close(st);
     free(t);
@@ -710,8 +717,8 @@ static void t_server_killed_between_batches(void **state)
     assert_int_equal(0, fx_redis_kill(&r, SIGKILL));
     int rc = store_get_trades(st, ids, 120, slots);
     assert_int_equal(STORE_E_CONNECT, rc);
-    assert_contains(st->errstr, store_describe(st));
-    assert_contains(st->errstr, "refused");
+    assert_contains(store_errstr(st), store_describe(st));
+    assert_contains(store_errstr(st), "refused");
     for (int i = 0; i < 120; i++) {
         assert_int_equal(FS_E_STORE, slots[i].status);
         assert_true(slots[i].msg[0] != 0);
@@ -785,7 +792,7 @@ static void t_server_killed_mid_call(void **state)
     }
     waitpid(killer, NULL, 0);
     assert_int_equal(STORE_E_CONNECT, rc);
-    assert_contains(st->errstr, store_describe(st));
+    assert_contains(store_errstr(st), store_describe(st));
     assert_int_equal(FS_E_STORE, slots[n - 1].status);
     assert_int_equal(0, fx_redis_kill(&r, SIGKILL));
     store_close(st);

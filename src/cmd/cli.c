@@ -249,7 +249,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
         if (!st)
             fs_error("%s", err);
         store_close(st);
-        return st ? FS_EXIT_STORE : store_err_exit_code(errcode);
+        return st ? FS_EXIT_STORE : fs_exit_for_store_err(errcode);
     }
     int64_t lo = start + n * rank / nranks, hi = start + n * (rank + 1) / nranks;
     /* several batches per call, so the store keeps pipelines in flight */
@@ -282,8 +282,8 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
     free(off);
     free(ids);
     if (rc != STORE_OK)
-        fs_error("writing trades to %s failed: %s", store_describe(st), st->errstr);
-    int exit_code = rc == STORE_OK ? FS_EXIT_OK : store_err_exit_code(rc);
+        fs_error("writing trades to %s failed: %s", store_describe(st), store_errstr(st));
+    int exit_code = rc == STORE_OK ? FS_EXIT_OK : fs_exit_for_store_err(rc);
     store_close(st); /* collective for the file store */
     int worst = fs_mpi_agree(exit_code);
     double dt = fs_now() - t0;

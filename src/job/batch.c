@@ -31,7 +31,7 @@ static void log_failure(job_t *s, const result_t *r, const char *msg)
 static int batch_store_fail(job_t *s, int rc, const char *what)
 {
     s->fatal = job_store_status(rc);
-    return fs_seterr(s->err, sizeof(s->err), "%s %s: %s", what, store_describe(s->st), s->st->errstr);
+    return fs_seterr(s->err, sizeof(s->err), "%s %s: %s", what, store_describe(s->st), store_errstr(s->st));
 }
 
 /* --resume: take the results that the store's mirror already holds for

@@ -63,8 +63,8 @@ static void phase_stats(const h5out_telemetry_t *tel, int n, size_t off, double 
 /* This rank's telemetry row: phase seconds, collective-write fallbacks. */
 static void fill_telemetry(job_t *s)
 {
-    s->tel.parse_s = s->st->stats.parse_s;
-    s->tel.fetch_s = s->st->stats.fetch_s - s->st->stats.parse_s;
+    s->tel.parse_s = store_stats(s->st)->parse_s;
+    s->tel.fetch_s = store_stats(s->st)->fetch_s - store_stats(s->st)->parse_s;
     s->tel.compute_s = s->compute_s;
     s->tel.mirror_s = s->mirror_s;
     s->tel.write_s = h5out_write_seconds(s->out);

@@ -214,7 +214,7 @@ int screen_build_trade_list(screen_job_t *j)
     int code = 0;
     if (j->rank == 0 || spec.source == TL_RANGE) {
         if (tl_build(&spec, j->st, &l, err, sizeof(err)) != JOB_OK) {
-            fs_error("screen: cannot list the trades of %s: %s%s", store_describe(j->st), j->st->errstr,
+            fs_error("screen: cannot list the trades of %s: %s%s", store_describe(j->st), store_errstr(j->st),
                      l.store_err == STORE_E_NOTSUP ? " (give --start-trade and --trade-window)" : "");
             code = job_store_status(l.store_err);
         }
@@ -254,7 +254,7 @@ static int screen_walk(screen_job_t *j, screen_walk_cb cb)
         size_t m = j->n - lo < batch ? j->n - lo : batch;
         int rc = store_get_trades(j->st, j->ids + lo, m, slots);
         if (rc != STORE_OK) {
-            fs_error("screen: reading trades from %s failed: %s", store_describe(j->st), j->st->errstr);
+            fs_error("screen: reading trades from %s failed: %s", store_describe(j->st), store_errstr(j->st));
             ret = job_store_status(rc);
             break;
         }
@@ -515,7 +515,7 @@ static int screen_publish_redis(const char *url, const store_opts_t *so, const s
     }
     int rc = store_put_ranking(st, name, ids, edge, n);
     if (rc != STORE_OK)
-        fs_seterr(err, errlen, "signals: %s", st->errstr);
+        fs_seterr(err, errlen, "signals: %s", store_errstr(st));
     free(ids);
     free(edge);
     store_close(st);

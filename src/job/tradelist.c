@@ -114,7 +114,7 @@ int tl_build(const tl_spec_t *spec, store_t *st, tl_list_t *l, char *err, size_t
     } else {
         int rc = store_list_trades(st, &l->ids, &l->n);
         if (rc != STORE_OK) {
-            fs_seterr(err, errlen, "listing the trades of %s: %s", store_describe(st), st->errstr);
+            fs_seterr(err, errlen, "listing the trades of %s: %s", store_describe(st), store_errstr(st));
             free(l->ids);
             memset(l, 0, sizeof(*l));
             l->store_err = rc;
@@ -179,8 +179,8 @@ int tl_cost_bounds(const tl_list_t *l, store_t *st, int batch, int64_t paths, in
         for (size_t i = 0; i < n; i++)
             ids[i] = tl_id(l, (size_t)off + i);
         if (store_get_trades(st, ids, n, slots) != STORE_OK) {
-            status = st->err ? job_store_status(st->err) : JOB_E_STORE;
-            fs_seterr(err, errlen, "reading trades for cost balancing: %s", st->errstr);
+            status = store_errcode(st) ? job_store_status(store_errcode(st)) : JOB_E_STORE;
+            fs_seterr(err, errlen, "reading trades for cost balancing: %s", store_errstr(st));
             break;
         }
         for (size_t i = 0; i < n; i++) {

@@ -163,7 +163,7 @@ static int xfer_copy(store_t *src, const tl_list_t *l, int batch, xfer_out_t *o,
             ids[i] = tl_id(l, off + i);
         int src_rc = store_get_trades(src, ids, m, slots);
         if (src_rc != STORE_OK) {
-            fs_error("reading trades from %s: %s", store_describe(src), src->errstr);
+            fs_error("reading trades from %s: %s", store_describe(src), store_errstr(src));
             rc = job_store_status(src_rc);
             break;
         }
@@ -186,7 +186,7 @@ static int xfer_copy(store_t *src, const tl_list_t *l, int batch, xfer_out_t *o,
         if (rc == JOB_OK && o->to && o->npending) {
             int dst_rc = store_put_trades(o->to, o->pending, o->npending);
             if (dst_rc != STORE_OK) {
-                fs_error("writing trades to %s: %s", store_describe(o->to), o->to->errstr);
+                fs_error("writing trades to %s: %s", store_describe(o->to), store_errstr(o->to));
                 rc = job_store_status(dst_rc);
             } else {
                 *copied += (int64_t)o->npending;
@@ -252,7 +252,7 @@ static int xfer_flush(xfer_import_ctx_t *x)
         return 0;
     int rc = store_put_trades(x->st, x->batch, x->nbatch);
     if (rc != STORE_OK) {
-        fs_error("writing trades to %s: %s", store_describe(x->st), x->st->errstr);
+        fs_error("writing trades to %s: %s", store_describe(x->st), store_errstr(x->st));
         x->fatal = job_store_status(rc);
         return -1;
     }

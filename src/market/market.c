@@ -691,19 +691,6 @@ const mkt_pair_t *mkt_find_pair(const mkt_data_t *d, const char *pair)
     return bsearch(&key, d->pairs, d->npairs, sizeof(key), mkt_cmp_pair);
 }
 
-/* MKT_E_* to the process exit code (enum fs_market_exit, enum fs_exit). */
-int mkt_err_exit_code(int e)
-{
-    switch (e) {
-    case MKT_OK: return FS_EXIT_OK;
-    case MKT_E_USAGE: return FS_EXIT_USAGE;
-    case MKT_E_TIMEOUT: return FS_EXIT_MARKET_TIMEOUT;
-    case MKT_E_AUTH: return FS_EXIT_MARKET_AUTH;
-    case MKT_E_NOMEM: return FS_EXIT_INTERNAL;
-    default: return FS_EXIT_MARKET;
-    }
-}
-
 /* Free the record arrays and leave d empty (reusable). */
 void mkt_data_free(mkt_data_t *d)
 {

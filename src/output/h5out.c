@@ -14,6 +14,7 @@
 #include <sys/statvfs.h>
 
 #include "finsim/base/util.h"
+#include "finsim/trade/result_h5.h"
 
 struct h5out {
     hid_t file;          /* open file */
@@ -29,24 +30,6 @@ struct h5out {
     char *partial;       /* path being written */
     double write_s;      /* seconds in writes on this rank */
 };
-
-hid_t h5out_result_type(void)
-{
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(result_t));
-    H5Tinsert(t, "trade_id", HOFFSET(result_t, trade_id), H5T_NATIVE_INT64);
-    H5Tinsert(t, "status", HOFFSET(result_t, status), H5T_NATIVE_INT32);
-    H5Tinsert(t, "rank", HOFFSET(result_t, rank), H5T_NATIVE_INT32);
-    H5Tinsert(t, "pv", HOFFSET(result_t, pv), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "pv_stderr", HOFFSET(result_t, pv_stderr), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "delta", HOFFSET(result_t, delta), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "delta_stderr", HOFFSET(result_t, delta_stderr), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "vega", HOFFSET(result_t, vega), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "vega_stderr", HOFFSET(result_t, vega_stderr), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "paths", HOFFSET(result_t, paths), H5T_NATIVE_INT64);
-    H5Tinsert(t, "compute_seconds", HOFFSET(result_t, compute_s), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "inputs", HOFFSET(result_t, inputs), H5T_NATIVE_UINT64);
-    return t;
-}
 
 hid_t h5out_telemetry_type(void)
 {
@@ -150,7 +133,7 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
         free(h);
         return NULL;
     }
-    h->rtype = h5out_result_type();
+    h->rtype = result_h5_type(RESULT_H5_NATIVE);
     hsize_t dims[1] = {(hsize_t)nrows};
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -170,7 +153,7 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
             fs_error("cannot create the /results dataset (%lld rows) in %s (disk full?)", (long long)nrows,
                      h->partial);
         fflush(NULL);
-        MPI_Abort(comm, FS_EXIT_IO);
+        MPI_Abort(comm, H5OUT_ABORT_STATUS);
     }
     return h;
 }
@@ -233,21 +216,6 @@ double h5out_write_seconds(const h5out_t *h)
     return h ? h->write_s : 0;
 }
 
-static herr_t put_str_attr(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) + 1);
-    H5Tset_strpad(t, H5T_STR_NULLTERM);
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t rc = a >= 0 ? H5Awrite(a, t, value) : -1;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
-    return rc;
-}
-
 int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
                  int nattrs, uint64_t checksum, char *err, size_t errlen)
 {
@@ -268,13 +236,8 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
     H5Tclose(ttype);
     hid_t root = H5Gopen2(h->file, "/", H5P_DEFAULT);
     for (int i = 0; i < nattrs; i++)
-        ok &= put_str_attr(root, attrs[i].name, attrs[i].value) >= 0;
-    hid_t s = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(root, "checksum_u64", H5T_NATIVE_UINT64, s, H5P_DEFAULT, H5P_DEFAULT);
-    ok &= a >= 0 && H5Awrite(a, H5T_NATIVE_UINT64, &checksum) >= 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(s);
+        ok &= h5_attr_str(root, attrs[i].name, attrs[i].value) == 0;
+    ok &= h5_attr_scalar(root, "checksum_u64", H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, &checksum) == 0;
     H5Gclose(root);
     H5Dclose(h->results);
     H5Tclose(h->rtype);

@@ -13,6 +13,7 @@
 
 #include "finsim/base/config_build.h"
 #include "finsim/base/util.h"
+#include "finsim/trade/result_h5.h"
 
 /* qsort comparator of signals_sort: edge descending, then trade id
  * ascending. */
@@ -47,30 +48,6 @@ int signals_write_csv(const char *path, const signal_rec_t *s, size_t n, char *e
     if (bad)
         return fs_seterr(err, errlen, "writing %s failed: %s", path, strerror(errno));
     return 0;
-}
-
-/* Write a scalar attribute of the given type on loc. Returns 0 or -1. */
-static int signals_attr_scalar(hid_t loc, const char *name, hid_t type, const void *v)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, type, v) >= 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return ok ? 0 : -1;
-}
-
-/* Write a fixed-length, NUL-terminated string attribute on loc. Returns 0
- * or -1. */
-static int signals_attr_str(hid_t loc, const char *name, const char *v)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(v) + 1);
-    H5Tset_strpad(t, H5T_STR_NULLTERM);
-    int rc = signals_attr_scalar(loc, name, t, v);
-    H5Tclose(t);
-    return rc;
 }
 
 /* The HDF5 compound type of signal_rec_t (memory layout): the trade id,
@@ -120,24 +97,24 @@ static int signals_write_attrs(hid_t f, const signals_meta_t *m)
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    int ok = signals_attr_scalar(f, "min_edge", H5T_NATIVE_DOUBLE, &m->min_edge) == 0 &&
-             signals_attr_scalar(f, "min_z", H5T_NATIVE_DOUBLE, &m->min_z) == 0 &&
-             signals_attr_scalar(f, "seed", H5T_NATIVE_UINT64, &m->seed) == 0 &&
-             signals_attr_scalar(f, "paths", H5T_NATIVE_INT64, &m->paths) == 0 &&
-             signals_attr_scalar(f, "trades", H5T_NATIVE_INT64, &m->trades) == 0 &&
-             signals_attr_scalar(f, "joined", H5T_NATIVE_INT64, &m->joined) == 0 &&
-             signals_attr_scalar(f, "unquoted", H5T_NATIVE_INT64, &m->unquoted) == 0 &&
-             signals_attr_scalar(f, "orphan_quotes", H5T_NATIVE_INT64, &m->orphans) == 0 &&
-             signals_attr_scalar(f, "absent", H5T_NATIVE_INT64, &m->absent) == 0 &&
-             signals_attr_scalar(f, "failed", H5T_NATIVE_INT64, &m->failed) == 0 &&
-             signals_attr_scalar(f, "overridden", H5T_NATIVE_INT64, &m->overridden) == 0 &&
-             signals_attr_scalar(f, "selected", H5T_NATIVE_INT64, &m->selected) == 0 &&
-             signals_attr_str(f, "algorithm", m->algorithm) == 0 &&
-             signals_attr_str(f, "kernel", m->kernel) == 0 &&
-             signals_attr_str(f, "quotes_source", m->quotes_source) == 0 &&
-             signals_attr_str(f, "value_convention", "model_value = pv / warrantsNo; quotes per warrant") == 0 &&
-             signals_attr_str(f, "start_time", m->start_time) == 0 && signals_attr_str(f, "time", now) == 0 &&
-             signals_attr_str(f, "finsim_version", FINSIM_VERSION) == 0;
+    int ok = h5_attr_scalar(f, "min_edge", H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, &m->min_edge) == 0 &&
+             h5_attr_scalar(f, "min_z", H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, &m->min_z) == 0 &&
+             h5_attr_scalar(f, "seed", H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, &m->seed) == 0 &&
+             h5_attr_scalar(f, "paths", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->paths) == 0 &&
+             h5_attr_scalar(f, "trades", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->trades) == 0 &&
+             h5_attr_scalar(f, "joined", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->joined) == 0 &&
+             h5_attr_scalar(f, "unquoted", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->unquoted) == 0 &&
+             h5_attr_scalar(f, "orphan_quotes", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->orphans) == 0 &&
+             h5_attr_scalar(f, "absent", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->absent) == 0 &&
+             h5_attr_scalar(f, "failed", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->failed) == 0 &&
+             h5_attr_scalar(f, "overridden", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->overridden) == 0 &&
+             h5_attr_scalar(f, "selected", H5T_NATIVE_INT64, H5T_NATIVE_INT64, &m->selected) == 0 &&
+             h5_attr_str(f, "algorithm", m->algorithm) == 0 &&
+             h5_attr_str(f, "kernel", m->kernel) == 0 &&
+             h5_attr_str(f, "quotes_source", m->quotes_source) == 0 &&
+             h5_attr_str(f, "value_convention", "model_value = pv / warrantsNo; quotes per warrant") == 0 &&
+             h5_attr_str(f, "start_time", m->start_time) == 0 && h5_attr_str(f, "time", now) == 0 &&
+             h5_attr_str(f, "finsim_version", FINSIM_VERSION) == 0;
     return ok ? 0 : -1;
 }
 

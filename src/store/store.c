@@ -1,6 +1,8 @@
 /* store.c - store registry, URL dispatch and the timed wrappers. */
 #include "finsim/store/store.h"
 
+#include "backend.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,20 +46,6 @@ char *store_redact_url(const char *url, char *buf, size_t n)
     return buf;
 }
 
-int store_err_exit_code(int err)
-{
-    switch (err) {
-    case STORE_OK: return FS_EXIT_OK;
-    case STORE_E_USAGE: return FS_EXIT_USAGE;
-    case STORE_E_AUTH: return FS_EXIT_AUTH;
-    case STORE_E_TLS: return FS_EXIT_TLS;
-    case STORE_E_TIMEOUT: return FS_EXIT_TIMEOUT;
-    case STORE_E_IO: return FS_EXIT_IO;
-    case STORE_E_NOMEM: return FS_EXIT_INTERNAL;
-    default: return FS_EXIT_STORE;
-    }
-}
-
 int store_set_error(store_t *st, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -66,6 +54,22 @@ int store_set_error(store_t *st, int code, const char *fmt, ...)
     va_end(ap);
     st->err = code;
     return code;
+}
+
+/* The first backend of the registry that accepts url, or NULL. */
+static const store_backend_t *backend_for(const char *url)
+{
+    for (int i = 0; store_backends[i]; i++)
+        if (store_backends[i]->accepts(url))
+            return store_backends[i];
+    return NULL;
+}
+
+/* Name of the backend that would take url, or NULL; see store.h. */
+const char *store_backend_for(const char *url)
+{
+    const store_backend_t *be = backend_for(url);
+    return be ? be->name : NULL;
 }
 
 store_t *store_open(const char *url, const store_opts_t *o, void *mpi_comm,
@@ -83,13 +87,7 @@ store_t *store_open(const char *url, const store_opts_t *o, void *mpi_comm,
             *errcode = STORE_E_USAGE;
         return NULL;
     }
-    const store_backend_t *be = NULL;
-    for (int i = 0; store_backends[i]; i++) {
-        if (store_backends[i]->accepts(url)) {
-            be = store_backends[i];
-            break;
-        }
-    }
+    const store_backend_t *be = backend_for(url);
     store_t *st = xcalloc(1, sizeof(*st));
     st->be = be;
     st->opts = *o;
@@ -208,4 +206,37 @@ const char *store_describe(store_t *st)
     if (st->be->describe)
         return st->be->describe(st);
     return st->url;
+}
+
+/* The accessors of store.h: callers never see struct store. None fails;
+ * what they return belongs to st. */
+
+/* The last error's message ("" before any error). */
+const char *store_errstr(const store_t *st)
+{
+    return st->errstr;
+}
+
+/* The last error's STORE_E_* code (STORE_OK before any error). */
+int store_errcode(const store_t *st)
+{
+    return st->err;
+}
+
+/* The counters the wrappers accumulate. */
+const store_stats_t *store_stats(const store_t *st)
+{
+    return &st->stats;
+}
+
+/* The backend's name (static storage). */
+const char *store_backend_name(const store_t *st)
+{
+    return st->be->name;
+}
+
+/* Keys per batch after defaults and the backend's limits. */
+int store_batch(const store_t *st)
+{
+    return st->opts.batch;
 }

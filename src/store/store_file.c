@@ -39,6 +39,8 @@
  * is the namespace. */
 #include "finsim/store/store.h"
 
+#include "backend.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -52,6 +54,7 @@
 
 #include "finsim/base/config_build.h"
 #include "finsim/base/util.h"
+#include "finsim/trade/result_h5.h"
 
 #define FILE_FORMAT "finsim-trades"
 #define FILE_FORMAT_VERSION 1
@@ -61,7 +64,7 @@
 
 /* ---- columns ---------------------------------------------------------------- */
 
-enum file_kind { FK_I64, FK_F64, FK_I32, FK_DATE, FK_U8, FK_U64 };
+enum file_kind { FK_I64, FK_F64, FK_I32, FK_DATE, FK_U8 };
 
 enum file_col {
     FC_ID, FC_FX1, FC_DRIFT, FC_MATURITY, FC_TSTEPS, FC_TRIALS, FC_RO, FC_V, FC_SIGMA1,
@@ -97,7 +100,6 @@ static size_t file_msize(int kind)
 {
     switch (kind) {
     case FK_I64:
-    case FK_U64:
     case FK_F64: return 8;
     case FK_I32: return 4;
     case FK_DATE: return sizeof(((trade_t *)0)->start_date);
@@ -261,51 +263,6 @@ static hid_t file_ftype(const file_priv_t *p, int kind)
     case FK_DATE: return p->date_ftype;
     default: return H5T_STD_U8LE;
     }
-}
-
-/* The compound type of a result record: memory layout of result_t
- * (packed = 0) or the packed little-endian file layout (packed = 1).
- * Field names match the /results dataset of the output file. The caller
- * closes it with H5Tclose; returns a negative id on failure. */
-static hid_t file_result_type(int packed)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-        int kind;
-    } f[] = {
-        {"trade_id", offsetof(result_t, trade_id), FK_I64},
-        {"status", offsetof(result_t, status), FK_I32},
-        {"rank", offsetof(result_t, rank), FK_I32},
-        {"pv", offsetof(result_t, pv), FK_F64},
-        {"pv_stderr", offsetof(result_t, pv_stderr), FK_F64},
-        {"delta", offsetof(result_t, delta), FK_F64},
-        {"delta_stderr", offsetof(result_t, delta_stderr), FK_F64},
-        {"vega", offsetof(result_t, vega), FK_F64},
-        {"vega_stderr", offsetof(result_t, vega_stderr), FK_F64},
-        {"paths", offsetof(result_t, paths), FK_I64},
-        {"compute_seconds", offsetof(result_t, compute_s), FK_F64},
-        {"inputs", offsetof(result_t, inputs), FK_U64},
-    };
-    size_t n = sizeof(f) / sizeof(f[0]), size = 0;
-    for (size_t i = 0; i < n; i++)
-        size += file_msize(f[i].kind);
-    hid_t t = H5Tcreate(H5T_COMPOUND, packed ? size : sizeof(result_t));
-    if (t < 0)
-        return t;
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        hid_t ft = f[i].kind == FK_I64 ? (packed ? H5T_STD_I64LE : H5T_NATIVE_INT64)
-                 : f[i].kind == FK_U64 ? (packed ? H5T_STD_U64LE : H5T_NATIVE_UINT64)
-                 : f[i].kind == FK_I32 ? (packed ? H5T_STD_I32LE : H5T_NATIVE_INT32)
-                                       : (packed ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE);
-        if (H5Tinsert(t, f[i].name, packed ? off : f[i].off, ft) < 0) {
-            H5Tclose(t);
-            return -1;
-        }
-        off += file_msize(f[i].kind);
-    }
-    return t;
 }
 
 /* The record that marks "no result yet" (the /mirror fill value). */
@@ -517,25 +474,6 @@ static hid_t file_dcpl(hid_t t, const void *fill)
     return dcpl;
 }
 
-/* Write a scalar attribute (a string when s is non-NULL, else the int32 v)
- * on obj. Returns 0 or -1. Collective under MPI-IO (same values on every
- * rank). */
-static int file_put_attr(hid_t obj, const char *name, const char *s, int32_t v)
-{
-    hid_t t = s ? H5Tcopy(H5T_C_S1) : H5Tcopy(H5T_STD_I32LE);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    int ok = t >= 0 && sp >= 0 && (!s || H5Tset_size(t, strlen(s) + 1) >= 0);
-    hid_t a = ok ? H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    ok = a >= 0 && (s ? H5Awrite(a, t, s) : H5Awrite(a, H5T_NATIVE_INT32, &v)) >= 0;
-    if (a >= 0)
-        H5Aclose(a);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (t >= 0)
-        H5Tclose(t);
-    return ok ? 0 : -1;
-}
-
 /* Create the groups, datasets (rows rows each) and attributes of a new
  * trade file. Collective under MPI-IO. Returns STORE_OK or STORE_E_IO. */
 static int file_create_layout(store_t *st, int64_t rows)
@@ -545,10 +483,10 @@ static int file_create_layout(store_t *st, int64_t rows)
         "finsim trade file: /trades holds one dataset per trade field, row r of each is one trade, rows in "
         "ascending id order; present = 0 marks a row reserved but never written. /mirror holds the result "
         "mirrored for the trade of the same row (trade_id -1: no result yet).";
-    if (file_put_attr(p->file, "format", FILE_FORMAT, 0) < 0 ||
-        file_put_attr(p->file, "format_version", NULL, FILE_FORMAT_VERSION) < 0 ||
-        file_put_attr(p->file, "finsim_version", FINSIM_VERSION, 0) < 0 ||
-        file_put_attr(p->file, "description", desc, 0) < 0)
+    const int32_t version = FILE_FORMAT_VERSION;
+    if (h5_attr_str(p->file, "format", FILE_FORMAT) < 0 ||
+        h5_attr_scalar(p->file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT32, &version) < 0 ||
+        h5_attr_str(p->file, "finsim_version", FINSIM_VERSION) < 0 || h5_attr_str(p->file, "description", desc) < 0)
         return file_fail(st, STORE_E_IO, "writing the format attributes");
     hid_t g = H5Gcreate2(p->file, "trades", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0)
@@ -575,7 +513,7 @@ static int file_create_layout(store_t *st, int64_t rows)
     if (rc == STORE_OK) {
         result_t fill;
         file_no_result(&fill);
-        hid_t ftype = file_result_type(1);
+        hid_t ftype = result_h5_type(RESULT_H5_PACKED);
         hid_t dcpl = ftype < 0 ? -1 : file_dcpl(p->res_mtype, &fill);
         p->mirror = dcpl < 0 ? -1 : H5Dcreate2(p->file, "mirror", ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         if (dcpl >= 0)
@@ -994,7 +932,7 @@ static int file_open(store_t *st, const char *url, const store_opts_t *o, void *
     p->date_ftype = H5Tcopy(H5T_C_S1);
     H5Tset_size(p->date_ftype, FILE_DATE_LEN);
     H5Tset_strpad(p->date_ftype, H5T_STR_NULLPAD);
-    p->res_mtype = file_result_type(0);
+    p->res_mtype = result_h5_type(RESULT_H5_NATIVE);
     st->priv = p;
     int rc = p->date_mtype < 0 || p->date_ftype < 0 || p->res_mtype < 0
                  ? file_fail(st, STORE_E_IO, "making HDF5 types")

@@ -11,6 +11,8 @@
  * (finsim's ranks are processes, so this only matters to tests). */
 #include "finsim/store/store.h"
 
+#include "backend.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -27,21 +27,6 @@ enum fs_status {
 /* Short name of a status code ("ok", "parse", ...). Never NULL. */
 const char *fs_status_name(int status);
 
-/* Process exit codes of the finsim command. Stable; documented in --help. */
-enum fs_exit {
-    FS_EXIT_OK = 0,
-    FS_EXIT_TRADES_FAILED = 1, /* ran to the end but some trades have status != 0 */
-    FS_EXIT_USAGE = 2,         /* bad command line or configuration */
-    FS_EXIT_STORE = 3,         /* store unreachable / protocol error */
-    FS_EXIT_AUTH = 4,          /* store refused the credentials */
-    FS_EXIT_TLS = 5,           /* TLS handshake / verification failed, or no TLS support */
-    FS_EXIT_IO = 6,            /* output file could not be written */
-    FS_EXIT_CHECKSUM = 7,      /* --expect-checksum did not match */
-    FS_EXIT_INTERNAL = 8,      /* a bug or an out-of-memory condition */
-    FS_EXIT_TIMEOUT = 9,       /* store did not answer in time */
-    FS_EXIT_INJECTED = 10      /* --failure ended this rank, as AzFinSim tasks did */
-};
-
 /* malloc/calloc/realloc/strdup that print a message and abort on failure. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

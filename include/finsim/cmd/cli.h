@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+#include "finsim/cmd/exit.h"
+
 /* Run the finsim command line (argv[0] is the program name). MPI must be
  * initialised, except for version, config and help texts. Returns a process exit code (enum fs_exit). */
 int finsim_main(int argc, char **argv);

@@ -22,14 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Process exit codes for market data failures (next to enum fs_exit in
- * util.h, which stops at 10). Documented in 'finsim screen --help'. */
-enum fs_market_exit {
-    FS_EXIT_MARKET = 11,         /* market data unreadable, malformed, or the endpoint failed */
-    FS_EXIT_MARKET_TIMEOUT = 12, /* the endpoint did not answer in time (after retries) */
-    FS_EXIT_MARKET_AUTH = 13     /* the endpoint refused the API key (HTTP 401/403) */
-};
-
 /* Error codes of this module (negative). */
 enum mkt_err {
     MKT_OK = 0,
@@ -111,9 +103,6 @@ const mkt_quote_t *mkt_find_quote(const mkt_data_t *d, int64_t id);
 
 /* The market record for a pair after mkt_index, or NULL. */
 const mkt_pair_t *mkt_find_pair(const mkt_data_t *d, const char *pair);
-
-/* Map an MKT_E_* code to the process exit code. */
-int mkt_err_exit_code(int err);
 
 /* Copy a URL for printing: query string and user info dropped. Returns buf. */
 char *mkt_redact_url(const char *url, char *buf, size_t n);

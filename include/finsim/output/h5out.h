@@ -34,12 +34,9 @@ typedef struct h5out_telemetry {
     int64_t peak_rss_kb;/* peak resident set size */
 } h5out_telemetry_t;
 
-/* HDF5 compound types for result_t and h5out_telemetry_t (memory layout).
- * Caller closes with H5Tclose. */
-hid_t h5out_result_type(void);
+/* HDF5 compound type for h5out_telemetry_t (memory layout). Caller closes
+ * with H5Tclose. The type of /results is result_h5_type (trade/result_h5.h). */
 hid_t h5out_telemetry_type(void);
-
-#endif
 
 /* A results file being written. Rows go to PATH.partial; h5out_finish
  * renames it to PATH, so a PATH that exists is always complete. */
@@ -50,6 +47,11 @@ typedef struct h5out_attr {
     const char *name;   /* attribute name */
     const char *value;  /* NUL-terminated value (same on every rank) */
 } h5out_attr_t;
+
+/* The status h5out_create ends the whole job with (MPI_Abort) when it cannot
+ * create /results: HDF5 cannot close a file whose metadata it failed to
+ * write. The command layer checks that it equals its I/O exit code. */
+#define H5OUT_ABORT_STATUS 6
 
 /* Collective over comm: create PATH.partial with /results of nrows rows
  * (status -1 until written). Returns NULL on failure with a one-line reason
@@ -83,3 +85,5 @@ void h5out_abort(h5out_t *h);
 
 /* Seconds spent in this module's writes on the calling rank. */
 double h5out_write_seconds(const h5out_t *h);
+
+#endif

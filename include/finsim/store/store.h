@@ -1,13 +1,14 @@
 /* store.h - trade stores: one interface, several backends.
  *
  * A store holds trades (by id) and the mirrored results. Backends are const
- * tables of function pointers (IOR's aiori pattern):
+ * tables of function pointers (IOR's aiori pattern), private to src/store/
+ * (backend.h); callers see an opaque store_t and these backends:
  *   redis  - redis://[user@]host:port[/db], rediss://... (TLS), unix:///path.sock
  *   file   - an HDF5 trade file (any other path; the embedded default)
  *   memory - mem:// (in-process, for tests)
  * Every function returns 0 on success or a negative store error (STORE_E_*),
- * with a one-line message in st->errstr. After a negative return other than
- * STORE_E_NOTFOUND the store may be unusable until store_reconnect(). */
+ * with a one-line message in store_errstr(st). After a negative return other
+ * than STORE_E_NOTFOUND the store may be unusable until store_reconnect(). */
 #ifndef FINSIM_STORE_H
 #define FINSIM_STORE_H
 
@@ -39,9 +40,6 @@ char *store_redact_url(const char *url, char *buf, size_t n);
  * it, without connecting: 0 when well-formed, else a STORE_E_* code with a
  * one-line reason (never holding a password) in err. */
 int store_redis_check_url(const char *url, char *err, size_t errlen);
-
-/* Map a store error to the finsim process exit code (enum fs_exit). */
-int store_err_exit_code(int err);
 
 /* Options common to all backends; zero-initialise then fill. Strings are
  * borrowed: they must outlive the store. */
@@ -84,55 +82,12 @@ typedef struct store_stats {
     int64_t round_trips; /* pipelined batches sent */
 } store_stats_t;
 
+/* An open store. Opaque: read it through the accessors below. */
 typedef struct store store_t;
 
-typedef struct store_backend {
-    const char *name;  /* "redis", "file", "memory" */
-    /* Does this backend handle url? */
-    int (*accepts)(const char *url);
-    int (*open)(store_t *st, const char *url, const store_opts_t *o, void *mpi_comm);
-    void (*close)(store_t *st);
-    /* Optional: re-establish a lost connection. */
-    int (*reconnect)(store_t *st);
-    /* Read trades ids[0..n) into out[0..n); per-slot status. Backends split
-     * n into batches of o->batch themselves. */
-    int (*get_trades)(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out);
-    /* Write trades (overwrite). */
-    int (*put_trades)(store_t *st, const trade_t *t, size_t n);
-    /* Write result mirrors (overwrite). */
-    int (*put_results)(store_t *st, const result_t *r, size_t n);
-    /* Read result mirrors; found[i] = 1 when present and well-formed. */
-    int (*get_results)(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found);
-    /* List every trade id in the store, ascending (Redis: SCAN). *ids is
-     * malloc'ed; caller frees. Optional. */
-    int (*list_trades)(store_t *st, int64_t **ids, size_t *n);
-    /* Optional: a short description for logs, secrets excluded. */
-    const char *(*describe)(store_t *st);
-    /* Optional: write trades already formatted as eyxml documents (the bytes
-     * trade_format writes): docs[off[i] .. off[i+1]) is the document of
-     * trade ids[i]. For stores that keep documents (Redis). */
-    int (*put_trade_docs)(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n);
-    /* Optional: replace the ranking <key prefix><name> with ids[0..n), each
-     * scored by scores[i], in one step (readers never see half of it). For
-     * stores that keep rankings (Redis: a sorted set, MULTI/EXEC). */
-    int (*put_ranking)(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n);
-} store_backend_t;
-
-struct store {
-    const store_backend_t *be; /* the backend */
-    store_opts_t opts;         /* copy of the options (strings borrowed) */
-    char url[512];             /* URL, user info removed */
-    char errstr[256];          /* last error, one line */
-    int err;                   /* last error code */
-    store_stats_t stats;       /* accumulated counters */
-    void *priv;                /* backend state */
-};
-
-/* The registry, NULL-terminated. */
-extern const store_backend_t *const store_backends[];
-extern const store_backend_t store_backend_redis;
-extern const store_backend_t store_backend_file;
-extern const store_backend_t store_backend_memory;
+/* Name of the backend that store_open would give url to ("redis", "file",
+ * "memory"), or NULL when none accepts it. Static storage; opens nothing. */
+const char *store_backend_for(const char *url);
 
 /* Open the store named by url with options o. mpi_comm is an MPI_Comm* for
  * backends that open collectively (the HDF5 file store); NULL means
@@ -148,7 +103,7 @@ void store_close(store_t *st); /* accepts NULL */
 int store_memory_drop(const char *name);
 
 /* Thin wrappers that check for optional slots (STORE_E_NOTSUP) and time the
- * call into st->stats. */
+ * call into store_stats(st). */
 int store_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out);
 int store_put_trades(store_t *st, const trade_t *t, size_t n);
 /* STORE_E_NOTSUP when the backend keeps fields, not documents: use
@@ -163,7 +118,21 @@ int store_list_trades(store_t *st, int64_t **ids, size_t *n);
 int store_reconnect(store_t *st);
 const char *store_describe(store_t *st);
 
-/* Backend helper: record an error. Returns code. */
-int store_set_error(store_t *st, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The last error of st: a one-line message (never holding a password; ""
+ * before any error) and its STORE_E_* code (STORE_OK before any error). The
+ * message lives in st: the next error overwrites it, store_close frees it. */
+const char *store_errstr(const store_t *st);
+int store_errcode(const store_t *st);
+
+/* The counters and times the wrappers accumulated on st since it opened.
+ * Valid while st is open. */
+const store_stats_t *store_stats(const store_t *st);
+
+/* Name of st's backend: "redis", "file" or "memory". Static storage. */
+const char *store_backend_name(const store_t *st);
+
+/* Keys per pipelined batch that st uses: store_opts_t.batch after the
+ * default (1000) and the backend's limits were applied. */
+int store_batch(const store_t *st);
 
 #endif

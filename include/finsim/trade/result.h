@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* One priced trade. This is also the HDF5 /results compound record, field
- * for field (see h5out.c). Greeks are NaN for algorithms that do not compute
+ * for field (see result_h5.h). Greeks are NaN for algorithms that do not compute
  * them; all figures are NaN when status != 0. */
 typedef struct result {
     int64_t trade_id;    /* trade id */

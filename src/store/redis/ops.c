@@ -1,0 +1,596 @@
+/* ops.c - the Redis store operations: trades, results, rankings, listing. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis.h"
+
+#include "finsim/base/util.h"
+
+/* State of one get_trades call. */
+typedef struct redis_get_arg {
+    const int64_t *ids;  /* requested ids */
+    trade_slot_t *out;   /* one slot per id */
+    size_t *nil;         /* positions MGET answered with nil (p->nil_idx) */
+    size_t nnil;         /* entries used in nil */
+} redis_get_arg_t;
+
+/* Decode the value stored under key for trade id into slot. Never fails:
+ * the outcome is the slot's status and message. */
+static void redis_fill_slot(const char *key, int64_t id, const char *val, size_t len, trade_slot_t *slot)
+{
+    char why[160];
+    why[0] = 0;
+    slot->msg[0] = 0;
+    slot->status = trade_parse_one(val, len, &slot->trade, why, sizeof(why));
+    if (slot->status != FS_OK) {
+        fs_seterr(slot->msg, sizeof(slot->msg), "%s: %s", key, why);
+    } else if (slot->trade.id != id) {
+        fs_seterr(slot->msg, sizeof(slot->msg), "%s holds trade %010lld, not %010lld", key,
+                  (long long)slot->trade.id, (long long)id);
+        slot->status = FS_E_ID_MISMATCH;
+    }
+}
+
+/* Set slot to a failure status with an empty trade of the given id. */
+static void redis_slot_fail(trade_slot_t *slot, int64_t id, int status)
+{
+    memset(&slot->trade, 0, sizeof(slot->trade));
+    slot->trade.id = id;
+    slot->status = status;
+}
+
+/* Mark slot as missing, with a message naming the key, the store and how to
+ * fill it. */
+static void redis_slot_missing(store_t *st, const char *key, int64_t id, trade_slot_t *slot)
+{
+    redis_slot_fail(slot, id, FS_E_NOT_FOUND);
+    fs_seterr(slot->msg, sizeof(slot->msg),
+              "trade key %s not found in %s; fill it with: finsim generate --store %s --start-trade %lld --trades 1", key,
+              st->url, st->url, (long long)id);
+}
+
+/* Names the key of trade id under prefix, snprintf style (trade_key,
+ * trade_result_key). */
+typedef int (*redis_key_fn)(char *buf, size_t cap, const char *prefix, int64_t id);
+
+/* Encode one MGET of the keys that key names for ids[lo..hi) into p->cmd. */
+static void redis_mget_keys(store_t *st, redis_priv_t *p, const int64_t *ids, size_t lo, size_t hi, redis_key_fn key)
+{
+    char name[300];
+    redis_cmd_begin(p, hi - lo + 1);
+    redis_cmd_arg(p, "MGET", 4);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = key(name, sizeof(name), st->opts.key_prefix, ids[i]);
+        redis_cmd_arg(p, name, (size_t)kl);
+    }
+}
+
+/* MGET of the trade keys of ids[lo..hi). */
+static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    redis_get_arg_t *a = arg;
+    redis_mget_keys(st, p, a->ids, lo, hi, trade_key);
+    return 1;
+}
+
+/* Parse each MGET value into its slot; remember nil positions for the
+ * follow-up (nil means missing *or* not a string). */
+static int redis_get_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    redis_get_arg_t *a = arg;
+    redisReply *r = rep[0];
+    char key[300];
+    size_t n = hi - lo;
+    (void)nrep;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return store_set_error(st,
+                               r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH
+                                                                                                 : STORE_E_PROTOCOL,
+                               "MGET of %zu trade keys on %s: %.100s", n, st->url,
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    double t0 = fs_now();
+    for (size_t k = 0; k < n; k++) {
+        redisReply *e = r->element[k];
+        if (e->type == REDIS_REPLY_STRING) {
+            /* the key is only needed in a failure message: name it then */
+            trade_slot_t *slot = &a->out[lo + k];
+            redis_fill_slot("", a->ids[lo + k], e->str, e->len, slot);
+            if (slot->status != FS_OK) {
+                char why[sizeof(slot->msg)];
+                trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[lo + k]);
+                snprintf(why, sizeof(why), "%s", slot->msg);
+                fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, why);
+            }
+        } else {
+            a->nil[a->nnil++] = lo + k;
+        }
+    }
+    st->stats.parse_s += fs_now() - t0;
+    return 0;
+}
+
+/* GET + TYPE for the slots MGET answered with nil (items index a->nil). */
+static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    redis_get_arg_t *a = arg;
+    char key[300];
+    for (size_t k = lo; k < hi; k++) {
+        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[a->nil[k]]);
+        redis_cmd_begin(p, 2);
+        redis_cmd_arg(p, "GET", 3);
+        redis_cmd_arg(p, key, (size_t)kl);
+        redis_cmd_begin(p, 2);
+        redis_cmd_arg(p, "TYPE", 4);
+        redis_cmd_arg(p, key, (size_t)kl);
+    }
+    return 2 * (hi - lo);
+}
+
+/* Tell missing keys (nil) from keys of another type (WRONGTYPE); a value
+ * that appeared in between is parsed like any other. */
+static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    redis_get_arg_t *a = arg;
+    char key[300];
+    (void)nrep;
+    double t0 = fs_now();
+    for (size_t k = lo; k < hi; k++) {
+        size_t i = a->nil[k];
+        trade_slot_t *slot = &a->out[i];
+        redisReply *g = rep[2 * (k - lo)], *t = rep[2 * (k - lo) + 1];
+        trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        if (g->type == REDIS_REPLY_STRING) {
+            redis_fill_slot(key, a->ids[i], g->str, g->len, slot);
+        } else if (g->type == REDIS_REPLY_NIL) {
+            redis_slot_missing(st, key, a->ids[i], slot);
+        } else if (g->type == REDIS_REPLY_ERROR && strncmp(g->str, "WRONGTYPE", 9) == 0) {
+            redis_slot_fail(slot, a->ids[i], FS_E_WRONG_TYPE);
+            fs_seterr(slot->msg, sizeof(slot->msg), "key %s in %s holds a %s, not a string (trade document)", key,
+                      st->url, t->type == REDIS_REPLY_STATUS ? t->str : "value of another type");
+        } else {
+            redis_slot_fail(slot, a->ids[i], FS_E_STORE);
+            fs_seterr(slot->msg, sizeof(slot->msg), "GET %s on %s: %.100s", key, st->url,
+                      g->type == REDIS_REPLY_ERROR ? g->str : "unexpected reply type");
+        }
+    }
+    st->stats.parse_s += fs_now() - t0;
+    return 0;
+}
+
+static const redis_pipe_ops_t redis_get_ops = {"reading trades", redis_get_encode, redis_get_consume};
+static const redis_pipe_ops_t redis_nil_ops = {"reading trades", redis_nil_encode, redis_nil_consume};
+
+/* Read trades ids[0..n) into out[0..n): pipelined MGETs, then GET + TYPE for
+ * the nil answers. Per-slot outcomes: FS_OK, FS_E_NOT_FOUND,
+ * FS_E_WRONG_TYPE, the parse status, FS_E_ID_MISMATCH. Returns 0, or a
+ * STORE_E_* code when the store failed; the slots not resolved then hold
+ * FS_E_STORE and st->errstr. */
+static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out)
+{
+    redis_priv_t *p = st->priv;
+    if (n > p->nil_cap) {
+        p->nil_idx = xrealloc(p->nil_idx, n * sizeof(*p->nil_idx));
+        p->nil_cap = n;
+    }
+    redis_get_arg_t a = {.ids = ids, .out = out, .nil = p->nil_idx, .nnil = 0};
+    size_t done = 0, nil_done = 0;
+    int rc = redis_pipeline(st, n, &redis_get_ops, &a, &done);
+    if (rc == 0 && a.nnil > 0)
+        rc = redis_pipeline(st, a.nnil, &redis_nil_ops, &a, &nil_done);
+    if (rc != 0) {
+        for (size_t i = done; i < n; i++) {
+            redis_slot_fail(&out[i], ids[i], FS_E_STORE);
+            fs_seterr(out[i].msg, sizeof(out[i].msg), "%s", st->errstr);
+        }
+        for (size_t k = nil_done; k < a.nnil; k++) {
+            size_t i = a.nil[k];
+            redis_slot_fail(&out[i], ids[i], FS_E_STORE);
+            fs_seterr(out[i].msg, sizeof(out[i].msg), "%s", st->errstr);
+        }
+    }
+    return rc;
+}
+
+/* Check the single "+OK" reply of an MSET. */
+static int redis_mset_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    redisReply *r = rep[0];
+    (void)nrep;
+    (void)arg;
+    if (r->type == REDIS_REPLY_ERROR)
+        return store_set_error(st, strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
+                               "MSET of %zu keys on %s: %.120s", hi - lo, st->url, r->str);
+    if (r->type != REDIS_REPLY_STATUS)
+        return store_set_error(st, STORE_E_PROTOCOL, "MSET of %zu keys on %s: unexpected reply type %d", hi - lo,
+                               st->url, r->type);
+    return 0;
+}
+
+/* Append the pair "key value" to the MSET being built in p->cmd. */
+static void redis_put_pair(redis_priv_t *p, const char *key, size_t kl, const char *val, size_t vl)
+{
+    redis_cmd_arg(p, key, kl);
+    redis_cmd_arg(p, val, vl);
+}
+
+/* Start an MSET of npairs key/value pairs in p->cmd. */
+static void redis_mset_begin(redis_priv_t *p, size_t npairs)
+{
+    redis_cmd_begin(p, 2 * npairs + 1);
+    redis_cmd_arg(p, "MSET", 4);
+}
+
+/* Formats a record as its document, snprintf style. */
+typedef int (*redis_doc_fn)(const void *rec, char *buf, size_t cap);
+
+/* trade_format and result_format as redis_doc_fn. */
+static int redis_fmt_trade(const void *rec, char *buf, size_t cap)
+{
+    return trade_format(rec, buf, cap);
+}
+
+static int redis_fmt_result(const void *rec, char *buf, size_t cap)
+{
+    return result_format(rec, buf, cap);
+}
+
+/* Append "key document" to the MSET in p->cmd, the document formatted from
+ * rec by fmt: on the stack when it fits in REDIS_DOC_STACK bytes, else in a
+ * buffer allocated and freed here. Cannot fail (xmalloc aborts). */
+static void redis_put_doc(redis_priv_t *p, const char *key, size_t kl, redis_doc_fn fmt, const void *rec)
+{
+    char doc[REDIS_DOC_STACK];
+    int vl = fmt(rec, doc, sizeof(doc));
+    if (vl < (int)sizeof(doc)) {
+        redis_put_pair(p, key, kl, doc, (size_t)vl);
+        return;
+    }
+    char *big = xmalloc((size_t)vl + 1);
+    fmt(rec, big, (size_t)vl + 1);
+    redis_put_pair(p, key, kl, big, (size_t)vl);
+    free(big);
+}
+
+/* MSET key doc ... for trades t[lo..hi), documents as trade_format writes
+ * them (AzFinSim bytes). */
+static size_t redis_put_trades_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    const trade_t *t = arg;
+    char key[300];
+    redis_mset_begin(p, hi - lo);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, t[i].id);
+        redis_put_doc(p, key, (size_t)kl, redis_fmt_trade, &t[i]);
+    }
+    return 1;
+}
+
+static const redis_pipe_ops_t redis_put_trades_ops = {"writing trades", redis_put_trades_encode, redis_mset_consume};
+
+/* Write trades t[0..n) (overwrite). Returns 0 or STORE_E_*. */
+static int redis_put_trades(store_t *st, const trade_t *t, size_t n)
+{
+    size_t done = 0;
+    return redis_pipeline(st, n, &redis_put_trades_ops, (void *)t, &done);
+}
+
+typedef struct redis_docs_arg {
+    const int64_t *ids;
+    const char *docs;
+    const size_t *off;
+} redis_docs_arg_t;
+
+/* MSET key doc ... for documents formatted by the caller. */
+static size_t redis_put_docs_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    const redis_docs_arg_t *a = arg;
+    char key[300];
+    redis_mset_begin(p, hi - lo);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        redis_put_pair(p, key, (size_t)kl, a->docs + a->off[i], a->off[i + 1] - a->off[i]);
+    }
+    return 1;
+}
+
+static const redis_pipe_ops_t redis_put_docs_ops = {"writing trades", redis_put_docs_encode, redis_mset_consume};
+
+static int redis_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n)
+{
+    redis_docs_arg_t a = {ids, docs, off};
+    size_t done = 0;
+    return redis_pipeline(st, n, &redis_put_docs_ops, &a, &done);
+}
+
+typedef struct redis_rank_arg {
+    const char *key;      /* <prefix><name> */
+    const int64_t *ids;
+    const double *scores;
+    size_t n;
+} redis_rank_arg_t;
+
+#define REDIS_ZADD_CHUNK 500 /* members per ZADD inside the transaction */
+
+/* The whole replacement as one item: MULTI, DEL, ZADD per chunk, EXEC. A
+ * connection lost before EXEC discards the transaction, so a retry sends
+ * it again from the start. */
+static size_t redis_rank_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    const redis_rank_arg_t *a = arg;
+    (void)st;
+    (void)lo;
+    (void)hi;
+    size_t kl = strlen(a->key), nrep = 3;
+    redis_cmd_begin(p, 1);
+    redis_cmd_arg(p, "MULTI", 5);
+    redis_cmd_begin(p, 2);
+    redis_cmd_arg(p, "DEL", 3);
+    redis_cmd_arg(p, a->key, kl);
+    for (size_t c = 0; c < a->n; c += REDIS_ZADD_CHUNK) {
+        size_t m = a->n - c < REDIS_ZADD_CHUNK ? a->n - c : REDIS_ZADD_CHUNK;
+        redis_cmd_begin(p, 2 + 2 * m);
+        redis_cmd_arg(p, "ZADD", 4);
+        redis_cmd_arg(p, a->key, kl);
+        for (size_t i = c; i < c + m; i++) {
+            char num[32];
+            int len = snprintf(num, sizeof(num), "%.17g", a->scores[i]);
+            redis_cmd_arg(p, num, (size_t)len);
+            len = snprintf(num, sizeof(num), "%lld", (long long)a->ids[i]);
+            redis_cmd_arg(p, num, (size_t)len);
+        }
+        nrep++;
+    }
+    redis_cmd_begin(p, 1);
+    redis_cmd_arg(p, "EXEC", 4);
+    return nrep;
+}
+
+/* MULTI answers OK, every queued command QUEUED, EXEC one reply each. */
+static int redis_rank_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    const redis_rank_arg_t *a = arg;
+    (void)lo;
+    (void)hi;
+    for (size_t i = 0; i + 1 < nrep; i++)
+        if (rep[i]->type == REDIS_REPLY_ERROR)
+            return store_set_error(st, strncmp(rep[i]->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
+                                   "replacing %s on %s: %.200s", a->key, st->url, rep[i]->str);
+    const redisReply *x = rep[nrep - 1];
+    if (x->type != REDIS_REPLY_ARRAY)
+        return store_set_error(st, STORE_E_PROTOCOL, "replacing %s on %s: transaction aborted (%.200s)", a->key,
+                               st->url, x->type == REDIS_REPLY_ERROR ? x->str : "no EXEC result");
+    for (size_t j = 0; j < x->elements; j++)
+        if (x->element[j]->type == REDIS_REPLY_ERROR)
+            return store_set_error(st, STORE_E_PROTOCOL, "replacing %s on %s: %.200s", a->key, st->url,
+                                   x->element[j]->str);
+    return 0;
+}
+
+static const redis_pipe_ops_t redis_rank_ops = {"replacing a ranking", redis_rank_encode, redis_rank_consume};
+
+static int redis_put_ranking(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s%s", st->opts.key_prefix ? st->opts.key_prefix : "", name);
+    redis_rank_arg_t a = {key, ids, scores, n};
+    size_t done = 0;
+    return redis_pipeline(st, 1, &redis_rank_ops, &a, &done);
+}
+
+/* MSET of the result mirror documents of r[lo..hi). */
+static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    const result_t *res = arg;
+    char key[300];
+    redis_mset_begin(p, hi - lo);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = trade_result_key(key, sizeof(key), st->opts.key_prefix, res[i].trade_id);
+        redis_put_doc(p, key, (size_t)kl, redis_fmt_result, &res[i]);
+    }
+    return 1;
+}
+
+static const redis_pipe_ops_t redis_put_results_ops = {"writing results", redis_put_results_encode,
+                                                       redis_mset_consume};
+
+/* Write result mirrors r[0..n) (overwrite). Returns 0 or STORE_E_*. */
+static int redis_put_results(store_t *st, const result_t *r, size_t n)
+{
+    size_t done = 0;
+    return redis_pipeline(st, n, &redis_put_results_ops, (void *)r, &done);
+}
+
+/* State of one get_results call. */
+typedef struct redis_getres_arg {
+    const int64_t *ids;  /* requested ids */
+    result_t *out;       /* one result per id */
+    int *found;          /* 1 when present and well-formed */
+} redis_getres_arg_t;
+
+/* MGET of the result keys of ids[lo..hi). */
+static size_t redis_get_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
+{
+    redis_getres_arg_t *a = arg;
+    redis_mget_keys(st, p, a->ids, lo, hi, trade_result_key);
+    return 1;
+}
+
+/* A value that is absent, not a string, malformed or for another trade
+ * gives found = 0 (and a failed result record). */
+static int redis_get_results_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    redis_getres_arg_t *a = arg;
+    redisReply *r = rep[0];
+    size_t n = hi - lo;
+    (void)nrep;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return store_set_error(st, STORE_E_PROTOCOL, "MGET of %zu result keys on %s: %.100s", n, st->url,
+                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    for (size_t k = 0; k < n; k++) {
+        redisReply *e = r->element[k];
+        size_t i = lo + k;
+        char why[128];
+        a->found[i] = e->type == REDIS_REPLY_STRING && result_parse(e->str, e->len, &a->out[i], why, sizeof(why)) == 0 &&
+                      a->out[i].trade_id == a->ids[i];
+        if (!a->found[i])
+            result_fail(&a->out[i], a->ids[i], FS_E_NOT_FOUND, -1);
+    }
+    return 0;
+}
+
+static const redis_pipe_ops_t redis_get_results_ops = {"reading results", redis_get_results_encode,
+                                                       redis_get_results_consume};
+
+/* Read result mirrors for ids[0..n). Returns 0 or STORE_E_* (found[] is then
+ * 0 for the results not read). */
+static int redis_get_results(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found)
+{
+    redis_getres_arg_t a = {.ids = ids, .out = out, .found = found};
+    size_t done = 0;
+    int rc = redis_pipeline(st, n, &redis_get_results_ops, &a, &done);
+    if (rc != 0)
+        for (size_t i = done; i < n; i++) {
+            found[i] = 0;
+            result_fail(&out[i], ids[i], FS_E_STORE, -1);
+        }
+    return rc;
+}
+
+/* Ascending order for qsort. */
+static int redis_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* If key is exactly trade_key(prefix, id) for some id, store the id in *id
+ * and return 1; otherwise (result keys, other names) return 0. */
+static int redis_key_to_id(const char *key, size_t len, const char *prefix, size_t plen, int64_t *id)
+{
+    char buf[32], canon[320];
+    if (len < plen + 2 + 4 + 1 || memcmp(key, prefix, plen) != 0 || key[plen] != 'e' || key[plen + 1] != 'y')
+        return 0;
+    size_t dl = len - plen - 2 - 4;
+    if (dl >= sizeof(buf) || memcmp(key + len - 4, ".xml", 4) != 0)
+        return 0;
+    memcpy(buf, key + plen + 2, dl);
+    buf[dl] = 0;
+    for (size_t i = 0; i < dl; i++)
+        if (!isdigit((unsigned char)buf[i]))
+            return 0;
+    if (fs_parse_i64(buf, id) != 0 || *id < 0)
+        return 0;
+    int cl = trade_key(canon, sizeof(canon), prefix, *id);
+    return (size_t)cl == len && memcmp(canon, key, len) == 0;
+}
+
+/* State of a SCAN for list_trades. */
+typedef struct redis_list_arg {
+    int64_t *ids;  /* collected ids (malloc'ed) */
+    size_t n;      /* ids used */
+    size_t cap;    /* ids allocated */
+} redis_list_arg_t;
+
+/* One complete SCAN over the keys matching <prefix>ey*.xml, collecting the
+ * ids of trade keys into a (restarted from empty). Returns 0 or STORE_E_*
+ * (STORE_E_CONNECT: the connection was lost and the scan may be redone). */
+static int redis_list_scan(store_t *st, redis_priv_t *p, redis_list_arg_t *a)
+{
+    const char *prefix = st->opts.key_prefix ? st->opts.key_prefix : "";
+    size_t plen = strlen(prefix);
+    char *pattern = xmalloc(2 * plen + 8);
+    size_t o = 0;
+    for (size_t i = 0; i < plen; i++) { /* escape glob characters of the prefix */
+        if (strchr("*?[]\\", prefix[i]))
+            pattern[o++] = '\\';
+        pattern[o++] = prefix[i];
+    }
+    memcpy(pattern + o, "ey*.xml", 8);
+    char cursor[32] = "0";
+    int rc = 0;
+    a->n = 0;
+    do {
+        const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", REDIS_SCAN_COUNT};
+        redisReply *r = NULL;
+        if ((rc = redis_call(st, p, 6, argv, "SCAN", &r)) != 0)
+            break;
+        st->stats.round_trips++;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            rc = store_set_error(st, STORE_E_PROTOCOL, "SCAN on %s: %.100s", st->url,
+                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            freeReplyObject(r);
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        for (size_t k = 0; k < keys->elements; k++) {
+            redisReply *e = keys->element[k];
+            int64_t id;
+            if (e->type != REDIS_REPLY_STRING || !redis_key_to_id(e->str, e->len, prefix, plen, &id))
+                continue;
+            if (a->n == a->cap) {
+                a->cap = a->cap ? 2 * a->cap : 1024;
+                a->ids = xrealloc(a->ids, a->cap * sizeof(*a->ids));
+            }
+            a->ids[a->n++] = id;
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    free(pattern);
+    return rc;
+}
+
+/* List every trade id under the key prefix, ascending and without
+ * duplicates (SCAN may return a key twice). *ids is malloc'ed (NULL when
+ * none); the caller frees it. Returns 0 or STORE_E_*. */
+static int redis_list_trades(store_t *st, int64_t **ids, size_t *n)
+{
+    redis_priv_t *p = st->priv;
+    redis_list_arg_t a = {0};
+    int rc = 0;
+    *ids = NULL;
+    *n = 0;
+    /* A lost connection restarts the scan from cursor 0: SCAN cursors do
+     * not carry over between connections' views of a changing keyspace. */
+    for (int attempt = 0;; attempt++) {
+        if ((rc = redis_ensure(st, p)) == 0 && (rc = redis_list_scan(st, p, &a)) == 0)
+            break;
+        if (rc != STORE_E_CONNECT || attempt >= st->opts.retries) {
+            free(a.ids);
+            return rc;
+        }
+        fs_warn("%s; reconnecting (%d of %d)", st->errstr, attempt + 1, st->opts.retries);
+        redis_sleep(redis_backoff(attempt));
+    }
+    if (a.n > 1) {
+        qsort(a.ids, a.n, sizeof(*a.ids), redis_cmp_i64);
+        size_t u = 1;
+        for (size_t i = 1; i < a.n; i++)
+            if (a.ids[i] != a.ids[u - 1])
+                a.ids[u++] = a.ids[i];
+        a.n = u;
+    }
+    *ids = a.ids;
+    *n = a.n;
+    return 0;
+}
+
+const store_backend_t store_backend_redis = {
+    .name = "redis",
+    .accepts = redis_accepts,
+    .open = redis_open,
+    .close = redis_close,
+    .reconnect = redis_reconnect,
+    .get_trades = redis_get_trades,
+    .put_trades = redis_put_trades,
+    .put_trade_docs = redis_put_trade_docs,
+    .put_ranking = redis_put_ranking,
+    .put_results = redis_put_results,
+    .get_results = redis_get_results,
+    .list_trades = redis_list_trades,
+    .describe = redis_describe,
+};

@@ -1,0 +1,176 @@
+/* redis.h - what the Redis backend's files share (private to src/store/redis/).
+ *
+ * The Redis trade store: pipelined batch reads and writes,
+ * AUTH / ACL users, SELECT, TLS (hiredis >= 1.0 with hiredis_ssl), key
+ * prefixes, bounded reconnects with exponential backoff.
+ *
+ * URLs:  redis://[user@]host[:port][/db]     plain TCP (port 6379 by default)
+ *        rediss://[user@]host[:port][/db]    TLS
+ *        unix:///path/to/redis.sock[?db=N]   unix socket
+ * A password inside the URL is refused: command lines are visible to every
+ * user of the machine. The password arrives in opts->password (the caller
+ * reads FINSIM_REDIS_PASSWORD or a password file) and is never printed.
+ *
+ * Wire protocol: reads send one MGET per batch (values for string keys, nil
+ * for anything else) and resolve the nil slots with a small pipelined
+ * GET + TYPE follow-up, so a missing key and a key of the wrong type are told
+ * apart per slot. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
+ * batches are on the wire at once, so encoding/parsing here overlaps with
+ * the server's work. Commands are encoded into one reusable RESP buffer per
+ * store, so a batch costs no per-key mallocs on our side (hiredis still
+ * allocates one reply object per value).
+ *
+ * Compiles against hiredis 0.14 (no TLS) and hiredis >= 1.0; TLS code is
+ * guarded by FINSIM_HAVE_TLS, which CMake sets when hiredis_ssl is found.
+ *
+ * Files: url.c (URL parsing, the secret-free canonical form, check_url),
+ * conn.c (connect, AUTH/SELECT, TLS context, reconnect/retry, wire I/O),
+ * pipeline.c (the RESP command buffer and pipelined batches), ops.c (the
+ * backend operations and the backend table). */
+#ifndef FINSIM_STORE_REDIS_H
+#define FINSIM_STORE_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+#if FINSIM_HAVE_TLS
+#include <openssl/ssl.h>
+#endif
+
+#include "backend.h"
+
+#define REDIS_DEFAULT_PORT 6379
+#define REDIS_MAX_BATCH 5000      /* larger pipelines get slower (docs/PERFORMANCE.md) */
+#define REDIS_BACKOFF_FIRST_S 0.1 /* first retry delay; doubles per retry */
+#define REDIS_BACKOFF_MAX_S 2.0   /* cap on one retry delay */
+#define REDIS_SCAN_COUNT "1000"   /* SCAN COUNT hint for list_trades */
+#define REDIS_DOC_STACK 2048      /* formatted trade/result documents up to this size need no malloc */
+#ifndef REDIS_PIPE_DEPTH
+#define REDIS_PIPE_DEPTH 2        /* batches on the wire at once (client and server overlap) */
+#endif
+
+enum redis_transport {
+    REDIS_TRANSPORT_TCP,  /* redis:// */
+    REDIS_TRANSPORT_TLS,  /* rediss:// */
+    REDIS_TRANSPORT_UNIX  /* unix:// */
+};
+
+/* Backend state (st->priv). One connection, never shared across threads. */
+typedef struct redis_priv {
+    redisContext *c;       /* live connection, NULL when none */
+    int transport;         /* enum redis_transport */
+    char host[256];        /* TCP/TLS host (no brackets for IPv6) */
+    int port;              /* TCP/TLS port */
+    char path[256];        /* unix socket path */
+    long db;               /* database number */
+    int db_given;          /* 1: the URL named a db, send SELECT */
+    char user[128];        /* ACL user ("" = default user) */
+    char tls_name[256];    /* name sent as SNI and verified in the certificate */
+    int reconnects;        /* connections made after the first one */
+#if FINSIM_HAVE_TLS
+    SSL_CTX *ssl_ctx;      /* TLS settings shared by every reconnect */
+#endif
+    char *cmd;             /* RESP command buffer, reused by every batch */
+    size_t cmd_len;        /* bytes used in cmd */
+    size_t cmd_cap;        /* bytes allocated for cmd */
+    size_t *nil_idx;       /* get_trades: positions MGET answered with nil */
+    size_t nil_cap;        /* entries allocated in nil_idx */
+    redisReply **rep;      /* replies of the batch being consumed */
+    size_t rep_cap;        /* entries allocated in rep */
+} redis_priv_t;
+
+/* ---- url.c ---------------------------------------------------------------- */
+
+/* Parse url into p. Never copies a password anywhere: user info holding a
+ * ':' is refused with STORE_E_USAGE before anything else is looked at.
+ * Returns 0 or a STORE_E_* code with st->errstr set. */
+int redis_parse_url(store_t *st, redis_priv_t *p, const char *url);
+
+/* Write the canonical, secret-free form of the URL into st->url:
+ * redis[s]://[user@]host:port/db or unix:///path?db=N. */
+void redis_format_url(store_t *st, const redis_priv_t *p);
+
+/* Which URLs this backend handles: redis://, rediss://, unix://. */
+int redis_accepts(const char *url);
+
+/* ---- conn.c --------------------------------------------------------------- */
+
+/* Sleep for s seconds (EINTR restarts with the time left). Cannot fail. */
+void redis_sleep(double s);
+
+/* Delay before retry number k (k = 0 for the first retry): exponential
+ * backoff from REDIS_BACKOFF_FIRST_S, capped at REDIS_BACKOFF_MAX_S. */
+double redis_backoff(int k);
+
+/* Drop the connection (if any). Cannot fail. */
+void redis_drop(redis_priv_t *p);
+
+/* Send one command given as argv and return its reply in *out (caller frees
+ * with freeReplyObject). Returns 0, or a STORE_E_* code with st->errstr set
+ * ("what" names the step) when the connection failed; the context is then
+ * dropped. An error *reply* is not a failure here: the caller looks at it. */
+int redis_call(store_t *st, redis_priv_t *p, int argc, const char **argv, const char *what,
+               redisReply **out);
+
+/* Make sure there is a live connection, reconnecting if an earlier failure
+ * dropped it. Returns 0 or a STORE_E_* code. */
+int redis_ensure(store_t *st, redis_priv_t *p);
+
+/* Queue the command(s) in p->cmd and write them out completely, so the
+ * server works on them while we encode the next batch. Returns 0, or a
+ * STORE_E_* code with the connection dropped. */
+int redis_send(store_t *st, redis_priv_t *p, const char *what);
+
+/* Read nrep replies into p->rep[0..nrep) (the caller frees them). On a
+ * failure frees those already read, drops the connection and returns its
+ * STORE_E_* code. */
+int redis_recv(store_t *st, redis_priv_t *p, size_t nrep, const char *what);
+
+/* Open: parse the URL (refusing passwords in it), replace st->url with its
+ * secret-free canonical form, set up TLS, connect (with retries). Returns 0
+ * or a STORE_E_* code with st->errstr set; on failure everything allocated
+ * here is freed. Ignores SIGPIPE when it has its default action, so a write
+ * to a server that went away is an error return, not a dead process. */
+int redis_open(store_t *st, const char *url, const store_opts_t *o, void *mpi_comm);
+
+/* Free the backend state (connection, TLS context, buffers). Accepts a
+ * store whose priv is NULL. */
+void redis_close(store_t *st);
+
+/* Re-establish the connection (with retries). Returns 0 or STORE_E_*. */
+int redis_reconnect(store_t *st);
+
+/* The secret-free URL. */
+const char *redis_describe(store_t *st);
+
+/* ---- pipeline.c ----------------------------------------------------------- */
+
+/* A batch operation over items [0, n) for redis_pipeline. */
+typedef struct redis_pipe_ops {
+    const char *what; /* for messages: "reading trades", ... */
+    /* Encode the command(s) for items [lo, hi) into p->cmd (emptied by the
+     * caller); return how many replies they will produce. */
+    size_t (*encode)(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg);
+    /* Use the replies rep[0..nrep) of items [lo, hi) (the caller frees
+     * them). Returns 0, or a final STORE_E_* code for an error reply that
+     * fails the whole operation. */
+    int (*consume)(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg);
+} redis_pipe_ops_t;
+
+/* Start a command of argc arguments. */
+void redis_cmd_begin(redis_priv_t *p, size_t argc);
+
+/* Append one bulk-string argument. */
+void redis_cmd_arg(redis_priv_t *p, const char *s, size_t len);
+
+/* Run ops over items [0, n) in batches of opts.batch, keeping up to
+ * REDIS_PIPE_DEPTH batches on the wire so that encoding, the network and
+ * the server overlap. Replies are consumed in order. When the connection is
+ * lost, the batches not yet consumed are sent again after a reconnect
+ * (every command we batch is idempotent), at most opts.retries times in a
+ * row without progress. *done receives the number of items consumed.
+ * Returns 0 or the final STORE_E_* code with st->errstr set. */
+int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done);
+
+#endif
