@@ -740,13 +740,13 @@ enum {
  * command-line only, so a FINSIM_OUTPUT meant for 'finsim run' can never
  * redirect the signals. */
 static const cfg_key_t screen_keys[] = {
-    {"store", "store", 0}, {"key_prefix", "store", 0}, {"password_file", "store", 0}, {"batch", "store", 0},
-    {"quotes", "screen", 0}, {"market", "screen", 0}, {"start_trade", "screen", 0}, {"trade_window", "screen", 0},
-    {"algorithm", "screen", 0}, {"kernel", "screen", 0}, {"seed", "screen", 0}, {"paths", "screen", 0},
-    {"min_edge", "screen", 0}, {"min_z", "screen", 0}, {"signals_redis", "screen", 0},
-    {"http_connect_timeout", "screen", 0}, {"http_timeout", "screen", 0}, {"http_retries", "screen", 0},
-    {"http_backoff", "screen", 0}, {"http_ca", "screen", 0},
-    {NULL, NULL, 0},
+    {"store", "store", 0, 0}, {"key_prefix", "store", 0, 0}, {"password_file", "store", 0, 0}, {"batch", "store", 0, 0},
+    {"quotes", "screen", 0, 0}, {"market", "screen", 0, 0}, {"start_trade", "screen", 0, 0}, {"trade_window", "screen", 0, 0},
+    {"algorithm", "screen", 0, 0}, {"kernel", "screen", 0, 0}, {"seed", "screen", 0, 0}, {"paths", "screen", 0, 0},
+    {"min_edge", "screen", 0, 0}, {"min_z", "screen", 0, 0}, {"signals_redis", "screen", 0, 0},
+    {"http_connect_timeout", "screen", 0, 0}, {"http_timeout", "screen", 0, 0}, {"http_retries", "screen", 0, 0},
+    {"http_backoff", "screen", 0, 0}, {"http_ca", "screen", 0, 0},
+    {NULL, NULL, 0, 0},
 };
 
 /* Parse the command line into c. Returns -1 to go on, or an exit code
