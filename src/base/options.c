@@ -13,6 +13,14 @@
 
 #include "finsim/base/util.h"
 
+/* Origin of the option opts_parse is storing (NULL: the command line). */
+static const char *current_origin;
+
+const char *opts_origin(void)
+{
+    return current_origin;
+}
+
 /* Room for the per-table caches below (one per command table). */
 #define OPTS_MAX_TABLES 16
 
@@ -266,13 +274,15 @@ int opts_parse(const opt_table_t *t, const opt_table_t *const *others, void *cfg
             rc = OPTS_HELP;
         } else if (r < 0) {
             rc = -1; /* getopt said why */
-        } else if (set_value(&t->rows[r], cfg, optarg, neg, err, sizeof(err)) != 0) {
+        } else if ((current_origin = cfg_origin_at(&s->layers, optind)),
+                   set_value(&t->rows[r], cfg, optarg, neg, err, sizeof(err)) != 0) {
             bad_value(s, optarg, err);
             rc = -1;
         } else {
             s->src[r] = cfg_source_at(&s->layers, optind);
         }
     }
+    current_origin = NULL;
     free(lo);
     free(nos);
     return rc;

@@ -331,28 +331,6 @@ static char *read_all(FILE *f, size_t *len)
     return buf;
 }
 
-/* Options shared by price and screen for the pricing model: the rows of
- * settings_price by their old getopt codes. Returns 1 if c was one of them,
- * 0 if not, -1 on a bad value (message printed). */
-int cli_mc_option(int c, const char *arg, mc_opts_t *mo)
-{
-    static const struct { int code; const char *name; } codes[] = {
-        {'a', "algorithm"}, {'K', "kernel"}, {'s', "seed"}, {'p', "paths"},
-        {'T', "task-duration"}, {'M', "mem-usage"}, {'D', "delay-start"}, {'F', "failure"},
-    };
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-        if (codes[i].code != c)
-            continue;
-        const opt_def_t *o = opts_find(&settings_price, codes[i].name);
-        char err[256];
-        /* price_cfg_t holds nothing but the model options */
-        if (opts_set(o, (price_cfg_t *)(void *)mo, arg, err, sizeof(err)) != 0)
-            return fs_error("%s, got '%s'", err, arg), -1;
-        return 1;
-    }
-    return 0;
-}
-
 /* finsim price: see settings_price. Returns an fs_exit code. */
 int cmd_price(int argc, char **argv)
 {

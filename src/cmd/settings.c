@@ -107,6 +107,14 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
 #define ROW_CONFIG(grp, text)                                                                             \
     {.name = "config", .type = OPT_CB, .arg = "FILE", .group = grp, .help = text, .set = set_nothing}
 
+/* The store rows of generate, export and import, then --config. */
+#define ROWS_STORE_AND_CONFIG(T)                                                                          \
+    ROW_BATCH(T, BATCH_HELP), ROWS_STORE_ACCESS(T, NULL), ROW_CONFIG(NULL, CONFIG_HELP)
+
+/* A table of rows r for command cmd, help at column c between head and tail. */
+#define TABLE(cmd, r, c, head, tail)                                                                      \
+    {.command = cmd, .rows = r, .nrows = sizeof(r) / sizeof(r[0]), .col = c, .usage_head = head, .usage_tail = tail}
+
 #define CONFIG_HELP                                                                                       \
     "INI file (sections as in docs/CONFIGURATION.md; keys are\n"                                          \
     "these option names with '_' for '-'); also FINSIM_CONFIG.\n"                                         \
@@ -204,12 +212,8 @@ static const opt_def_t run_rows[] = {
     ROWS_STORE_ACCESS(run_cfg_t, "store options:"),
 };
 
-const opt_table_t settings_run = {
-    .command = "run",
-    .rows = run_rows,
-    .nrows = sizeof(run_rows) / sizeof(run_rows[0]),
-    .col = 23,
-    .usage_head =
+const opt_table_t settings_run =
+    TABLE("run", run_rows, 23,
         "usage: mpirun -np R finsim run --store URL --output FILE.h5\n"
         "                 (--start-trade K --trade-window W | --all-trades | --ids-file FILE)\n"
         "                 [--algorithm A] [--seed S] [--paths N] [--resume] [options]\n"
@@ -220,11 +224,9 @@ const opt_table_t settings_run = {
         "file (/results, ordered by trade id; /telemetry; provenance attributes).\n"
         "Results are bitwise identical for any rank count, schedule and batch size.\n"
         "\n",
-    .usage_tail =
         "\n"
         "exit status: 0 every trade priced; 1 some trades failed; 2 usage; 3 store;\n"
-        "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure.\n",
-};
+        "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure.\n");
 
 /* ---- finsim generate --------------------------------------------------------------- */
 
@@ -242,17 +244,11 @@ static const opt_def_t gen_rows[] = {
     {.name = "eyxml-dir", .type = OPT_STR, .arg = "DIR",
      .help = "write one file per trade, named like the Redis key (ey0000042.xml)",
      .off = offsetof(gen_cfg_t, eyxml_dir)},
-    ROW_BATCH(gen_cfg_t, BATCH_HELP),
-    ROWS_STORE_ACCESS(gen_cfg_t, NULL),
-    ROW_CONFIG(NULL, CONFIG_HELP),
+    ROWS_STORE_AND_CONFIG(gen_cfg_t),
 };
 
-const opt_table_t settings_generate = {
-    .command = "generate",
-    .rows = gen_rows,
-    .nrows = sizeof(gen_rows) / sizeof(gen_rows[0]),
-    .col = 21,
-    .usage_head =
+const opt_table_t settings_generate =
+    TABLE("generate", gen_rows, 21,
         "usage: finsim generate --trades N [--seed S] [--start-trade K]\n"
         "                       (--store URL | --eyxml FILE | --eyxml-dir DIR)\n"
         "\n"
@@ -260,8 +256,7 @@ const opt_table_t settings_generate = {
         "same bytes; every trade depends only on (seed, id), so ranges can be made in\n"
         "any order or split over MPI ranks (mpirun -np R finsim generate ...).\n"
         "\n",
-    .usage_tail = "",
-};
+ "");
 
 /* ---- finsim export / import ---------------------------------------------------------- */
 
@@ -293,17 +288,11 @@ static const opt_def_t export_rows[] = {
      .off = offsetof(xfer_cfg_t, dir)},
     {.name = "to", .type = OPT_STR, .arg = "URL", .help = "destination store (same URL forms as --store)",
      .off = offsetof(xfer_cfg_t, to_url)},
-    ROW_BATCH(xfer_cfg_t, BATCH_HELP),
-    ROWS_STORE_ACCESS(xfer_cfg_t, NULL),
-    ROW_CONFIG(NULL, CONFIG_HELP),
+    ROWS_STORE_AND_CONFIG(xfer_cfg_t),
 };
 
-const opt_table_t settings_export = {
-    .command = "export",
-    .rows = export_rows,
-    .nrows = sizeof(export_rows) / sizeof(export_rows[0]),
-    .col = 21,
-    .usage_head =
+const opt_table_t settings_export =
+    TABLE("export", export_rows, 21,
         "usage: finsim export --store URL [--start-trade K] [--trade-window W | --all]\n"
         "                     (--eyxml FILE | --eyxml-dir DIR | --to URL) [options]\n"
         "\n"
@@ -311,8 +300,7 @@ const opt_table_t settings_export = {
         "--eyxml' writes), into one eyxml file per trade (named like the Redis key,\n"
         "ey0000042.xml, bytes as AzFinSim writes them), or into another store.\n"
         "\n",
-    .usage_tail = XFER_TAIL,
-};
+ XFER_TAIL);
 
 static const opt_def_t import_rows[] = {
     {.name = "eyxml", .type = OPT_CB, .arg = "FILE", .set = add_file,
@@ -322,17 +310,11 @@ static const opt_def_t import_rows[] = {
      .off = offsetof(xfer_cfg_t, dir)},
     ROW_STORE(xfer_cfg_t, NULL, "destination: redis://[user@]host:port[/db], rediss://...,\n"
                                 "unix:///path.sock, mem://NAME, or a trade file path"),
-    ROW_BATCH(xfer_cfg_t, BATCH_HELP),
-    ROWS_STORE_ACCESS(xfer_cfg_t, NULL),
-    ROW_CONFIG(NULL, CONFIG_HELP),
+    ROWS_STORE_AND_CONFIG(xfer_cfg_t),
 };
 
-const opt_table_t settings_import = {
-    .command = "import",
-    .rows = import_rows,
-    .nrows = sizeof(import_rows) / sizeof(import_rows[0]),
-    .col = 21,
-    .usage_head =
+const opt_table_t settings_import =
+    TABLE("import", import_rows, 21,
         "usage: finsim import (--eyxml FILE [FILE...] | --eyxml-dir DIR) --store URL [options]\n"
         "\n"
         "Read eyxml documents (one or more <trade> elements each, any attribute order)\n"
@@ -340,8 +322,7 @@ const opt_table_t settings_import = {
         "repeats of an id already imported in this run, are reported with their id and\n"
         "skipped.\n"
         "\n",
-    .usage_tail = XFER_TAIL,
-};
+ XFER_TAIL);
 
 /* ---- finsim price ----------------------------------------------------------------------- */
 
@@ -352,12 +333,8 @@ static const opt_def_t price_rows[] = {
     ROWS_SYNTHETIC(price_cfg_t, 0, "fail each trade with probability P (decided from seed and id)"),
 };
 
-const opt_table_t settings_price = {
-    .command = "price",
-    .rows = price_rows,
-    .nrows = sizeof(price_rows) / sizeof(price_rows[0]),
-    .col = 18,
-    .usage_head =
+const opt_table_t settings_price =
+    TABLE("price", price_rows, 18,
         "usage: finsim price [--algorithm A] [--seed S] [--paths N] [--kernel K] FILE...\n"
         "\n"
         "Price the trades in eyxml documents (FILE '-' = standard input) in this\n"
@@ -365,14 +342,192 @@ const opt_table_t settings_price = {
         "and a message on stderr; the others are still priced, also those after a\n"
         "malformed trade in the same document. Documents may be of any size.\n"
         "\n",
-    .usage_tail =
         "\n"
         "columns: trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s\n"
-        "(Greeks are empty for pvonly; figures are empty when status != 0)\n",
+        "(Greeks are empty for pvonly; figures are empty when status != 0)\n");
+
+/* ---- finsim screen ---------------------------------------------------------------------- */
+
+/* screen --market SRC: one more source; the command line's list replaces
+ * the one of the file or FINSIM_MARKET (sources add up within a layer). */
+static int add_market(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    screen_cfg_t *c = cfg;
+    (void)o, (void)err, (void)errlen;
+    if (!opts_origin() && !c->market_from_cli++)
+        c->nmarket = 0;
+    c->market_src = xrealloc(c->market_src, (size_t)(c->nmarket + 1) * sizeof(*c->market_src));
+    c->market_src[c->nmarket++] = arg;
+    return 0;
+}
+
+/* screen --algorithm: synthetic computes no value to compare with quotes. */
+static int check_valued_algo(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    (void)o, (void)arg;
+    if (((screen_cfg_t *)cfg)->mo.algo == MC_SYNTHETIC)
+        return fs_seterr(err, errlen, "screen: --algorithm synthetic computes no value; use pvonly or deltavega");
+    return 0;
+}
+
+/* screen --api-key-header NAME: a header name, no colon or blanks. */
+static int check_header(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    (void)cfg, (void)o;
+    if (!arg[0] || strpbrk(arg, ": \r\n"))
+        return fs_seterr(err, errlen, "screen: --api-key-header wants a header name like X-API-Key");
+    return 0;
+}
+
+/* screen --pair NAME: fits a quote's pair field and a CSV cell. */
+static int check_pair(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    (void)cfg, (void)o;
+    if (!arg[0] || strlen(arg) >= MKT_PAIR_MAX || strpbrk(arg, ",\" \t\r\n"))
+        return fs_seterr(err, errlen,
+                         "screen: --pair wants a name of 1..15 characters without commas, quotes or blanks");
+    return 0;
+}
+
+/* screen --http-retries N: 0 means none (the client's -1). */
+static int retries_none(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    screen_cfg_t *c = cfg;
+    (void)o, (void)arg, (void)err, (void)errlen;
+    if (c->http.retries == 0)
+        c->http.retries = -1;
+    return 0;
+}
+
+#define SCREEN_HEAD \
+    "usage: finsim screen --store URL --quotes SRC [--market SRC]... [--start-trade K --trade-window W]\n" \
+    "                     [--min-edge X] [--min-z Z] [--output FILE.h5] [--csv FILE|-]\n" \
+    "                     [--signals-redis URL | --no-signals-redis] [pricing options]\n" \
+    "       finsim screen --make-quotes FILE --store URL [--start-trade K --trade-window W]\n" \
+    "                     [--quote-noise X] [--quote-seed Q] [--pair NAME] [pricing options]\n" \
+    "\n" \
+    "The daily rich/cheap screen: load market quotes (a price per warrant for each\n" \
+    "trade id), inner-join them with the trades of the store, price every joined\n" \
+    "trade, and select those whose model value beats the quote by a margin:\n" \
+    "\n" \
+    "  model_value  = pv / warrantsNo          (per warrant, the unit of the quotes)\n" \
+    "  model_stderr = pv_stderr / warrantsNo\n" \
+    "  edge = (model_value - quote) / quote,   z = (model_value - quote) / model_stderr\n" \
+    "  selected when edge >= --min-edge and z >= --min-z; ranked by edge, descending\n" \
+    "\n" \
+    "Trades without a quote (unquoted) and quotes without a trade (orphans) are\n" \
+    "counted and reported, never dropped silently. The trades are K..K+W-1, or every\n" \
+    "trade in the store when no window is given. Under 'mpirun -np R finsim screen'\n" \
+    "the ranks share the trades (same signals for any R); rank 0 fetches the market\n" \
+    "data once and publishes. --make-quotes runs in one process.\n" \
+    "\n"
+
+#define SCREEN_TAIL \
+    "\n" \
+    "exit status: 0 every joined trade priced; 1 some joined trades failed (named on\n" \
+    "stderr); 2 usage; 3-5, 9 store errors as in 'finsim run'; 6 output I/O; 8 internal;\n" \
+    "11 market data unreadable, malformed or the endpoint failed (after retries);\n" \
+    "12 market data endpoint timed out (after retries); 13 endpoint refused the API key.\n"
+
+static const opt_def_t screen_rows[] = {
+    {.name = "quotes", .type = OPT_STR, .arg = "SRC", .section = "screen",
+     .group = "market data (SRC is a file path, '-' for stdin, or an http:// or https:// URL):",
+     .help = "CSV with header trade_id,quote[,currency_pair], or JSON\n"
+             "[{\"trade_id\":42,\"quote\":1.5,\"currency_pair\":\"EURUSD\"},...]",
+     .off = offsetof(screen_cfg_t, quotes_src)},
+    {.name = "market", .type = OPT_CB, .arg = "SRC", .section = "screen", .set = add_market,
+     .help = "spot and vol per currency pair (CSV currency_pair,spot,vol\n"
+             "or JSON); they override fx1 and sigma1 of the trades whose\n"
+             "quote names that pair (repeatable; a JSON object\n"
+             "{\"quotes\":[...],\"market\":[...]} may carry both)"},
+    {.name = "api-key-file", .type = OPT_STR, .arg = "F",
+     .help = "API key for the endpoint from F (mode 0600); otherwise\n"
+             "FINSIM_MARKET_API_KEY. Sent as 'Authorization: Bearer KEY',\n"
+             "never on the command line, never logged",
+     .off = offsetof(screen_cfg_t, api_key_file)},
+    {.name = "market-api-key", .type = OPT_STR, .secret = 1, .off = offsetof(screen_cfg_t, http.api_key)},
+    {.name = "api-key-header", .type = OPT_STR, .arg = "NAME", .set = check_header,
+     .help = "send the key as 'NAME: KEY' instead (e.g. X-API-Key)",
+     .off = offsetof(screen_cfg_t, http.api_key_header)},
+    {.name = "http-connect-timeout", .type = OPT_DBL, .arg = "S", .lo = 0.001, .hi = 3600, .section = "screen",
+     .help = "connect timeout (default 5 s)", .off = offsetof(screen_cfg_t, http.connect_timeout_s)},
+    {.name = "http-timeout", .type = OPT_DBL, .arg = "S", .lo = 0.001, .hi = 86400, .section = "screen",
+     .help = "whole-request timeout (default 30 s)", .off = offsetof(screen_cfg_t, http.timeout_s)},
+    {.name = "http-retries", .type = OPT_INT, .arg = "N", .lo = 0, .hi = 100, .section = "screen",
+     .set = retries_none,
+     .help = "retries after timeouts, connection errors, 408/429/5xx\n"
+             "(default 3; 0 = none), waiting --http-backoff S (default\n"
+             "0.5 s), doubled after each attempt",
+     .off = offsetof(screen_cfg_t, http.retries)},
+    {.name = "http-backoff", .type = OPT_DBL, .arg = "S", .lo = 0.001, .hi = 600, .section = "screen",
+     .help = "first wait between retries (default 0.5 s)", .off = offsetof(screen_cfg_t, http.backoff_s)},
+    {.name = "http-ca", .type = OPT_STR, .arg = "FILE", .section = "screen", .help = NULL,
+     .off = offsetof(screen_cfg_t, http.ca_file)},
+    {.name = "http-insecure", .type = OPT_FLAG, .help = "CA bundle for https; --http-insecure skips verification",
+     .off = offsetof(screen_cfg_t, http.insecure)},
+    ROW_STORE(screen_cfg_t, "\nstore (as 'finsim run'):",
+              "redis://[user@]host:port[/db], rediss://, unix:///path.sock,\n"
+              "or an HDF5 trade file"),
+    {.name = "start-trade", .type = OPT_I64, .arg = "K", .lo = 0, .hi = TRADE_MAX_ID, .section = "screen",
+     .help = NULL, .off = offsetof(screen_cfg_t, start)},
+    {.name = "trade-window", .type = OPT_I64, .arg = "W", .lo = 1, .hi = 100000000, .section = "screen",
+     .help = "the trades to screen (default: all)", .off = offsetof(screen_cfg_t, window)},
+    ROW_BATCH(screen_cfg_t, BATCH_HELP),
+    ROWS_STORE_ACCESS(screen_cfg_t, NULL),
+    {.name = "algorithm", .type = OPT_ENUM, .arg = "A", .def = "pvonly", .names = algo_names, .values = algo_values,
+     .section = "screen", .group = "\npricing:", .set = check_valued_algo, .help = "pvonly (default) or deltavega",
+     .off = offsetof(screen_cfg_t, mo.algo)},
+    {.name = "seed", .type = OPT_U64, .arg = "S", .def = "1", .lo = 0, .hi = (double)INT64_MAX, .section = "screen",
+     .help = "run seed (default 1)", .off = offsetof(screen_cfg_t, mo.seed)},
+    {.name = "paths", .type = OPT_I64, .arg = "N", .lo = 1, .hi = TRADE_MAX_TRIALS, .section = "screen",
+     .help = "override every trade's trials", .off = offsetof(screen_cfg_t, mo.paths)},
+    {.name = "kernel", .type = OPT_ENUM, .arg = "K", .def = "fast", .names = kernel_names, .values = kernel_values,
+     .section = "screen", .help = "fast (default) or reference", .off = offsetof(screen_cfg_t, mo.kernel)},
+    {.name = "min-edge", .type = OPT_DBL, .arg = "X", .def = "0.02", .lo = -1e9, .hi = 1e9, .section = "screen",
+     .group = "\nscreen and output:", .help = "smallest relative edge selected (default 0.02)",
+     .off = offsetof(screen_cfg_t, min_edge)},
+    {.name = "min-z", .type = OPT_DBL, .arg = "Z", .def = "2", .lo = -1e300, .hi = 1e300, .section = "screen",
+     .help = "smallest z-score selected (default 2)", .off = offsetof(screen_cfg_t, min_z)},
+    {.name = "output", .type = OPT_STR, .arg = "FILE.h5",
+     .help = "/signals compound dataset (trade_id, quote, model_value,\n"
+             "model_stderr, edge, z) ranked by edge, with attributes\n"
+             "(thresholds, counts, seed, time); written as FILE.partial\n"
+             "and renamed when complete",
+     .off = offsetof(screen_cfg_t, output)},
+    {.name = "csv", .type = OPT_STR, .arg = "FILE|-", .help = "the same rows as CSV", .off = offsetof(screen_cfg_t, csv)},
+    {.name = "signals-redis", .type = OPT_STR, .arg = "URL", .section = "screen",
+     .help = "ZADD <prefix>finsim:signals EDGE TRADE_ID (replacing the\n"
+             "set atomically); default: the store when it is Redis",
+     .off = offsetof(screen_cfg_t, signals_redis)},
+    {.name = "no-signals-redis", .type = OPT_FLAG, .help = "do not publish to Redis",
+     .off = offsetof(screen_cfg_t, no_signals_redis)},
+    {.name = "make-quotes", .type = OPT_STR, .arg = "FILE", .group = "\nsynthetic quotes (offline runs, tests):",
+     .help = "price the trades and write quotes = model_value * (1 + e)\n"
+             "with e uniform in [-X, X) from (--quote-seed, trade id);\n"
+             "JSON when FILE ends in .json, else CSV; '-' = stdout",
+     .off = offsetof(screen_cfg_t, make_quotes)},
+    {.name = "quote-noise", .type = OPT_DBL, .arg = "X", .def = "0.05", .lo = 0, .hi = 0.99, .help = "(default 0.05)",
+     .off = offsetof(screen_cfg_t, quote_noise)},
+    {.name = "quote-seed", .type = OPT_U64, .arg = "Q", .def = "7", .lo = 0, .hi = (double)INT64_MAX,
+     .help = "(default 7)", .off = offsetof(screen_cfg_t, quote_seed)},
+    {.name = "pair", .type = OPT_STR, .arg = "NAME", .set = check_pair,
+     .help = "currency_pair written with every quote", .off = offsetof(screen_cfg_t, pair)},
+    ROW_CONFIG("", "INI file ([store], [tls]: the store rows above; [screen]:\n"
+                   "quotes, market, start_trade, trade_window, algorithm,\n"
+                   "kernel, seed, paths, min_edge, min_z, signals_redis,\n"
+                   "http_*); default FINSIM_CONFIG. The same settings come\n"
+                   "from FINSIM_<NAME> (FINSIM_QUOTES, ...); the command line\n"
+                   "wins. Outputs and secrets: command line only"),
+    {.name = "verbose", .letter = 'v', .type = OPT_FLAG, .help = "list unquoted trades and orphan quotes",
+     .off = offsetof(screen_cfg_t, verbose)},
 };
 
+const opt_table_t settings_screen =
+    TABLE("screen", screen_rows, 25,
+        SCREEN_HEAD, SCREEN_TAIL);
+
 const opt_table_t *const settings_all[] = {&settings_run, &settings_generate, &settings_export,
-                                           &settings_import, NULL};
+                                           &settings_import, &settings_screen, NULL};
 
 /* ---- parsing and secrets ------------------------------------------------------------------ */
 

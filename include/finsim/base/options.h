@@ -89,6 +89,10 @@ int opts_parse(const opt_table_t *t, const opt_table_t *const *others, void *cfg
                opt_sources_t *s);
 void opts_sources_free(opt_sources_t *s);
 
+/* For a set() callback during opts_parse: where the value comes from
+ * (cfg_origin_at), NULL for the command line. */
+const char *opts_origin(void);
+
 /* The value of row o in cfg as listing text ("" when unset). */
 void opts_show(const opt_def_t *o, const void *cfg, char *buf, size_t n);
 

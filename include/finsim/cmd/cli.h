@@ -22,11 +22,4 @@ int cmd_screen(int argc, char **argv);
  * the log prefix with fs_log_set_rank. */
 void fs_mpi_world(int *rank, int *nranks);
 
-/* Options shared by price and run for the pricing model (getopt codes
- * 'a' algorithm, 'K' kernel, 's' seed, 'p' paths, 'T' task duration, 'M'
- * memory, 'D' delay, 'F' failure). Returns 1 if c was one of them (value
- * stored in *mo), 0 if not, -1 on a bad value (message printed). */
-struct mc_opts;
-int cli_mc_option(int c, const char *arg, struct mc_opts *mo);
-
 #endif

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "finsim/base/options.h"
+#include "finsim/market/market.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
 
@@ -44,6 +45,32 @@ typedef struct xfer_cfg {
     store_opts_t so;           /* store options (password from env / file) */
 } xfer_cfg_t;
 
+/* finsim screen */
+typedef struct screen_cfg {
+    const char *store_url;     /* --store */
+    const char *quotes_src;    /* --quotes SRC */
+    const char **market_src;   /* --market SRC (repeatable; malloc'ed array) */
+    int nmarket;
+    int market_from_cli;       /* the command line gave --market: lower layers' list dropped */
+    const char *output;        /* --output FILE.h5 */
+    const char *csv;           /* --csv FILE|- */
+    const char *signals_redis; /* --signals-redis URL */
+    int no_signals_redis;      /* --no-signals-redis */
+    const char *make_quotes;   /* --make-quotes FILE */
+    double quote_noise;        /* --quote-noise */
+    uint64_t quote_seed;       /* --quote-seed */
+    const char *pair;          /* --pair */
+    const char *password_file; /* --password-file */
+    const char *api_key_file;  /* --api-key-file */
+    int64_t start, window;     /* --start-trade, --trade-window */
+    int batch;                 /* --batch */
+    double min_edge, min_z;    /* --min-edge, --min-z */
+    mc_opts_t mo;              /* pricing options */
+    mkt_http_opts_t http;      /* market data endpoint */
+    store_opts_t so;           /* store options (password from env / file) */
+    int verbose;               /* -v: list unquoted trades and orphans */
+} screen_cfg_t;
+
 /* finsim price */
 typedef struct price_cfg {
     mc_opts_t mo;
@@ -54,6 +81,7 @@ extern const opt_table_t settings_generate; /* gen_cfg_t */
 extern const opt_table_t settings_export;   /* xfer_cfg_t */
 extern const opt_table_t settings_import;   /* xfer_cfg_t */
 extern const opt_table_t settings_price;    /* price_cfg_t */
+extern const opt_table_t settings_screen;   /* screen_cfg_t */
 
 /* Every table with INI settings (NULL-terminated): keys of the others are
  * accepted and ignored in a command's INI file. */
