@@ -684,8 +684,13 @@ int cmd_config(int argc, char **argv)
         return FS_EXIT_USAGE;
     }
     const char *pw_src = "not set";
-    if (settings_store_password(c.password_file, &c.so, &password, &pw_src) != 0)
-        pw_src = "password_file (unreadable)";
+    char err[512];
+    if (!c.password_file)
+        settings_store_password(NULL, &c.so, &password, &pw_src);
+    else if (cfg_read_secret_file(c.password_file, &password, err, sizeof(err)) == 0)
+        pw_src = "password_file", c.so.password = password;
+    else
+        pw_src = err; /* the listing says why, the password stays unset */
     /* the store URL as given may carry a user name but never a password
      * (the redis store refuses one); print it as given */
     char red[512];
