@@ -523,7 +523,7 @@ static const opt_def_t screen_rows[] = {
 };
 
 const opt_table_t settings_screen =
-    TABLE("screen", screen_rows, 25,
+    TABLE("screen", screen_rows, 26,
         SCREEN_HEAD, SCREEN_TAIL);
 
 const opt_table_t *const settings_all[] = {&settings_run, &settings_generate, &settings_export,

@@ -74,7 +74,8 @@ typedef struct opt_sources {
 
 /* The INI keys of table t (NULL-name terminated, cached, never freed). Keys
  * of the tables in others (NULL-terminated list, may include t) that t lacks
- * come last marked foreign, so that one INI file serves every command. */
+ * come last marked foreign, so that one INI file serves every command.
+ * The list is made on the first call for t: pass the same others always. */
 const cfg_key_t *opts_keys(const opt_table_t *t, const opt_table_t *const *others);
 
 /* Set every row of t that has a default to it. */
