@@ -6,6 +6,7 @@
 
 #include "fixture.h"
 #include "finsim/base/config.h"
+#include "finsim/cmd/settings.h"
 #include "finsim/trade/gen.h"
 #include "finsim/trade/result.h"
 #include "finsim/store/store.h"
@@ -57,17 +58,23 @@ static void t_generated_roundtrip(void **state)
     }
 }
 
-/* CFG_RUN_NKEYS counts cfg_run_keys exactly: a name in every slot, the
- * NULL sentinel last (a key added without raising the count would be cut,
- * one fewer would leave a NULL name where run.c expects a setting). */
-static void t_run_keys_count(void **state)
+/* The INI keys made from settings_run: a name and a section in every
+ * entry up to the NULL sentinel, finsim run's own first, then the other
+ * commands' marked foreign, no key twice in one section. */
+static void t_run_keys(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < CFG_RUN_NKEYS; i++) {
-        assert_non_null(cfg_run_keys[i].name);
-        assert_non_null(cfg_run_keys[i].section);
+    const cfg_key_t *k = opts_keys(&settings_run, settings_all);
+    size_t n = 0, own = 0;
+    for (; k[n].name; n++) {
+        assert_non_null(k[n].section);
+        if (!k[n].foreign)
+            assert_int_equal(own++, n);
+        for (size_t j = 0; j < n; j++)
+            assert_false(!strcmp(k[j].name, k[n].name) && !strcmp(k[j].section, k[n].section));
     }
-    assert_null(cfg_run_keys[CFG_RUN_NKEYS].name);
+    assert_true(own >= 35);
+    assert_ptr_equal(k, opts_keys(&settings_run, settings_all)); /* cached */
 }
 
 static void t_dirname(void **state)
@@ -369,7 +376,7 @@ int main(void)
         cmocka_unit_test(t_generated_roundtrip),
         cmocka_unit_test(t_generated_doc_equals_format),
         cmocka_unit_test(t_dirname),
-        cmocka_unit_test(t_run_keys_count),
+        cmocka_unit_test(t_run_keys),
         cmocka_unit_test(t_generator_deterministic_and_in_range),
         cmocka_unit_test(t_order_and_whitespace_do_not_matter),
         cmocka_unit_test(t_each_validation_rule_fails),

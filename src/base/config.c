@@ -13,37 +13,26 @@
 
 #include "finsim/base/util.h"
 
-/* Every setting of finsim run, by INI section. The same names serve the
- * INI file, FINSIM_<NAME> and --name (dashes for underscores). */
-const cfg_key_t cfg_run_keys[CFG_RUN_NKEYS + 1] = { /* tests/test_trade.c checks the count */
-    {"store", "store", 0}, {"key_prefix", "store", 0}, {"password_file", "store", 0},
-    {"timeout", "store", 0}, {"batch", "store", 0}, {"mirror", "store", 1},
-    {"tls_ca", "tls", 0}, {"tls_ca_dir", "tls", 0}, {"tls_cert", "tls", 0}, {"tls_key", "tls", 0},
-    {"tls_sni", "tls", 0}, {"tls_insecure", "tls", 1},
-    {"algorithm", "run", 0}, {"kernel", "run", 0}, {"seed", "run", 0}, {"paths", "run", 0},
-    {"start_trade", "run", 0}, {"trade_window", "run", 0}, {"all_trades", "run", 1},
-    {"ids_file", "run", 0}, {"output", "run", 0}, {"schedule", "run", 0}, {"balance", "run", 0},
-    {"chunk", "run", 0}, {"h5_write", "run", 0}, {"resume", "run", 1}, {"expect_checksum", "run", 0},
-    {"events", "run", 0}, {"progress", "run", 0}, {"quiet", "run", 1}, {"failure", "run", 0}, {"failure_mode", "run", 0},
-    {"task_duration", "synthetic", 0}, {"mem_usage", "synthetic", 0}, {"delay_start", "synthetic", 0},
-    {NULL, NULL, 0},
-};
-
 typedef struct vec {
     char **argv;
-    const char **src;
+    const char **src;    /* label of each argument */
+    const char **origin; /* message prefix of each argument, NULL: command line */
     int n, cap;
 } vec_t;
 
-static void vec_push(vec_t *v, const char *arg, const char *src)
+/* Append arg (copied) with its source label and origin (not copied: they
+ * live in the layers' owned strings or are literals). */
+static void vec_push(vec_t *v, const char *arg, const char *src, const char *origin)
 {
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 32;
         v->argv = xrealloc(v->argv, sizeof(char *) * (size_t)(v->cap + 1));
         v->src = xrealloc(v->src, sizeof(char *) * (size_t)(v->cap + 1));
+        v->origin = xrealloc(v->origin, sizeof(char *) * (size_t)(v->cap + 1));
     }
     v->argv[v->n] = xstrdup(arg);
     v->src[v->n] = src;
+    v->origin[v->n] = origin;
     v->n++;
     v->argv[v->n] = NULL;
 }
@@ -64,9 +53,10 @@ static int parse_bool(const char *v, int *out)
     return -1;
 }
 
-/* Append the long option for key = value to v. */
-static int push_setting(vec_t *v, const cfg_key_t *k, const char *value, const char *src, char *err,
-                        size_t errlen)
+/* Append the long option for key = value to v; src labels it, origin
+ * prefixes messages about it. Returns 0, or -1 with the reason in err. */
+static int push_setting(vec_t *v, const cfg_key_t *k, const char *value, const char *src, const char *origin,
+                        char *err, size_t errlen)
 {
     char opt[256];
     char dashed[64];
@@ -77,7 +67,7 @@ static int push_setting(vec_t *v, const cfg_key_t *k, const char *value, const c
     if (k->is_flag) {
         int b;
         if (parse_bool(value, &b) != 0)
-            return fs_seterr(err, errlen, "%s: %s expects true or false, not '%s'", src, k->name, value);
+            return fs_seterr(err, errlen, "%s: %s expects true or false", origin, k->name);
         snprintf(opt, sizeof(opt), "--%s%s", b ? "" : "no-", dashed);
     } else {
         if (!*value)
@@ -86,50 +76,88 @@ static int push_setting(vec_t *v, const cfg_key_t *k, const char *value, const c
         if (n < 0 || (size_t)n >= sizeof(opt))
             return fs_seterr(err, errlen, "%s: value of %s is too long", src, k->name);
     }
-    vec_push(v, opt, src);
+    vec_push(v, opt, src, origin);
     return 0;
 }
 
 typedef struct ini_ctx {
     const cfg_key_t *keys;
     vec_t *v;
-    const char *src;
+    cfg_layers_t *l;     /* owns the source strings */
+    const char *path;
+    FILE *f;
+    int line;            /* lines read so far: the line of the current key */
     char *err;
     size_t errlen;
     int failed;
 } ini_ctx_t;
+
+static const char *own(cfg_layers_t *l, const char *s);
+
+/* inih's reader: fgets that counts lines, so the handler knows its line. */
+static char *cfg_ini_read(char *buf, int size, void *stream)
+{
+    ini_ctx_t *c = stream;
+    char *r = fgets(buf, size, c->f);
+    if (r && strchr(r, '\n'))
+        c->line++;
+    else if (r && feof(c->f))
+        c->line++;
+    return r;
+}
+
+/* The key of keys named name in section, else any key named name (for the
+ * "belongs in section" message), else NULL. */
+static const cfg_key_t *find_key(const cfg_key_t *keys, const char *section, const char *name)
+{
+    const cfg_key_t *other = NULL;
+    for (const cfg_key_t *k = keys; k->name; k++) {
+        if (strcmp(k->name, name) != 0)
+            continue;
+        if (!strcmp(k->section, section))
+            return k;
+        if (!other || other->foreign)
+            other = k;
+    }
+    return other;
+}
 
 static int cfg_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
     ini_ctx_t *c = user;
     if (c->failed)
         return 0;
+    char src[512];
+    snprintf(src, sizeof(src), "%s line %d", c->path, c->line);
     if (secret_name(name)) {
         fs_seterr(c->err, c->errlen,
                   "%s: [%s] %s: secrets are not read from config files; use FINSIM_REDIS_PASSWORD or "
                   "password_file (a file only you can read)",
-                  c->src, section, name);
+                  src, section, name);
         c->failed = 1;
         return 0;
     }
-    for (const cfg_key_t *k = c->keys; k->name; k++) {
-        if (strcmp(k->name, name) != 0)
-            continue;
-        if (strcmp(k->section, section) != 0) {
-            fs_seterr(c->err, c->errlen, "%s: %s belongs in section [%s], not [%s]", c->src, name, k->section,
-                      section);
-            c->failed = 1;
-            return 0;
-        }
-        if (push_setting(c->v, k, value, c->src, c->err, c->errlen) != 0) {
-            c->failed = 1;
-            return 0;
-        }
-        return 1;
+    const cfg_key_t *k = find_key(c->keys, section, name);
+    if (k && strcmp(k->section, section) != 0) {
+        fs_seterr(c->err, c->errlen, "%s: %s belongs in section [%s], not [%s]", src, name, k->section, section);
+        c->failed = 1;
+        return 0;
     }
-    fs_seterr(c->err, c->errlen, "%s: unknown setting [%s] %s", c->src, section, name);
-    c->failed = 1;
-    return 0;
+    if (!k) {
+        fs_seterr(c->err, c->errlen, "%s: unknown setting [%s] %s", src, section, name);
+        c->failed = 1;
+        return 0;
+    }
+    if (k->foreign)
+        return 1; /* another command's setting */
+    char origin[1024], label[600];
+    snprintf(origin, sizeof(origin), "%s [%s] %s = %s", src, section, name, value);
+    snprintf(label, sizeof(label), "file %s", src);
+    if (push_setting(c->v, k, value, own(c->l, label), own(c->l, origin), c->err, c->errlen) != 0) {
+        c->failed = 1;
+        return 0;
+    }
+    return 1;
 }
 
 /* Keep a copy of a source string for the life of the layers. */
@@ -144,10 +172,10 @@ int cfg_build(const cfg_key_t *keys, int argc, char **argv, cfg_layers_t *out, c
 {
     memset(out, 0, sizeof(*out));
     vec_t v = {0};
-    vec_push(&v, argc > 0 ? argv[0] : "finsim", "command line");
+    vec_push(&v, argc > 0 ? argv[0] : "finsim", "command line", NULL);
     /* the INI file: --config FILE on the command line, else FINSIM_CONFIG */
-    const char *path = getenv("FINSIM_CONFIG");
-    for (int i = 1; i < argc; i++) {
+    const char *path = keys[0].name ? getenv("FINSIM_CONFIG") : NULL; /* no settings: no file */
+    for (int i = 1; i < argc && keys[0].name; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
             path = argv[i + 1];
         else if (!strncmp(argv[i], "--config=", 9))
@@ -157,13 +185,13 @@ int cfg_build(const cfg_key_t *keys, int argc, char **argv, cfg_layers_t *out, c
     char src[160];
     if (path && *path) {
         out->config_path = xstrdup(path);
-        snprintf(src, sizeof(src), "file %s", path);
-        ini_ctx_t c = {.keys = keys, .v = &v, .src = own(out, src), .err = err, .errlen = errlen};
+        ini_ctx_t c = {.keys = keys, .v = &v, .l = out, .path = path, .err = err, .errlen = errlen};
         FILE *f = fopen(path, "r");
         if (!f) {
             rc = fs_seterr(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
         } else {
-            int line = ini_parse_file(f, cfg_ini_handler, &c);
+            c.f = f;
+            int line = ini_parse_stream(cfg_ini_read, &c, cfg_ini_handler, &c);
             fclose(f);
             if (c.failed)
                 rc = -1;
@@ -173,6 +201,8 @@ int cfg_build(const cfg_key_t *keys, int argc, char **argv, cfg_layers_t *out, c
     }
     /* the environment: FINSIM_<NAME> */
     for (const cfg_key_t *k = keys; rc == 0 && k->name; k++) {
+        if (k->foreign)
+            continue;
         char var[96];
         snprintf(var, sizeof(var), "FINSIM_%s", k->name);
         for (char *p = var; *p; p++)
@@ -181,13 +211,16 @@ int cfg_build(const cfg_key_t *keys, int argc, char **argv, cfg_layers_t *out, c
         if (!val)
             continue;
         snprintf(src, sizeof(src), "env %s", var);
-        rc = push_setting(&v, k, val, own(out, src), err, errlen);
+        char origin[1200];
+        snprintf(origin, sizeof(origin), "%s=%.1024s (environment)", var, val);
+        rc = push_setting(&v, k, val, own(out, src), own(out, origin), err, errlen);
     }
     for (int i = 1; i < argc && rc == 0; i++)
-        vec_push(&v, argv[i], "command line");
+        vec_push(&v, argv[i], "command line", NULL);
     out->argc = v.n;
     out->argv = v.argv;
     out->source = v.src;
+    out->origin = v.origin;
     if (rc != 0)
         cfg_free(out);
     return rc;
@@ -201,6 +234,7 @@ void cfg_free(cfg_layers_t *l)
         free(l->argv[i]);
     free(l->argv);
     free(l->source);
+    free(l->origin);
     for (int i = 0; i < l->nowned; i++)
         free(l->owned[i]);
     free(l->owned);
@@ -208,15 +242,32 @@ void cfg_free(cfg_layers_t *l)
     memset(l, 0, sizeof(*l));
 }
 
+static int option_index(const cfg_layers_t *l, int optind_after);
+
 const char *cfg_source_at(const cfg_layers_t *l, int optind_after)
+{
+    int i = option_index(l, optind_after);
+    if (i < 0 || i >= l->argc || !l->source[i])
+        return "command line";
+    return l->source[i];
+}
+
+/* Index of the argument holding the option getopt_long just returned. */
+static int option_index(const cfg_layers_t *l, int optind_after)
 {
     int i = optind_after - 1;
     /* "--name value" on the command line: the option is one before its value */
     if (i > 0 && i < l->argc && l->argv[i][0] != '-' && l->argv[i - 1][0] == '-' && !strchr(l->argv[i - 1], '='))
         i--;
-    if (i < 0 || i >= l->argc || !l->source[i])
-        return "command line";
-    return l->source[i];
+    return i;
+}
+
+const char *cfg_origin_at(const cfg_layers_t *l, int optind_after)
+{
+    int i = option_index(l, optind_after);
+    if (i < 0 || i >= l->argc || !l->origin)
+        return NULL;
+    return l->origin[i];
 }
 
 int cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)

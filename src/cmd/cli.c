@@ -15,6 +15,8 @@
 #include "finsim/base/config_build.h"
 #include "finsim/base/file.h"
 #include "finsim/base/mpi.h"
+#include "finsim/base/options.h"
+#include "finsim/cmd/settings.h"
 #include "finsim/job/status.h"
 #include "finsim/market/market.h"
 #include "finsim/trade/gen.h"
@@ -45,66 +47,13 @@ static const char main_usage[] =
     "unreachable; 4 store refused credentials; 5 TLS; 6 output I/O; 7 checksum\n"
     "mismatch; 8 internal error; 9 store timeout; 10 injected failure.\n";
 
-static int parse_u64_arg(const char *opt, const char *s, uint64_t *out)
-{
-    int64_t v;
-    if (fs_parse_i64(s, &v) != 0 || v < 0) {
-        fs_error("%s expects a non-negative integer, got '%s'", opt, s);
-        return -1;
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_i64_arg(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    int64_t v;
-    if (fs_parse_i64(s, &v) != 0 || v < lo || v > hi) {
-        fs_error("%s expects an integer in [%lld, %lld], got '%s'", opt, (long long)lo,
-                 (long long)hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_double_arg(const char *opt, const char *s, double lo, double hi, double *out)
-{
-    double v;
-    if (fs_parse_double(s, &v) != 0 || v < lo || v > hi) {
-        fs_error("%s expects a number in [%g, %g], got '%s'", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_t seed, int batch);
+static int cmd_generate_store(gen_cfg_t *g);
+static int generate_parse(gen_cfg_t *g, int argc, char **argv, opt_sources_t *src);
+static int generate_body(gen_cfg_t *g);
 
 /* ======================================================================
  * finsim generate
  * ==================================================================== */
-
-static const char generate_usage[] =
-    "usage: finsim generate --trades N [--seed S] [--start-trade K]\n"
-    "                       (--store URL | --eyxml FILE | --eyxml-dir DIR)\n"
-    "\n"
-    "Make trades K..K+N-1 with AzFinSim's distributions. The same seed gives the\n"
-    "same bytes; every trade depends only on (seed, id), so ranges can be made in\n"
-    "any order or split over MPI ranks (mpirun -np R finsim generate ...).\n"
-    "\n"
-    "  --trades N       number of trades (required)\n"
-    "  --seed S         generator seed (default 1)\n"
-    "  --start-trade K  first trade id (default 0)\n"
-    "  --store URL      redis://[user@]host:port[/db], rediss://..., unix:///path.sock,\n"
-    "                   or a file path (HDF5 trade file); password from\n"
-    "                   FINSIM_REDIS_PASSWORD\n"
-    "  --eyxml FILE     write one eyxml document holding all trades ('-' = stdout)\n"
-    "  --eyxml-dir DIR  write one file per trade, named like the Redis key (ey0000042.xml)\n"
-    "  --batch N        keys per pipelined batch (default 1000)\n"
-    "  (Redis TLS and key prefix: FINSIM_TLS_CA, FINSIM_TLS_CA_DIR, FINSIM_TLS_CERT,\n"
-    "  FINSIM_TLS_KEY, FINSIM_TLS_SNI, FINSIM_TLS_INSECURE, FINSIM_KEY_PREFIX)\n"
-    "  -h, --help       this text\n";
 
 static int write_eyxml_doc(FILE *f, int64_t start, int64_t n, uint64_t seed)
 {
@@ -147,53 +96,54 @@ static int write_eyxml_dir(const char *dir, int64_t start, int64_t n, uint64_t s
     return 0;
 }
 
+/* finsim generate: see settings_generate. Returns an fs_exit code. */
 int cmd_generate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"trades", required_argument, NULL, 'n'},
-        {"seed", required_argument, NULL, 's'},
-        {"start-trade", required_argument, NULL, 'k'},
-        {"store", required_argument, NULL, 'S'},
-        {"eyxml", required_argument, NULL, 'x'},
-        {"eyxml-dir", required_argument, NULL, 'd'},
-        {"batch", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int64_t ntrades = -1, start = 0, batch = 1000;
-    uint64_t seed = 1;
-    const char *store_url = NULL, *eyxml = NULL, *eyxml_dir = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': if (parse_i64_arg("--trades", optarg, 0, TRADE_MAX_ID + 1, &ntrades)) return FS_EXIT_USAGE; break;
-        case 's': if (parse_u64_arg("--seed", optarg, &seed)) return FS_EXIT_USAGE; break;
-        case 'k': if (parse_i64_arg("--start-trade", optarg, 0, TRADE_MAX_ID, &start)) return FS_EXIT_USAGE; break;
-        case 'S': store_url = optarg; break;
-        case 'x': eyxml = optarg; break;
-        case 'd': eyxml_dir = optarg; break;
-        case 'b': if (parse_i64_arg("--batch", optarg, 1, 100000, &batch)) return FS_EXIT_USAGE; break;
-        case 'h': fputs(generate_usage, stdout); return FS_EXIT_OK;
-        default: fputs(generate_usage, stderr); return FS_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fs_error("generate: unexpected argument '%s'", argv[optind]);
+    gen_cfg_t g;
+    memset(&g, 0, sizeof(g));
+    g.ntrades = -1;
+    opt_sources_t src;
+    int rc = generate_parse(&g, argc, argv, &src);
+    if (rc < 0)
+        rc = generate_body(&g);
+    opts_sources_free(&src);
+    return rc;
+}
+
+/* Parse generate's settings into g. Returns -1 to go on, or an exit code
+ * (help printed: 0; bad usage: 2). */
+static int generate_parse(gen_cfg_t *g, int argc, char **argv, opt_sources_t *src)
+{
+    int pr = settings_parse(&settings_generate, g, argc, argv, src);
+    if (pr == OPTS_HELP)
+        return opts_usage(&settings_generate, stdout), FS_EXIT_OK;
+    if (pr != 0)
+        return FS_EXIT_USAGE;
+    if (optind < src->layers.argc) {
+        fs_error("generate: unexpected argument '%s'", src->layers.argv[optind]);
         return FS_EXIT_USAGE;
     }
-    if (ntrades < 0) {
+    if (g->ntrades < 0) {
         fs_error("generate: --trades N is required");
         return FS_EXIT_USAGE;
     }
-    if ((store_url != NULL) + (eyxml != NULL) + (eyxml_dir != NULL) != 1) {
+    if ((g->store_url != NULL) + (g->eyxml != NULL) + (g->eyxml_dir != NULL) != 1) {
         fs_error("generate: give exactly one of --store, --eyxml, --eyxml-dir");
         return FS_EXIT_USAGE;
     }
-    if (start + ntrades - 1 > TRADE_MAX_ID) {
+    if (g->start + g->ntrades - 1 > TRADE_MAX_ID) {
         fs_error("generate: trade ids would pass %lld", TRADE_MAX_ID);
         return FS_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* Make the trades of g into its one destination. Returns an fs_exit code. */
+static int generate_body(gen_cfg_t *g)
+{
+    const char *eyxml = g->eyxml, *eyxml_dir = g->eyxml_dir;
+    int64_t start = g->start, ntrades = g->ntrades;
+    uint64_t seed = g->seed;
     if (eyxml) {
         FILE *f = strcmp(eyxml, "-") == 0 ? stdout : fopen(eyxml, "wb");
         if (!f) {
@@ -213,33 +163,31 @@ int cmd_generate(int argc, char **argv)
     }
     if (eyxml_dir)
         return write_eyxml_dir(eyxml_dir, start, ntrades, seed) ? FS_EXIT_IO : FS_EXIT_OK;
-    return cmd_generate_store(store_url, start, ntrades, seed, (int)batch);
+    return cmd_generate_store(g);
 }
 
 /* Store generation: each MPI rank makes and writes a contiguous share of the
  * range in pipelined batches. */
-static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_t seed, int batch)
+static int cmd_generate_store(gen_cfg_t *g)
 {
+    const char *url = g->store_url;
+    int64_t start = g->start, n = g->ntrades;
+    uint64_t seed = g->seed;
+    int batch = g->batch;
     int rank, nranks;
     fs_mpi_world(&rank, &nranks);
-    store_opts_t so;
-    memset(&so, 0, sizeof(so));
+    store_opts_t so = g->so; /* key prefix, TLS, timeout: settings_generate */
     so.create = 1;
     so.batch = batch;
     so.expect_first = start; /* the file store makes these rows collectively */
     so.expect_count = n;
-    so.password = getenv("FINSIM_REDIS_PASSWORD");
-    /* the store settings of 'finsim run' that generate honours, by the same
-     * environment names (see finsim config) */
-    so.key_prefix = getenv("FINSIM_KEY_PREFIX");
-    so.tls_ca_file = getenv("FINSIM_TLS_CA");
-    so.tls_ca_dir = getenv("FINSIM_TLS_CA_DIR");
-    so.tls_cert = getenv("FINSIM_TLS_CERT");
-    so.tls_key = getenv("FINSIM_TLS_KEY");
-    so.tls_sni = getenv("FINSIM_TLS_SNI");
-    const char *insecure = getenv("FINSIM_TLS_INSECURE");
-    so.tls_insecure = insecure && (!strcmp(insecure, "1") || !strcasecmp(insecure, "true") ||
-                                   !strcasecmp(insecure, "yes"));
+    char *password = NULL;
+    /* agreed: a password file missing on one host must not leave the
+     * other ranks waiting in the store's collective open */
+    if (fs_mpi_agree(settings_store_password(g->password_file, &so, &password, NULL) != 0 ? FS_EXIT_USAGE : 0)) {
+        settings_secret_free(password);
+        return FS_EXIT_USAGE;
+    }
     char err[256];
     int errcode = 0;
     MPI_Comm comm = MPI_COMM_WORLD;
@@ -249,6 +197,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
         if (!st)
             fs_error("%s", err);
         store_close(st);
+        settings_secret_free(password);
         return st ? FS_EXIT_STORE : fs_exit_for_store_err(errcode);
     }
     int64_t lo = start + n * rank / nranks, hi = start + n * (rank + 1) / nranks;
@@ -285,6 +234,7 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
         fs_error("writing trades to %s failed: %s", store_describe(st), store_errstr(st));
     int exit_code = rc == STORE_OK ? FS_EXIT_OK : fs_exit_for_store_err(rc);
     store_close(st); /* collective for the file store */
+    settings_secret_free(password);
     int worst = fs_mpi_agree(exit_code);
     double dt = fs_now() - t0;
     char red[512];
@@ -299,26 +249,6 @@ static int cmd_generate_store(const char *url, int64_t start, int64_t n, uint64_
 /* ======================================================================
  * finsim price
  * ==================================================================== */
-
-static const char price_usage[] =
-    "usage: finsim price [--algorithm A] [--seed S] [--paths N] [--kernel K] FILE...\n"
-    "\n"
-    "Price the trades in eyxml documents (FILE '-' = standard input) in this\n"
-    "process and print one CSV row per trade. Bad trades get a non-zero status\n"
-    "and a message on stderr; the others are still priced, also those after a\n"
-    "malformed trade in the same document. Documents may be of any size.\n"
-    "\n"
-    "  --algorithm A   pvonly (default), deltavega, or synthetic\n"
-    "  --seed S        run seed (default 1); a trade's random stream depends only on\n"
-    "                  (seed, trade id)\n"
-    "  --paths N       override every trade's trials\n"
-    "  --kernel K      fast (default) or reference (the model as written, slower)\n"
-    "  --task-duration MS, --mem-usage MB, --delay-start MS   synthetic algorithm\n"
-    "  --failure P     fail each trade with probability P (decided from seed and id)\n"
-    "  -h, --help      this text\n"
-    "\n"
-    "columns: trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s\n"
-    "(Greeks are empty for pvonly; figures are empty when status != 0)\n";
 
 typedef struct price_ctx {
     const mc_opts_t *mo;
@@ -376,81 +306,27 @@ static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
     return 0;
 }
 
-/* Options shared by price and run for the pricing model. Returns 1 if c was
- * one of them, 0 if not, -1 on a bad value. */
-int cli_mc_option(int c, const char *arg, mc_opts_t *mo)
-{
-    int64_t i;
-    switch (c) {
-    case 'a': {
-        int a = mc_algo_parse(arg);
-        if (a < 0) {
-            fs_error("--algorithm must be pvonly, deltavega or synthetic, not '%s'", arg);
-            return -1;
-        }
-        mo->algo = (mc_algo_t)a;
-        return 1;
-    }
-    case 'K': {
-        int k = mc_kernel_parse(arg);
-        if (k < 0) {
-            fs_error("--kernel must be fast or reference, not '%s'", arg);
-            return -1;
-        }
-        mo->kernel = (mc_kernel_t)k;
-        return 1;
-    }
-    case 's': return parse_u64_arg("--seed", arg, &mo->seed) ? -1 : 1;
-    case 'p':
-        if (parse_i64_arg("--paths", arg, 1, TRADE_MAX_TRIALS, &i))
-            return -1;
-        mo->paths = i;
-        return 1;
-    case 'T': return parse_double_arg("--task-duration", arg, 0, 1e9, &mo->task_duration_ms) ? -1 : 1;
-    case 'M': return parse_double_arg("--mem-usage", arg, 0, 1e6, &mo->mem_mb) ? -1 : 1;
-    case 'D': return parse_double_arg("--delay-start", arg, 0, 1e9, &mo->delay_start_ms) ? -1 : 1;
-    case 'F': return parse_double_arg("--failure", arg, 0, 1, &mo->failure_p) ? -1 : 1;
-    default: return 0;
-    }
-}
-
-#define MC_LONG_OPTIONS                                            \
-    {"algorithm", required_argument, NULL, 'a'},                   \
-    {"kernel", required_argument, NULL, 'K'},                      \
-    {"seed", required_argument, NULL, 's'},                        \
-    {"paths", required_argument, NULL, 'p'},                       \
-    {"task-duration", required_argument, NULL, 'T'},               \
-    {"mem-usage", required_argument, NULL, 'M'},                   \
-    {"delay-start", required_argument, NULL, 'D'},                 \
-    {"failure", required_argument, NULL, 'F'}
-
+/* finsim price: see settings_price. Returns an fs_exit code. */
 int cmd_price(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        MC_LONG_OPTIONS,
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    price_cfg_t pcfg;
+    mc_opts_default(&pcfg.mo);
     mc_opts_t mo;
-    mc_opts_default(&mo);
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(price_usage, stdout);
-            return FS_EXIT_OK;
-        }
-        int r = cli_mc_option(c, optarg, &mo);
-        if (r < 0)
-            return FS_EXIT_USAGE;
-        if (r == 0) {
-            fputs(price_usage, stderr);
-            return FS_EXIT_USAGE;
-        }
+    opt_sources_t src;
+    int pr = settings_parse(&settings_price, &pcfg, argc, argv, &src);
+    mo = pcfg.mo;
+    if (pr != 0) {
+        if (pr == OPTS_HELP)
+            opts_usage(&settings_price, stdout);
+        opts_sources_free(&src);
+        return pr == OPTS_HELP ? FS_EXIT_OK : FS_EXIT_USAGE;
     }
+    argc = src.layers.argc;
+    argv = src.layers.argv;
     if (optind >= argc) {
         fs_error("price: give one or more eyxml files ('-' for standard input)");
-        fputs(price_usage, stderr);
+        opts_usage(&settings_price, stderr);
+        opts_sources_free(&src);
         return FS_EXIT_USAGE;
     }
     price_ctx_t pc;
@@ -476,6 +352,7 @@ int cmd_price(int argc, char **argv)
     }
     mc_work_free(pc.work);
     fs_idset_free(&pc.seen);
+    opts_sources_free(&src);
     if (io_failed)
         return FS_EXIT_IO;
     return pc.failed ? FS_EXIT_TRADES_FAILED : FS_EXIT_OK;

@@ -14,10 +14,12 @@
 
 #include "finsim/base/config.h"
 #include "finsim/base/util.h"
+#include "finsim/cmd/settings.h"
 #include "fuzz.h"
 
-/* The settings of finsim run, so real config files get deep. */
-#define keys cfg_run_keys
+/* The settings of finsim run (and, as foreign keys, of the other
+ * commands), so real config files get deep. */
+#define keys (opts_keys(&settings_run, settings_all))
 
 static char path[4096];
 

@@ -16,21 +16,19 @@ typedef struct cfg_key {
     const char *name;    /* setting name (underscores), e.g. "trade_window" */
     const char *section; /* INI section it belongs in, e.g. "run" */
     int is_flag;         /* boolean: --name / --no-name on the command line */
+    int foreign;         /* another command's setting: accepted in a file and ignored */
 } cfg_key_t;
 
 typedef struct cfg_layers {
     int argc;            /* arguments: argv[0], file layer, env layer, real argv */
     char **argv;         /* owned copies */
-    const char **source; /* source of each argument ("file PATH", "env FINSIM_X", "command line") */
+    const char **source; /* source of each argument ("file PATH line N", "env FINSIM_X", "command line") */
+    const char **origin; /* for messages: "PATH line N [sec] key = value", "FINSIM_X=value
+                          * (environment)", or NULL for the command line */
     char *config_path;   /* INI file used, or NULL */
     char **owned;        /* source strings owned by the layers */
     int nowned;
 } cfg_layers_t;
-
-/* The settings of finsim run (NULL-name terminated), shared with the config
- * fuzzer so that real configuration files reach deep. */
-#define CFG_RUN_NKEYS 35
-extern const cfg_key_t cfg_run_keys[CFG_RUN_NKEYS + 1];
 
 /* Build the layered argument vector for keys (NULL-name terminated) from the
  * INI file named by --config FILE in argv or FINSIM_CONFIG, the FINSIM_*
@@ -43,6 +41,11 @@ void cfg_free(cfg_layers_t *l);
 /* Source of the option that getopt_long just returned, given optind after
  * it. Never NULL. */
 const char *cfg_source_at(const cfg_layers_t *l, int optind_after);
+
+/* Where the option that getopt_long just returned came from, for a message
+ * about its value ("x.ini line 4 [store] batch = 0", "FINSIM_BATCH=0
+ * (environment)"), or NULL when it came from the command line. */
+const char *cfg_origin_at(const cfg_layers_t *l, int optind_after);
 
 #define CFG_SECRET_MAX 1024 /* longest secret read from a file (bytes) */
 

@@ -22,13 +22,6 @@ int cmd_screen(int argc, char **argv);
 /* fs_mpi_world and fs_mpi_agree, for every command */
 #include "finsim/base/mpi.h"
 
-/* Options shared by price and run for the pricing model (getopt codes
- * 'a' algorithm, 'K' kernel, 's' seed, 'p' paths, 'T' task duration, 'M'
- * memory, 'D' delay, 'F' failure). Returns 1 if c was one of them (value
- * stored in *mo), 0 if not, -1 on a bad value (message printed). */
-struct mc_opts;
-int cli_mc_option(int c, const char *arg, struct mc_opts *mo);
-
 /* The process exit code (enum fs_exit, enum fs_market_exit) for the
  * outcome of a job (enum job_status); an unknown status gives
  * FS_EXIT_INTERNAL. */

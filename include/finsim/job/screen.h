@@ -18,27 +18,28 @@
 /* Settings of one screen (from 'finsim screen' options). Strings are
  * borrowed from the command line. */
 typedef struct screen_cfg {
-    const char *store_url;
-    const char *quotes_src;
-    const char **market_src;
+    const char *store_url;     /* --store */
+    const char *quotes_src;    /* --quotes SRC */
+    const char **market_src;   /* --market SRC (repeatable; malloc'ed array) */
     int nmarket;
-    const char *output;
-    const char *csv;
-    const char *signals_redis;
-    int no_signals_redis;
-    const char *make_quotes;
-    double quote_noise;
-    uint64_t quote_seed;
-    const char *pair;
-    const char *password_file;
-    const char *api_key_file;
-    int64_t start, window;
-    int64_t batch;
-    double min_edge, min_z;
-    mc_opts_t mo;
-    mkt_http_opts_t http;
-    store_opts_t so;
-    int verbose;
+    int market_from_cli;       /* the command line gave --market: lower layers' list dropped */
+    const char *output;        /* --output FILE.h5 */
+    const char *csv;           /* --csv FILE|- */
+    const char *signals_redis; /* --signals-redis URL */
+    int no_signals_redis;      /* --no-signals-redis */
+    const char *make_quotes;   /* --make-quotes FILE */
+    double quote_noise;        /* --quote-noise */
+    uint64_t quote_seed;       /* --quote-seed */
+    const char *pair;          /* --pair */
+    const char *password_file; /* --password-file */
+    const char *api_key_file;  /* --api-key-file */
+    int64_t start, window;     /* --start-trade, --trade-window */
+    int batch;                 /* --batch */
+    double min_edge, min_z;    /* --min-edge, --min-z */
+    mc_opts_t mo;              /* pricing options */
+    mkt_http_opts_t http;      /* market data endpoint */
+    store_opts_t so;           /* store options (password from env / file) */
+    int verbose;               /* -v: list unquoted trades and orphans */
 } screen_cfg_t;
 
 typedef struct screen_job screen_job_t;
