@@ -137,8 +137,80 @@ static int csv_split(char *buf, char **fields, int maxf)
     }
 }
 
-/* Parse a CSV document (see market.h) and append its records to d. Returns
- * MKT_OK or MKT_E_PARSE with "name:LINE: reason" in err. */
+/* Read a CSV header line (fields f[0..nf)) into col[] (-1 for a column
+ * that is absent) and say whether it is a quotes header (*is_quotes).
+ * Returns MKT_OK or MKT_E_PARSE with the reason in err. */
+static int csv_header(char **f, int nf, const char *where, int col[COL_N], int *is_quotes, char *err,
+                      size_t errlen)
+{
+    for (int c = 0; c < COL_N; c++)
+        col[c] = -1;
+    for (int i = 0; i < nf; i++)
+        for (int c = 0; c < COL_N; c++)
+            if (!strcasecmp(f[i], csv_col_names[c])) {
+                if (col[c] >= 0)
+                    return fs_seterr(err, errlen, "%s: column %s appears twice", where, csv_col_names[c]),
+                           MKT_E_PARSE;
+                col[c] = i;
+            }
+    *is_quotes = col[COL_TRADE_ID] >= 0 || col[COL_QUOTE] >= 0;
+    if (*is_quotes && (col[COL_TRADE_ID] < 0 || col[COL_QUOTE] < 0))
+        return fs_seterr(err, errlen, "%s: a quotes header needs both trade_id and quote columns", where),
+               MKT_E_PARSE;
+    if (!*is_quotes && (col[COL_PAIR] < 0 || (col[COL_SPOT] < 0 && col[COL_VOL] < 0)))
+        return fs_seterr(err, errlen,
+                         "%s: header must name trade_id,quote[,currency_pair] (quotes) or currency_pair,spot,vol "
+                         "(market data)",
+                         where),
+               MKT_E_PARSE;
+    return MKT_OK;
+}
+
+/* Add the quote of one CSV data row (fields f, columns col) to d. Returns
+ * MKT_OK or MKT_E_PARSE with the reason in err. */
+static int csv_quote_row(char **f, const int col[COL_N], const char *where, mkt_data_t *d, size_t *qcap,
+                         char *err, size_t errlen)
+{
+    mkt_quote_t q;
+    memset(&q, 0, sizeof(q));
+    if (fs_parse_i64(f[col[COL_TRADE_ID]], &q.trade_id) != 0)
+        return fs_seterr(err, errlen, "%s: trade_id '%.40s' is not an integer", where, f[col[COL_TRADE_ID]]),
+               MKT_E_PARSE;
+    if (fs_parse_double(f[col[COL_QUOTE]], &q.quote) != 0)
+        return fs_seterr(err, errlen, "%s: quote '%.40s' is not a number", where, f[col[COL_QUOTE]]), MKT_E_PARSE;
+    if (col[COL_PAIR] >= 0 && f[col[COL_PAIR]][0] &&
+        mkt_copy_pair(q.pair, f[col[COL_PAIR]], strlen(f[col[COL_PAIR]])) != 0)
+        return fs_seterr(err, errlen, "%s: bad currency_pair '%.40s'", where, f[col[COL_PAIR]]), MKT_E_PARSE;
+    if (mkt_check_quote(&q, where, err, errlen) != 0)
+        return MKT_E_PARSE;
+    mkt_push_quote(d, &q, qcap);
+    return MKT_OK;
+}
+
+/* Add the market record of one CSV data row (fields f, columns col) to d.
+ * Returns MKT_OK or MKT_E_PARSE with the reason in err. */
+static int csv_pair_row(char **f, const int col[COL_N], const char *where, mkt_data_t *d, size_t *pcap,
+                        char *err, size_t errlen)
+{
+    mkt_pair_t m;
+    memset(&m, 0, sizeof(m));
+    m.spot = m.vol = NAN;
+    if (mkt_copy_pair(m.pair, f[col[COL_PAIR]], strlen(f[col[COL_PAIR]])) != 0)
+        return fs_seterr(err, errlen, "%s: bad currency_pair '%.40s'", where, f[col[COL_PAIR]]), MKT_E_PARSE;
+    if (col[COL_SPOT] >= 0 && f[col[COL_SPOT]][0] && fs_parse_double(f[col[COL_SPOT]], &m.spot) != 0)
+        return fs_seterr(err, errlen, "%s: spot '%.40s' is not a number", where, f[col[COL_SPOT]]), MKT_E_PARSE;
+    if (col[COL_VOL] >= 0 && f[col[COL_VOL]][0] && fs_parse_double(f[col[COL_VOL]], &m.vol) != 0)
+        return fs_seterr(err, errlen, "%s: vol '%.40s' is not a number", where, f[col[COL_VOL]]), MKT_E_PARSE;
+    if (mkt_check_pair(&m, where, err, errlen) != 0)
+        return MKT_E_PARSE;
+    mkt_push_pair(d, &m, pcap);
+    return MKT_OK;
+}
+
+/* Parse a CSV document of quotes or market records (the header says
+ * which) into d, line by line: blank and '#' lines skipped, the first
+ * other line is the header. Returns MKT_OK or MKT_E_PARSE with the file and
+ * line in err. */
 static int mkt_parse_csv(const char *buf, size_t len, const char *name, mkt_data_t *d, char *err, size_t errlen)
 {
     int col[COL_N] = {-1, -1, -1, -1, -1};
@@ -150,7 +222,7 @@ static int mkt_parse_csv(const char *buf, size_t len, const char *name, mkt_data
     const char *p = buf, *end = buf + len;
     int rc = MKT_OK;
     char where[300];
-    while (p < end) {
+    while (p < end && rc == MKT_OK) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         const char *next = nl ? nl + 1 : end;
@@ -184,32 +256,7 @@ static int mkt_parse_csv(const char *buf, size_t len, const char *name, mkt_data
             break;
         }
         if (!have_header) {
-            for (int c = 0; c < COL_N; c++)
-                col[c] = -1;
-            for (int i = 0; i < nf; i++)
-                for (int c = 0; c < COL_N; c++)
-                    if (!strcasecmp(f[i], csv_col_names[c])) {
-                        if (col[c] >= 0) {
-                            free(line);
-                            return fs_seterr(err, errlen, "%s: column %s appears twice", where, csv_col_names[c]),
-                                   MKT_E_PARSE;
-                        }
-                        col[c] = i;
-                    }
-            if (col[COL_TRADE_ID] >= 0 || col[COL_QUOTE] >= 0) {
-                if (col[COL_TRADE_ID] < 0 || col[COL_QUOTE] < 0) {
-                    rc = MKT_E_PARSE;
-                    fs_seterr(err, errlen, "%s: a quotes header needs both trade_id and quote columns", where);
-                    break;
-                }
-                is_quotes = 1;
-            } else if (col[COL_PAIR] < 0 || (col[COL_SPOT] < 0 && col[COL_VOL] < 0)) {
-                rc = MKT_E_PARSE;
-                fs_seterr(err, errlen,
-                          "%s: header must name trade_id,quote[,currency_pair] (quotes) or currency_pair,spot,vol (market data)",
-                          where);
-                break;
-            }
+            rc = csv_header(f, nf, where, col, &is_quotes, err, errlen);
             have_header = 1;
             continue;
         }
@@ -220,56 +267,9 @@ static int mkt_parse_csv(const char *buf, size_t len, const char *name, mkt_data
         if (nf < need) {
             rc = MKT_E_PARSE;
             fs_seterr(err, errlen, "%s: %d fields, the header needs %d", where, nf, need);
-            break;
-        }
-        if (is_quotes) {
-            mkt_quote_t q;
-            memset(&q, 0, sizeof(q));
-            if (fs_parse_i64(f[col[COL_TRADE_ID]], &q.trade_id) != 0) {
-                rc = MKT_E_PARSE;
-                fs_seterr(err, errlen, "%s: trade_id '%.40s' is not an integer", where, f[col[COL_TRADE_ID]]);
-                break;
-            }
-            if (fs_parse_double(f[col[COL_QUOTE]], &q.quote) != 0) {
-                rc = MKT_E_PARSE;
-                fs_seterr(err, errlen, "%s: quote '%.40s' is not a number", where, f[col[COL_QUOTE]]);
-                break;
-            }
-            if (col[COL_PAIR] >= 0 && f[col[COL_PAIR]][0] &&
-                mkt_copy_pair(q.pair, f[col[COL_PAIR]], strlen(f[col[COL_PAIR]])) != 0) {
-                rc = MKT_E_PARSE;
-                fs_seterr(err, errlen, "%s: bad currency_pair '%.40s'", where, f[col[COL_PAIR]]);
-                break;
-            }
-            if (mkt_check_quote(&q, where, err, errlen) != 0) {
-                rc = MKT_E_PARSE;
-                break;
-            }
-            mkt_push_quote(d, &q, &qcap);
         } else {
-            mkt_pair_t m;
-            memset(&m, 0, sizeof(m));
-            m.spot = m.vol = NAN;
-            if (mkt_copy_pair(m.pair, f[col[COL_PAIR]], strlen(f[col[COL_PAIR]])) != 0) {
-                rc = MKT_E_PARSE;
-                fs_seterr(err, errlen, "%s: bad currency_pair '%.40s'", where, f[col[COL_PAIR]]);
-                break;
-            }
-            if (col[COL_SPOT] >= 0 && f[col[COL_SPOT]][0] && fs_parse_double(f[col[COL_SPOT]], &m.spot) != 0) {
-                rc = MKT_E_PARSE;
-                fs_seterr(err, errlen, "%s: spot '%.40s' is not a number", where, f[col[COL_SPOT]]);
-                break;
-            }
-            if (col[COL_VOL] >= 0 && f[col[COL_VOL]][0] && fs_parse_double(f[col[COL_VOL]], &m.vol) != 0) {
-                rc = MKT_E_PARSE;
-                fs_seterr(err, errlen, "%s: vol '%.40s' is not a number", where, f[col[COL_VOL]]);
-                break;
-            }
-            if (mkt_check_pair(&m, where, err, errlen) != 0) {
-                rc = MKT_E_PARSE;
-                break;
-            }
-            mkt_push_pair(d, &m, &pcap);
+            rc = is_quotes ? csv_quote_row(f, col, where, d, &qcap, err, errlen)
+                           : csv_pair_row(f, col, where, d, &pcap, err, errlen);
         }
     }
     free(line);
