@@ -13,7 +13,7 @@
 #include "finsim/trade/trade.h"
 #include "finsim/base/util.h"
 
-/* The sample document of DESIGN.md, byte for byte as AzFinSim writes it. */
+/* The sample document of docs/DESIGN.md, byte for byte as AzFinSim writes it. */
 static const char sample[] =
     "<AZFINSIM>\n  <trade fx1=\"0.8770423970584372\" start_date=\"2017-12-29\" end_date=\"2018-08-28\" "
     "drift=\"-0.00877969134811615\" maturity=\"0.20\" t_steps=\"172\" trials=\"10000\" "

@@ -5,7 +5,7 @@
  * steps), median over trades of the best of 3 runs. The machine is shared, so
  * single runs vary by 20-50 %.
  *
- * REFERENCE KERNEL (MC_KERNEL_REFERENCE): the model of DESIGN.md as written.
+ * REFERENCE KERNEL (MC_KERNEL_REFERENCE): the model of docs/DESIGN.md as written.
  * One path after the other; per step two gsl_ran_gaussian_ziggurat normals
  * from the trade's taus2 stream (rng_seed_trade(seed, id, 0)), vol and S in
  * linear space, one exp for the vol factor and one per scenario for S. The
@@ -754,7 +754,7 @@ static __attribute__((noinline)) double ref_exp(double x)
 }
 
 /* See mc_kernel.h. Each path evolves S and vol in linear space, two exp per
- * step and scenario, exactly as DESIGN.md writes the model; the Greeks'
+ * step and scenario, exactly as docs/DESIGN.md writes the model; the Greeks'
  * scenarios share the path's normals. */
 void mc_kernel_reference(const mc_model_t *m, const trade_t *t, int64_t n, gsl_rng *r,
                          int greeks, mc_estimate_t *e)

@@ -25,7 +25,7 @@
  * up, sigma1 down (only the first for pvonly). */
 enum mc_scen { MC_BASE = 0, MC_FX_UP, MC_FX_DN, MC_VOL_UP, MC_VOL_DN, MC_NSCEN };
 
-/* Per-trade constants of the model (DESIGN.md), derived once per trade. */
+/* Per-trade constants of the model (docs/DESIGN.md), derived once per trade. */
 typedef struct mc_model {
     int64_t steps;     /* t_steps */
     double dt;         /* maturity / t_steps */

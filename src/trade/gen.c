@@ -1,4 +1,4 @@
-/* gen.c - synthetic trades with AzFinSim's distributions (DESIGN.md). */
+/* gen.c - synthetic trades with AzFinSim's distributions (docs/DESIGN.md). */
 #include "finsim/trade/gen.h"
 
 #include <stdio.h>

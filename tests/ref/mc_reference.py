@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Independent NumPy prices for tests/test_mc.c (the Monte Carlo kernels).
 
-Implements the model of DESIGN.md from scratch with NumPy's own generator
+Implements the model of docs/DESIGN.md from scratch with NumPy's own generator
 (PCG64, fixed seed): antithetic pairs (z, -z) averaged per pair, S and vol in
 linear space, daily knock-out at S_j < strike for j = 0..t_steps. The Greeks use
 common random numbers: base, fx1 +/- 1 % and sigma1 +/- 1 % are evolved on the

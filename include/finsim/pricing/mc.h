@@ -1,4 +1,4 @@
-/* mc.h - Monte Carlo pricing of one trade (the model of DESIGN.md). */
+/* mc.h - Monte Carlo pricing of one trade (the model of docs/DESIGN.md). */
 #ifndef FINSIM_MC_H
 #define FINSIM_MC_H
 

@@ -1,4 +1,4 @@
-/* gen.h - synthetic trades with AzFinSim's distributions (DESIGN.md). */
+/* gen.h - synthetic trades with AzFinSim's distributions (docs/DESIGN.md). */
 #ifndef FINSIM_GEN_H
 #define FINSIM_GEN_H
 

@@ -43,7 +43,7 @@ int trade_result_key(char *buf, size_t cap, const char *prefix, int64_t id);
 
 /* Format t as AzFinSim writes it (no trailing newline). Returns the length
  * (excluding NUL) that the document needs; writes at most cap bytes, like
- * snprintf. The layout is fixed: see DESIGN.md. A number that AzFinSim's
+ * snprintf. The layout is fixed: see docs/DESIGN.md. A number that AzFinSim's
  * fixed format would not give back exactly is written with 17 significant
  * digits, and XML special characters in the dates are escaped, so
  * trade_parse gives back the same trade, bit for bit. For a valid trade
