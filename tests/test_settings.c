@@ -3,6 +3,7 @@
  * between commands, defaults parse, INI keys are unique, and parsing takes
  * values from the environment and files as from the command line. */
 #include "fixture.h"
+#include "finsim/base/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,25 @@ static void t_parse_layers(void **state)
     unlink(ini);
 }
 
+/* The INI keys made from settings_run: a name and a section in every
+ * entry up to the NULL sentinel, finsim run's own first, then the other
+ * commands' marked foreign, no key twice in one section. */
+static void t_run_keys(void **state)
+{
+    (void)state;
+    const cfg_key_t *k = opts_keys(&settings_run, settings_all);
+    size_t n = 0, own = 0;
+    for (; k[n].name; n++) {
+        assert_non_null(k[n].section);
+        if (!k[n].foreign)
+            assert_int_equal(own++, n);
+        for (size_t j = 0; j < n; j++)
+            assert_false(!strcmp(k[j].name, k[n].name) && !strcmp(k[j].section, k[n].section));
+    }
+    assert_true(own >= 35);
+    assert_ptr_equal(k, opts_keys(&settings_run, settings_all)); /* cached */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +197,7 @@ int main(void)
         cmocka_unit_test(t_defaults_parse),
         cmocka_unit_test(t_keys),
         cmocka_unit_test(t_parse_layers),
+        cmocka_unit_test(t_run_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,6 +194,21 @@ static void t_many_and_invalid(void **state)
     store_memory_drop("many");
 }
 
+static void t_redact_url(void **state)
+{
+    char b[256];
+    assert_string_equal(store_redact_url("redis://u:pw@h:1/0", b, sizeof(b)), "redis://u:<redacted>@h:1/0");
+    assert_string_equal(store_redact_url("rediss://:p@ss@h:6380", b, sizeof(b)), "rediss://:<redacted>@h:6380");
+    assert_string_equal(store_redact_url("redis://user@h:1", b, sizeof(b)), "redis://user@h:1");
+    assert_string_equal(store_redact_url("/tmp/a:b@c.h5", b, sizeof(b)), "/tmp/a:b@c.h5");
+    /* a Redis URL holds no '@' but the user info's, and a password pasted
+     * unencoded may hold '/', '?', '#' or '@': redacted up to the last '@' */
+    assert_string_equal(store_redact_url("redis://u:pa/ss@h:1", b, sizeof(b)), "redis://u:<redacted>@h:1");
+    assert_string_equal(store_redact_url("REDISS://u:p?w#d@h", b, sizeof(b)), "REDISS://u:<redacted>@h");
+    assert_string_equal(store_redact_url("redis://h:1/0?x=a@b", b, sizeof(b)), "redis://h:<redacted>@b");
+    assert_string_equal(store_redact_url("unix:///run/a:b@c.sock", b, sizeof(b)), "unix:///run/a:b@c.sock");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +217,7 @@ int main(void)
         cmocka_unit_test(t_sharing),
         cmocka_unit_test(t_drop),
         cmocka_unit_test(t_many_and_invalid),
+        cmocka_unit_test(t_redact_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

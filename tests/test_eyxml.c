@@ -1,0 +1,230 @@
+/* test_eyxml.c - the eyxml trade codec (trade/trade.c): AzFinSim's sample
+ * document, round trips, attribute order and whitespace, each validation
+ * rule, malformed documents, store keys. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "finsim/trade/gen.h"
+#include "finsim/trade/trade.h"
+#include "finsim/base/util.h"
+
+/* The sample document of docs/DESIGN.md, byte for byte as AzFinSim writes it. */
+static const char sample[] =
+    "<AZFINSIM>\n  <trade fx1=\"0.8770423970584372\" start_date=\"2017-12-29\" end_date=\"2018-08-28\" "
+    "drift=\"-0.00877969134811615\" maturity=\"0.20\" t_steps=\"172\" trials=\"10000\" "
+    "ro=\"3.8413221829e-05\" v=\"0.0015480737860400\" sigma1=\"0.07153480794438978\" "
+    "warrantsNo=\"52392\" notionalPerWarr=\"1012.2736020330984275\" "
+    "strike=\"0.7868889282394202\">0000000000</trade>\n</AZFINSIM>";
+
+typedef struct collect {
+    int n;
+    int64_t ids[8];
+    int status[8];
+    char msg[8][192];
+    trade_t t[8];
+} collect_t;
+
+static int collect_cb(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    collect_t *c = ctx;
+    if (c->n < 8) {
+        c->ids[c->n] = t->id;
+        c->status[c->n] = status;
+        snprintf(c->msg[c->n], sizeof(c->msg[0]), "%s", msg);
+        c->t[c->n] = *t;
+    }
+    c->n++;
+    return 0;
+}
+
+/* Replace attribute `name`'s value in the sample and parse. */
+static int parse_with(const char *name, const char *value, char *msg, size_t msglen, trade_t *t)
+{
+    char doc[2048], pat[64];
+    snprintf(pat, sizeof(pat), " %s=\"", name);
+    const char *p = strstr(sample, pat);
+    assert_non_null(p);
+    p += strlen(pat);
+    const char *q = strchr(p, '"');
+    snprintf(doc, sizeof(doc), "%.*s%s%s", (int)(p - sample), sample, value, q);
+    return trade_parse_one(doc, strlen(doc), t, msg, msglen);
+}
+
+static void t_sample_parses_and_roundtrips(void **state)
+{
+    trade_t t;
+    char msg[192], buf[1024];
+    assert_int_equal(strlen(sample), 356);
+    assert_int_equal(trade_parse_one(sample, strlen(sample), &t, msg, sizeof(msg)), FS_OK);
+    assert_int_equal(t.id, 0);
+    assert_true(t.fx1 == 0.8770423970584372);
+    assert_true(t.drift == -0.00877969134811615);
+    assert_int_equal(t.t_steps, 172);
+    assert_int_equal(t.trials, 10000);
+    assert_int_equal(t.warrants_no, 52392);
+    assert_true(t.strike == 0.7868889282394202);
+    assert_string_equal(t.start_date, "2017-12-29");
+    int n = trade_format(&t, buf, sizeof(buf));
+    assert_int_equal(n, 356);
+    assert_memory_equal(buf, sample, 356);
+}
+
+static void t_generated_roundtrip(void **state)
+{
+    char buf[1024], buf2[1024], msg[192];
+    for (int64_t id = 0; id < 2000; id++) {
+        trade_t a, b;
+        gen_trade(7, id * 7919, &a);
+        assert_int_equal(trade_validate(&a, msg, sizeof(msg)), FS_OK);
+        int n = trade_format(&a, buf, sizeof(buf));
+        assert_true(n > 300 && n < 400);
+        assert_int_equal(trade_parse_one(buf, (size_t)n, &b, msg, sizeof(msg)), FS_OK);
+        /* the generator rounds through the text, so parsing gives the same bits */
+        assert_memory_equal(&a, &b, sizeof(a));
+        int n2 = trade_format(&b, buf2, sizeof(buf2));
+        assert_int_equal(n, n2);
+        assert_memory_equal(buf, buf2, (size_t)n);
+    }
+}
+
+static void t_order_and_whitespace_do_not_matter(void **state)
+{
+    const char *doc =
+        "<?xml version='1.0' encoding='utf-8'?>\n<AZFINSIM>"
+        "<trade\n strike='0.75'  notionalPerWarr='1000' warrantsNo='40000' sigma1='0.08' v='0.0015'\n"
+        "ro='3.8e-05' trials='100' t_steps='10' maturity='0.2' drift='0.01' fx1='0.9'>  \n 0000000042 \n</trade>"
+        "<trade fx1='0.85' drift='0' maturity='0.2' t_steps='10' trials='100' ro='0' v='0' sigma1='0.1' "
+        "warrantsNo='1' notionalPerWarr='1' strike='0.8'>43</trade></AZFINSIM>";
+    collect_t c = {0};
+    assert_int_equal(trade_parse(doc, strlen(doc), collect_cb, &c), 2);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.status[0], FS_OK);
+    assert_int_equal(c.ids[0], 42);
+    assert_true(c.t[0].strike == 0.75 && c.t[0].fx1 == 0.9 && c.t[0].t_steps == 10);
+    assert_int_equal(c.status[1], FS_OK);
+    assert_int_equal(c.ids[1], 43);
+}
+
+static void t_each_validation_rule_fails(void **state)
+{
+    static const struct {
+        const char *field, *value;
+        int status;
+    } cases[] = {
+        {"fx1", "0", FS_E_DOMAIN},
+        {"fx1", "-0.9", FS_E_DOMAIN},
+        {"strike", "0", FS_E_DOMAIN},
+        {"sigma1", "-0.01", FS_E_DOMAIN},
+        {"v", "-1e-3", FS_E_DOMAIN},
+        {"ro", "1.0000001", FS_E_DOMAIN},
+        {"ro", "-2", FS_E_DOMAIN},
+        {"maturity", "0", FS_E_DOMAIN},
+        {"maturity", "-0.2", FS_E_DOMAIN},
+        {"drift", "11", FS_E_DOMAIN},
+        {"warrantsNo", "-5", FS_E_DOMAIN},
+        {"notionalPerWarr", "-1", FS_E_DOMAIN},
+        {"t_steps", "0", FS_E_DOMAIN},
+        {"trials", "0", FS_E_DOMAIN},
+        {"t_steps", "100001", FS_E_TOO_LARGE},
+        {"trials", "10000001", FS_E_TOO_LARGE},
+        {"trials", "99999999999", FS_E_TOO_LARGE},
+        {"fx1", "abc", FS_E_BAD_NUMBER},
+        {"fx1", "nan", FS_E_BAD_NUMBER},
+        {"fx1", "inf", FS_E_BAD_NUMBER},
+        {"sigma1", "1e999", FS_E_BAD_NUMBER},
+        {"strike", "0.7x", FS_E_BAD_NUMBER},
+        {"strike", "", FS_E_BAD_NUMBER},
+        {"t_steps", "17.5", FS_E_BAD_NUMBER},
+        {"trials", "1e4", FS_E_BAD_NUMBER},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[192] = "";
+        trade_t t;
+        int st = parse_with(cases[i].field, cases[i].value, msg, sizeof(msg), &t);
+        if (st != cases[i].status)
+            fail_msg("%s=\"%s\": status %d, want %d (%s)", cases[i].field, cases[i].value, st,
+                     cases[i].status, msg);
+        /* the message names the field */
+        if (!strstr(msg, cases[i].field))
+            fail_msg("%s=\"%s\": message '%s' does not name the field", cases[i].field, cases[i].value, msg);
+    }
+    /* trials * t_steps over the limit while each is within its own */
+    char msg[192];
+    trade_t t;
+    assert_int_equal(trade_parse_one(sample, strlen(sample), &t, msg, sizeof(msg)), FS_OK);
+    t.trials = 10000000;
+    t.t_steps = 1000;
+    assert_int_equal(trade_validate(&t, msg, sizeof(msg)), FS_E_TOO_LARGE);
+    assert_non_null(strstr(msg, "trials*t_steps"));
+}
+
+static void t_missing_attribute(void **state)
+{
+    char doc[2048], msg[192];
+    trade_t t;
+    /* drop sigma1="..." */
+    const char *p = strstr(sample, " sigma1=");
+    const char *q = strchr(strchr(p, '"') + 1, '"') + 1;
+    snprintf(doc, sizeof(doc), "%.*s%s", (int)(p - sample), sample, q);
+    assert_int_equal(trade_parse_one(doc, strlen(doc), &t, msg, sizeof(msg)), FS_E_MISSING_FIELD);
+    assert_non_null(strstr(msg, "sigma1"));
+    assert_int_equal(t.id, 0); /* the id is still known for the report */
+}
+
+static void t_malformed_documents(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "not xml at all",
+        "<AZFINSIM><trade fx1=\"0.9\"",                                  /* truncated */
+        "<OTHER><trade fx1=\"0.9\">1</trade></OTHER>",                   /* wrong root */
+        "<AZFINSIM></AZFINSIM>",                                         /* no trade */
+        "<AZFINSIM><trade fx1=\"1\" fx1=\"2\">1</trade></AZFINSIM>",     /* duplicate attribute */
+        "<!DOCTYPE x [<!ENTITY a \"b\">]><AZFINSIM/>",                    /* DOCTYPE refused */
+        "<AZFINSIM>\xff\xfe</AZFINSIM>",                                 /* not UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        collect_t c = {0};
+        trade_parse(bad[i], strlen(bad[i]), collect_cb, &c);
+        if (c.n < 1 || c.status[c.n > 8 ? 7 : c.n - 1] == FS_OK)
+            fail_msg("document %zu was not reported as bad", i);
+        assert_true(c.msg[c.n - 1][0] != '\0');
+    }
+    /* a truncated copy of a real trade */
+    trade_t t;
+    char msg[192];
+    assert_int_equal(trade_parse_one(sample, 200, &t, msg, sizeof(msg)), FS_E_PARSE);
+    /* a bad id text */
+    char doc[2048];
+    snprintf(doc, sizeof(doc), "%.*s-12</trade>\n</AZFINSIM>", (int)(strstr(sample, ">0000") + 1 - sample), sample);
+    assert_int_equal(trade_parse_one(doc, strlen(doc), &t, msg, sizeof(msg)), FS_E_BAD_NUMBER);
+    assert_non_null(strstr(msg, "trade id"));
+}
+
+static void t_keys(void **state)
+{
+    char k[64];
+    trade_key(k, sizeof(k), NULL, 42);
+    assert_string_equal(k, "ey0000042.xml");
+    trade_result_key(k, sizeof(k), "pf1:", 42);
+    assert_string_equal(k, "pf1:ey0000042_result.xml");
+    trade_key(k, sizeof(k), "", 123456789);
+    assert_string_equal(k, "ey123456789.xml");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_sample_parses_and_roundtrips),
+        cmocka_unit_test(t_generated_roundtrip),
+        cmocka_unit_test(t_order_and_whitespace_do_not_matter),
+        cmocka_unit_test(t_each_validation_rule_fails),
+        cmocka_unit_test(t_missing_attribute),
+        cmocka_unit_test(t_malformed_documents),
+        cmocka_unit_test(t_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
