@@ -2,12 +2,14 @@
 #include "finsim/base/util.h"
 
 #include <errno.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int fs_log_verbose = 0;
 static int log_rank = 0;
@@ -40,7 +42,13 @@ const char *fs_status_name(int status)
 static void oom(size_t n)
 {
     fprintf(stderr, "finsim: out of memory allocating %zu bytes\n", n);
-    abort();
+    fflush(NULL);
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down)
+        MPI_Abort(MPI_COMM_WORLD, FS_OOM_EXIT_STATUS);
+    _exit(FS_OOM_EXIT_STATUS);
 }
 
 void *xmalloc(size_t n)

@@ -1,6 +1,7 @@
 /* exit.c - the maps from the lower layers' error codes to exit codes. */
 #include "finsim/cmd/exit.h"
 
+#include "finsim/base/util.h"
 #include "finsim/market/market.h"
 #include "finsim/output/h5out.h"
 #include "finsim/store/store.h"
@@ -8,6 +9,8 @@
 /* h5out ends the job by itself when it cannot create /results (HDF5 cannot
  * close such a file); the status it ends it with must be the I/O exit code. */
 _Static_assert(H5OUT_ABORT_STATUS == FS_EXIT_IO, "h5out aborts with the I/O exit code");
+/* and the allocators end the process with the internal-error code */
+_Static_assert(FS_OOM_EXIT_STATUS == FS_EXIT_INTERNAL, "out of memory ends with the internal-error code");
 
 /* Store errors to exit codes; see exit.h. */
 int fs_exit_for_store_err(int store_err)

@@ -27,7 +27,14 @@ enum fs_status {
 /* Short name of a status code ("ok", "parse", ...). Never NULL. */
 const char *fs_status_name(int status);
 
-/* malloc/calloc/realloc/strdup that print a message and abort on failure. */
+/* The status a process ends with when memory runs out (the command layer
+ * checks that it is its internal-error exit code). */
+#define FS_OOM_EXIT_STATUS 8
+
+/* malloc/calloc/realloc/strdup that, on failure, print a message and end
+ * the process with FS_OOM_EXIT_STATUS: under MPI the whole job
+ * (MPI_Abort), otherwise _exit. Never abort(): no core file, which could
+ * hold a secret. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
