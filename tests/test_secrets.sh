@@ -86,6 +86,21 @@ expect_rc 2 "$FINSIM_BIN" config --config "$T/bad.ini"
 expect_grep 'secrets are not read from config files' "$T/last.err"
 expect_no_grep "$PW" "$T/last.err"
 
+# a password typed where an option is expected: an abbreviation of
+# --password-file (getopt would take the prefix) is refused, and the value
+# is never echoed; for every command that reads a store, and for the API key
+for cmd in run generate export import screen; do
+  for form in "--password $PW" "--password=$PW" "--passw $PW"; do
+    # shellcheck disable=SC2086
+    expect_rc 2 "$FINSIM_BIN" $cmd --store "$REDIS_URL" $form
+    expect_grep "^finsim: error: $cmd: --passw(ord)? is not an option; secrets never go on the command line: give --password-file" "$T/last.err"
+    cat "$T/last.out" "$T/last.err" >> "$T/all.log"
+  done
+done
+expect_rc 2 "$FINSIM_BIN" screen --store "$REDIS_URL" --quotes q.csv --api-key "$PW"
+expect_grep 'screen: --api-key is not an option; secrets never go on the command line: give --api-key-file' "$T/last.err"
+cat "$T/last.out" "$T/last.err" >> "$T/all.log"
+
 # nothing finsim printed anywhere holds the password
 expect_no_grep "$PW" "$T/all.log"
 redis-cli -p "$REDIS_PORT" --no-auth-warning -a "$PW" --scan --pattern '*_result.xml' | head -1 > "$T/k"

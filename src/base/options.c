@@ -254,12 +254,62 @@ static void bad_value(const opt_sources_t *s, const char *arg, const char *expec
         fs_error("%s, got '%s'", expect, arg ? arg : "");
 }
 
+/* Does a long option name lead to a secret: a password or an API key
+ * (their files included)? */
+static int secret_bearing(const char *name)
+{
+    return strstr(name, "password") || strstr(name, "api-key") || strstr(name, "secret");
+}
+
+/* getopt_long takes any unique prefix of a long option: "--password X"
+ * would be read as --password-file X, and the error about file X would
+ * print the password. Refuse an abbreviation of a secret-bearing option
+ * (or any unknown option that names a secret) before getopt sees it, and
+ * never print what follows it. Returns 0, or -1 with the message printed. */
+static int refuse_secret_abbrev(const opt_table_t *t, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--"))
+            break;
+        if (strncmp(a, "--", 2) != 0)
+            continue;
+        size_t n = strcspn(a + 2, "=");
+        char name[64];
+        if (n == 0 || n >= sizeof(name))
+            continue;
+        memcpy(name, a + 2, n);
+        name[n] = '\0';
+        const char *base = strncmp(name, "no-", 3) ? name : name + 3;
+        int exact = !strcmp(name, "help") || !strcmp(name, "config");
+        const char *full = NULL;
+        for (size_t r = 0; r < t->nrows && !exact; r++) {
+            exact = !strcmp(t->rows[r].name, base);
+            if (!full && secret_bearing(t->rows[r].name) && !strncmp(t->rows[r].name, name, n))
+                full = t->rows[r].name;
+        }
+        if (exact || !(full || secret_bearing(name)))
+            continue;
+        if (full)
+            fs_error("%s: --%s is not an option; secrets never go on the command line: give --%s with a "
+                     "file only you can read (abbreviations of it are not accepted)",
+                     t->command, name, full);
+        else
+            fs_error("%s: --%s is not an option; secrets never go on the command line (see --help)", t->command,
+                     name);
+        return -1;
+    }
+    return 0;
+}
+
 int opts_parse(const opt_table_t *t, const opt_table_t *const *others, void *cfg, int argc, char **argv,
                opt_sources_t *s)
 {
     char err[512];
     memset(s, 0, sizeof(*s));
     s->src = xcalloc(t->nrows ? t->nrows : 1, sizeof(*s->src));
+    if (refuse_secret_abbrev(t, argc, argv) != 0)
+        return -1;
     if (cfg_build(opts_keys(t, others), argc, argv, &s->layers, err, sizeof(err)) != 0)
         return fs_error("%s", err), -1;
     char shortopts[128], *nos;
