@@ -101,6 +101,19 @@ expect_rc 2 "$FINSIM_BIN" screen --store "$REDIS_URL" --quotes q.csv --api-key "
 expect_grep 'screen: --api-key is not an option; secrets never go on the command line: give --api-key-file' "$T/last.err"
 cat "$T/last.out" "$T/last.err" >> "$T/all.log"
 
+# the password percent-encoded into the URL's user info is refused as well,
+# and neither the error nor the configuration listing shows it
+EPW=$(printf '%s' "$PW" | sed 's/-/%2D/g')
+expect_rc 2 "$FINSIM_BIN" run --store "redis://default%3A$EPW@127.0.0.1:$REDIS_PORT" --trade-window 1 \
+  --output "$T/enc.h5"
+expect_grep 'redis URL must not carry a password, encoded or not' "$T/last.err"
+expect_no_grep "$EPW" "$T/last.err"
+cat "$T/last.out" "$T/last.err" >> "$T/all.log"
+expect_rc 0 "$FINSIM_BIN" config --store "redis://default%3A$EPW@127.0.0.1:$REDIS_PORT"
+expect_grep 'redis://default:<redacted>@127' "$T/last.out"
+expect_no_grep "$EPW" "$T/last.out"
+cat "$T/last.out" "$T/last.err" >> "$T/all.log"
+
 # nothing finsim printed anywhere holds the password
 expect_no_grep "$PW" "$T/all.log"
 redis-cli -p "$REDIS_PORT" --no-auth-warning -a "$PW" --scan --pattern '*_result.xml' | head -1 > "$T/k"

@@ -207,6 +207,10 @@ static void t_redact_url(void **state)
     assert_string_equal(store_redact_url("REDISS://u:p?w#d@h", b, sizeof(b)), "REDISS://u:<redacted>@h");
     assert_string_equal(store_redact_url("redis://h:1/0?x=a@b", b, sizeof(b)), "redis://h:<redacted>@b");
     assert_string_equal(store_redact_url("unix:///run/a:b@c.sock", b, sizeof(b)), "unix:///run/a:b@c.sock");
+    /* the password percent-encoded after the user: "%3A" is the ':' */
+    assert_string_equal(store_redact_url("redis://u%3Apw@h:1", b, sizeof(b)), "redis://u:<redacted>@h:1");
+    assert_string_equal(store_redact_url("rediss://u%3apw@h", b, sizeof(b)), "rediss://u:<redacted>@h");
+    assert_string_equal(store_redact_url("redis://u%40x@h:1", b, sizeof(b)), "redis://u%40x@h:1");
 }
 
 int main(void)

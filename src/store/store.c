@@ -38,6 +38,9 @@ char *store_redact_url(const char *url, char *buf, size_t n)
                 at = p;
     }
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    for (const char *p = auth; at && !colon && p + 3 <= at; p++) /* ':' percent-encoded as %3A */
+        if (p[0] == '%' && p[1] == '3' && (p[2] == 'a' || p[2] == 'A'))
+            colon = p;
     if (!colon) {
         snprintf(buf, n, "%s", url);
         return buf;

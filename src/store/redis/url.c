@@ -136,6 +136,11 @@ int redis_parse_url(store_t *st, redis_priv_t *p, const char *url)
                                    "redis URL must not carry a password (command lines are visible to every user of the machine); remove it and set FINSIM_REDIS_PASSWORD or use a password file");
         if (ulen > 0 && redis_pct_decode(p->user, sizeof(p->user), rest, ulen) != 0)
             return store_set_error(st, STORE_E_USAGE, "redis URL: user name is malformed or too long");
+        if (strchr(p->user, ':')) { /* "user%3APASS": the same password, encoded */
+            memset(p->user, 0, sizeof(p->user));
+            return store_set_error(st, STORE_E_USAGE,
+                                   "redis URL must not carry a password, encoded or not (command lines are visible to every user of the machine); remove it and set FINSIM_REDIS_PASSWORD or use a password file");
+        }
         hp = at + 1;
     }
     size_t hplen = alen - (size_t)(hp - rest);
