@@ -30,6 +30,11 @@ inspect() {
     if { tr '\0' '\n' < "/proc/$p/environ"; } 2>/dev/null | grep -v '^FINSIM_REDIS_PASSWORD=' | grep -qF -- "$PW"; then
       echo "FAIL: the password is in another environment variable of pid $p"; exit 1
     fi
+    # holding the password, a rank writes no core file
+    if grep -qs '^Max core file size' "/proc/$p/limits" &&
+       ! grep -qsE '^Max core file size +0 +0 ' "/proc/$p/limits"; then
+      echo "FAIL: pid $p holds the password and may write a core file:"; grep 'core' "/proc/$p/limits"; exit 1
+    fi
     { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -q -- ' run ' && seen[$p]=1
   done
   [ "${#seen[@]}" -ge 2 ]

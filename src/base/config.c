@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "finsim/base/secret.h"
 #include "finsim/base/util.h"
 
 typedef struct vec {
@@ -301,6 +302,8 @@ int cfg_read_secret_file(const char *path, char **out, char *err, size_t errlen)
         rc = fs_seterr(err, errlen, "secret file %s holds a NUL byte", path);
     else
         *out = xstrdup(buf);
-    memset(buf, 0, sizeof(buf));
+    fs_wipe(buf, sizeof(buf));
+    if (rc == 0)
+        fs_secret_held();
     return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "finsim/base/config.h"
 #include "finsim/base/options.h"
+#include "finsim/base/secret.h"
 #include "finsim/base/util.h"
 #include "finsim/cmd/settings.h"
 #include "finsim/job/screen.h"
@@ -98,6 +99,8 @@ static int screen_secrets(screen_cfg_t *c, screen_secrets_t *s)
         c->http.api_key = s->api_key;
     } else if (!bad) {
         c->http.api_key = getenv("FINSIM_MARKET_API_KEY");
+        if (c->http.api_key)
+            fs_secret_held();
     }
     c->so.readonly = 1;
     c->so.batch = (int)c->batch;

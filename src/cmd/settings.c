@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finsim/base/secret.h"
 #include "finsim/base/util.h"
 #include "finsim/job/job.h"
 #include "finsim/trade/trade.h"
@@ -551,6 +552,8 @@ int settings_store_password(const char *password_file, store_opts_t *so, char **
         return 0;
     }
     so->password = getenv("FINSIM_REDIS_PASSWORD");
+    if (so->password)
+        fs_secret_held();
     if (src)
         *src = so->password ? "env FINSIM_REDIS_PASSWORD" : "not set";
     return 0;
@@ -558,8 +561,5 @@ int settings_store_password(const char *password_file, store_opts_t *so, char **
 
 void settings_secret_free(char *secret)
 {
-    if (!secret)
-        return;
-    memset(secret, 0, strlen(secret));
-    free(secret);
+    fs_wipe_free(secret);
 }

@@ -16,6 +16,7 @@
 
 #include "finsim/base/file.h"
 #include "finsim/trade/trade.h"
+#include "finsim/base/secret.h"
 #include "finsim/base/util.h"
 
 #define MKT_DEFAULT_MAX_BYTES ((size_t)256 << 20)
@@ -504,7 +505,7 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
         else
             snprintf(hline, cap, "Authorization: Bearer %s", h->api_key);
         hdrs = curl_slist_append(hdrs, hline);
-        memset(hline, 0, strlen(hline)); /* curl keeps its own copy */
+        fs_wipe(hline, strlen(hline)); /* curl keeps its own copy */
     }
     hdrs = curl_slist_append(hdrs, "Accept: application/json, text/csv;q=0.9, */*;q=0.5");
     char cerr[CURL_ERROR_SIZE];
