@@ -109,6 +109,23 @@ assert np.array_equal(a, b)
 EOF
 CHECKS=$((CHECKS + 1))
 
+# An API key is never sent over plain http:// unless the user opts in for
+# this run (2, nothing sent: the server would answer 200); with
+# --allow-insecure-http it goes, with a warning. The test server speaks
+# plain http, so the checks below opt in.
+expect_rc 2 env FINSIM_MARKET_API_KEY="$KEY" "$F" screen --store "$T/trades.h5" --quotes "$URL/auth/q.csv" \
+    "${PRICING[@]}"
+expect_grep "refusing to send the API key over plain http:// to http://127.0.0.1:$PORT/auth/q.csv" "$T/last.err"
+expect_grep "use https://, or give --allow-insecure-http" "$T/last.err"
+expect_no_grep "$KEY" "$T/last.err"
+PRICING_PLAIN=("${PRICING[@]}")
+PRICING+=(--allow-insecure-http)
+expect_rc 0 env FINSIM_MARKET_API_KEY="$KEY" "$F" screen --store "$T/trades.h5" --quotes "$URL/auth/q.csv" \
+    "${PRICING[@]}" "${TH[@]}" --csv "$T/auth0.csv"
+expect_grep "sending the API key over plain http:// to http://127.0.0.1:$PORT/auth/q.csv \(--allow-insecure-http\)" \
+    "$T/last.err"
+cmp "$T/csv.csv" "$T/auth0.csv"
+
 # API key: refused without it (13), taken from the environment or a 0600 file
 expect_rc 13 "$F" screen --store "$T/trades.h5" --quotes "$URL/auth/q.csv" "${PRICING[@]}"
 expect_grep "HTTP status 401.*FINSIM_MARKET_API_KEY" "$T/last.err"
@@ -253,7 +270,7 @@ expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$T/qp.csv" --market "$T
 expect_grep "15 joined, 25 unquoted, 0 orphan quotes, 0 failed, 10 changed by market data" "$T/last.err"
 expect_rc 0 "$F" generate --trades $N --seed 11 --eyxml "$T/trades.xml"
 sed -E '/>000000000[0-9]</ { s/fx1="[^"]*"/fx1="0.93"/; s/sigma1="[^"]*"/sigma1="0.09"/ }' "$T/trades.xml" > "$T/edited.xml"
-expect_rc 0 "$F" price "${PRICING[@]}" "$T/edited.xml"
+expect_rc 0 "$F" price "${PRICING_PLAIN[@]}" "$T/edited.xml"
 cp "$T/last.out" "$T/price.csv"
 "$PY" - "$T/mkt.h5" "$T/price.csv" "$T/edited.xml" <<'EOF'
 import csv, re, sys, h5py

@@ -466,6 +466,10 @@ static const opt_def_t screen_rows[] = {
      .off = offsetof(screen_cfg_t, http.ca_file)},
     {.name = "http-insecure", .type = OPT_FLAG, .help = "CA bundle for https; --http-insecure skips verification",
      .off = offsetof(screen_cfg_t, http.insecure)},
+    {.name = "allow-insecure-http", .type = OPT_FLAG,
+     .help = "send the API key over plain http:// (refused without it;\n"
+             "a warning is printed); only on a network you trust",
+     .off = offsetof(screen_cfg_t, http.allow_insecure_http)},
     ROW_STORE(screen_cfg_t, "\nstore (as 'finsim run'):",
               "redis://[user@]host:port[/db], rediss://, unix:///path.sock,\n"
               "or an HDF5 trade file"),

@@ -467,6 +467,31 @@ char *mkt_redact_url(const char *url, char *buf, size_t n)
     return buf;
 }
 
+/* May the API key of h go to url? Not when it holds control characters (a
+ * CR or LF would let the key's source add headers), nor over plain http://
+ * unless h->allow_insecure_http: anyone on the path could read it (then a
+ * warning says it is sent in the clear). Returns MKT_OK or MKT_E_USAGE with
+ * the reason in err; shown is the redacted URL. */
+static int mkt_key_check(const char *url, const mkt_http_opts_t *h, const char *shown, char *err, size_t errlen)
+{
+    if (!h->api_key || !h->api_key[0])
+        return MKT_OK;
+    for (const char *k = h->api_key; *k; k++)
+        if ((unsigned char)*k < 0x20 || *k == 0x7f)
+            return fs_seterr(err, errlen, "market data: the API key holds control characters; refusing to send it"),
+                   MKT_E_USAGE;
+    if (strncasecmp(url, "http://", 7) != 0)
+        return MKT_OK;
+    if (!h->allow_insecure_http)
+        return fs_seterr(err, errlen,
+                         "market data: refusing to send the API key over plain http:// to %s (anyone on the path "
+                         "could read it); use https://, or give --allow-insecure-http on a network you trust",
+                         shown),
+               MKT_E_USAGE;
+    fs_warn("market data: sending the API key over plain http:// to %s (--allow-insecure-http)", shown);
+    return MKT_OK;
+}
+
 /* GET url with libcurl: connect and total timeouts, no redirects (they
  * would carry the key to another host), http/https only, the body capped at
  * max_bytes. Timeouts, connection errors and 408/429/5xx are retried with
@@ -487,11 +512,8 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
     double to = h->timeout_s > 0 ? h->timeout_s : 30;
     int retries = h->retries < 0 ? 0 : h->retries == 0 ? 3 : h->retries;
     double backoff = h->backoff_s > 0 ? h->backoff_s : 0.5;
-    if (h->api_key) /* a CR or LF would let the key's source add headers */
-        for (const char *k = h->api_key; *k; k++)
-            if ((unsigned char)*k < 0x20 || *k == 0x7f)
-                return fs_seterr(err, errlen, "market data: the API key holds control characters; refusing to send it"),
-                       MKT_E_USAGE;
+    if (mkt_key_check(url, h, shown, err, errlen) != MKT_OK)
+        return MKT_E_USAGE;
     CURL *c = curl_easy_init();
     if (!c)
         return fs_seterr(err, errlen, "market data: libcurl could not make a handle"), MKT_E_NOMEM;

@@ -63,6 +63,7 @@ typedef struct mkt_http_opts {
     const char *api_key_header; /* header name; NULL: "Authorization: Bearer KEY" */
     const char *ca_file;        /* CA bundle for https; NULL: system default */
     int insecure;               /* 1: skip TLS verification (test servers only) */
+    int allow_insecure_http;    /* 1: send the API key over plain http:// (with a warning) */
     double connect_timeout_s;   /* default 5 */
     double timeout_s;           /* whole transfer, default 30 */
     int retries;                /* extra attempts after the first; default 3; -1: none */
