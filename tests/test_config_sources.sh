@@ -90,4 +90,16 @@ chmod 644 pw
 expect_rc 2 env FINSIM_PASSWORD_FILE=pw "$FINSIM_BIN" import --store "$REDIS_URL" --eyxml out.xml
 expect_grep 'chmod 600' last.err
 expect_no_grep "$PW" last.err
+# "-h" as an option's value is a value, not a help request: the command
+# runs (main.c skips MPI_Init for what looks like help; the command starts
+# MPI itself) and the key prefix "-h" is used
+chmod 600 pw
+expect_rc 0 env FINSIM_PASSWORD_FILE=pw "$FINSIM_BIN" generate --trades 3 --seed 3 --store "$REDIS_URL" --key-prefix -h
+redis-cli -p "$REDIS_PORT" --no-auth-warning -a "$PW" --scan --pattern '-hey*' > hkeys
+[ "$(wc -l < hkeys)" = 3 ] || { echo "FAIL: keys under the prefix -h: $(cat hkeys)"; exit 1; }
+expect_rc 0 env FINSIM_PASSWORD_FILE=pw "$FINSIM_BIN" run --store "$REDIS_URL" --key-prefix -h --trade-window 3 \
+  --output h.h5 --no-mirror
+expect_grep 'RESULT: OK' last.out
+expect_rc 0 "$FINSIM_BIN" run --store "$REDIS_URL" -h
+expect_grep '^usage: .*finsim run' last.out
 finish

@@ -115,10 +115,18 @@ int cmd_screen(int argc, char **argv)
     screen_cfg_t c;
     opt_sources_t src;
     int rank, nranks;
-    fs_mpi_world(&rank, &nranks);
+    fs_mpi_peek(&rank, &nranks); /* --help needs no MPI */
     int ret = screen_setup(argc, argv, rank, nranks, &c, &src);
     if (ret >= 0)
         return ret;
+    fs_mpi_world(&rank, &nranks);
+    if (nranks > 1 && c.make_quotes) { /* MPI started only now: screen_setup saw one rank */
+        if (rank == 0)
+            fs_error("screen: --make-quotes runs in one process; start it without mpirun");
+        free(c.market_src);
+        opts_sources_free(&src);
+        return FS_EXIT_USAGE;
+    }
     screen_secrets_t secrets = {NULL, NULL};
     screen_job_t *j = screen_job_new(&c, rank, nranks);
     int st = JOB_OK;

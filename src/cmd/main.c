@@ -22,11 +22,14 @@ static int needs_mpi(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (!needs_mpi(argc, argv))
-        return finsim_main(argc, argv);
-    int provided;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    int provided, up = 0, down = 0;
+    if (needs_mpi(argc, argv))
+        MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     int rc = finsim_main(argc, argv);
-    MPI_Finalize();
+    /* a command that needed MPI after all started it (fs_mpi_world) */
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down)
+        MPI_Finalize();
     return rc;
 }

@@ -229,9 +229,10 @@ int cmd_run(int argc, char **argv)
     run_sources_t rs;
     char *password;
     int rank, nranks, code;
-    fs_mpi_world(&rank, &nranks);
+    fs_mpi_peek(&rank, &nranks); /* --help needs no MPI */
     if (run_options(argc, argv, rank, &c, &rs, &password, &code))
         return code;
+    fs_mpi_world(&rank, &nranks);
 
     job_t *job = NULL;
     char *cmdline = join_argv(argc, argv);
