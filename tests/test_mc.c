@@ -585,6 +585,56 @@ static void t_seeds_and_ids_differ(void **state)
 }
 
 /* paths comes from the options when set, else from the trade's trials. */
+/* The input fingerprint names the build (issue "second hardening round",
+ * case 1): finsim version, kernel version and floating-point flavour each
+ * change it, so --resume never mixes results of two builds; and a result's
+ * digest changes with any of its figures. */
+static void t_fingerprint_build(void **state)
+{
+    trade_t t = base_trade(4);
+    mc_opts_t o;
+    mc_opts_default(&o);
+    o.algo = MC_DELTAVEGA;
+    const mc_build_t b = mc_build_this();
+    assert_string_equal(b.flavour, mc_fp_flavour());
+    assert_int_equal(b.kernel_version, MC_KERNEL_VERSION);
+    const uint64_t h = mc_inputs_hash(&o, &t);
+    assert_true(h == mc_inputs_hash_build(&o, &t, &b));
+    mc_build_t x = b;
+    x.version = "0.0.9";
+    assert_true(mc_inputs_hash_build(&o, &t, &x) != h);
+    x = b;
+    x.kernel_version = b.kernel_version + 1;
+    assert_true(mc_inputs_hash_build(&o, &t, &x) != h);
+    x = b;
+    x.flavour = strcmp(b.flavour, "nofma-portable") ? "nofma-portable" : "fma-native";
+    assert_true(mc_inputs_hash_build(&o, &t, &x) != h);
+
+    mc_work_t *w = mc_work_new();
+    result_t r = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 1, 100, w);
+    assert_true(r.inputs == mc_inputs_hash(&(mc_opts_t){.algo = MC_DELTAVEGA, .seed = 1, .paths = 100}, &t));
+    result_seal(&r);
+    assert_true(r.digest != 0 && r.digest == result_digest(&r));
+    double *fig[] = {&r.pv, &r.pv_stderr, &r.delta, &r.delta_stderr, &r.vega, &r.vega_stderr};
+    for (int i = 0; i < 6; i++) {
+        result_t e = r;
+        double *f = (double *)((char *)&e + ((char *)fig[i] - (char *)&r));
+        *f = 123.0;
+        assert_true(result_digest(&e) != r.digest);
+    }
+    result_t e = r;
+    e.status = 1;
+    assert_true(result_digest(&e) != r.digest);
+    e = r;
+    e.inputs ^= 1;
+    assert_true(result_digest(&e) != r.digest);
+    e = r;
+    e.rank = 7;
+    e.compute_s = 99.0;
+    assert_true(result_digest(&e) == r.digest); /* not figures */
+    mc_work_free(w);
+}
+
 static void t_paths_and_names(void **state)
 {
     trade_t t = base_trade(40);
@@ -770,6 +820,7 @@ int main(void)
         cmocka_unit_test(t_order_and_reuse),
         cmocka_unit_test(t_seeds_and_ids_differ),
         cmocka_unit_test(t_paths_and_names),
+        cmocka_unit_test(t_fingerprint_build),
         cmocka_unit_test(t_injected_failure),
         cmocka_unit_test(t_synthetic),
         cmocka_unit_test(t_nomem),

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "finsim/base/config_build.h"
 #include "finsim/trade/rng.h"
 #include "finsim/base/util.h"
 #include "mc_kernel.h"
@@ -236,15 +237,37 @@ static uint64_t dbits(double d)
     return u;
 }
 
+/* 64-bit hash of a string (FNV-1a, then mixed). */
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return fs_mix64(h);
+}
+
+mc_build_t mc_build_this(void)
+{
+    mc_build_t b = {FINSIM_VERSION, MC_KERNEL_VERSION, mc_fp_flavour()};
+    return b;
+}
+
 uint64_t mc_inputs_hash(const mc_opts_t *o, const trade_t *t)
+{
+    const mc_build_t b = mc_build_this();
+    return mc_inputs_hash_build(o, t, &b);
+}
+
+uint64_t mc_inputs_hash_build(const mc_opts_t *o, const trade_t *t, const mc_build_t *b)
 {
     const int64_t paths = o->algo == MC_SYNTHETIC ? 0 : o->paths > 0 ? o->paths : t->trials;
     const uint64_t v[] = {o->seed, (uint64_t)o->algo, (uint64_t)o->kernel, (uint64_t)paths,
                           (uint64_t)t->id, dbits(t->fx1), dbits(t->drift), dbits(t->maturity),
                           (uint64_t)(uint32_t)t->t_steps, (uint64_t)(uint32_t)t->trials, dbits(t->ro),
                           dbits(t->v), dbits(t->sigma1), (uint64_t)t->warrants_no,
-                          dbits(t->notional_per_warr), dbits(t->strike)};
-    uint64_t h = 0x66696e73696d3031ULL; /* "finsim01" */
+                          dbits(t->notional_per_warr), dbits(t->strike), str_hash(b->version),
+                          (uint64_t)b->kernel_version, str_hash(b->flavour)};
+    uint64_t h = 0x66696e73696d3032ULL; /* "finsim02" */
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         h = fs_mix64(h ^ v[i]);
     return h ? h : 1; /* 0 means "not priced" */

@@ -111,6 +111,7 @@
 
 #include <gsl/gsl_randist.h>
 
+#include "finsim/base/config_build.h"
 #include "finsim/base/util.h"
 
 #define L MC_LANES
@@ -125,6 +126,21 @@
 #else
 #define MC_FMA(x, y, z) ((x) * (y) + (z))
 #endif
+
+/* See mc.h. Decided by the same macros as MC_FMA, in this file, so that it
+ * names the arithmetic the kernels were really compiled with. */
+const char *mc_fp_flavour(void)
+{
+#if defined(FP_FAST_FMA) && FINSIM_NATIVE
+    return "fma-native";
+#elif defined(FP_FAST_FMA)
+    return "fma-portable";
+#elif FINSIM_NATIVE
+    return "nofma-native";
+#else
+    return "nofma-portable";
+#endif
+}
 
 /* ==== inline vector math ================================================== */
 
