@@ -635,6 +635,47 @@ static void t_fingerprint_build(void **state)
     mc_work_free(w);
 }
 
+/* Every figure of a priced trade is finite, or the trade fails (issue
+ * "second hardening round", cases 2 and 4): a PV that overflows, or a
+ * standard error that cannot be had, is FS_E_NUMERIC with NaN figures; a
+ * --paths override over the paths x t_steps work limit is FS_E_TOO_LARGE
+ * before any work. mc_work_why says why. */
+static void t_nonfinite_and_work_limit(void **state)
+{
+    mc_work_t *w = mc_work_new();
+    trade_t t = base_trade(1);
+    t.strike = 1e-300;
+    t.warrants_no = 1000000000000LL;
+    t.notional_per_warr = 1e12;
+    for (int a = 0; a < 2; a++) {
+        for (int k = 0; k < 2; k++) {
+            result_t r = price(&t, (mc_algo_t)a, (mc_kernel_t)k, 1, 100, w);
+            assert_int_equal(r.status, FS_E_NUMERIC);
+            assert_true(isnan(r.pv) && isnan(r.pv_stderr) && isnan(r.delta) && isnan(r.vega));
+            assert_non_null(strstr(mc_work_why(w), "pv is inf"));
+        }
+    }
+    t = base_trade(1);
+    result_t r = price(&t, MC_PVONLY, MC_KERNEL_FAST, 1, 2, w); /* one pair: no SE */
+    assert_int_equal(r.status, FS_E_NUMERIC);
+    assert_non_null(strstr(mc_work_why(w), "pv_stderr is nan"));
+    r = price(&t, MC_PVONLY, MC_KERNEL_FAST, 1, 3, w);
+    assert_int_equal(r.status, FS_OK);
+    assert_string_equal(mc_work_why(w), "");
+    t.sigma1 = 0.0; /* vega not defined: NaN by definition, still priced */
+    r = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 1, 100, w);
+    assert_int_equal(r.status, FS_OK);
+    assert_true(isnan(r.vega) && isfinite(r.delta) && isfinite(r.delta_stderr));
+
+    t = base_trade(1);
+    t.t_steps = 100000;
+    r = price(&t, MC_PVONLY, MC_KERNEL_FAST, 1, 20001, w);
+    assert_int_equal(r.status, FS_E_TOO_LARGE);
+    assert_int_equal(r.paths, 0);
+    assert_non_null(strstr(mc_work_why(w), "--paths 20001 x t_steps 100000 = 2000100000 exceeds the limit"));
+    mc_work_free(w);
+}
+
 static void t_paths_and_names(void **state)
 {
     trade_t t = base_trade(40);
@@ -821,6 +862,7 @@ int main(void)
         cmocka_unit_test(t_seeds_and_ids_differ),
         cmocka_unit_test(t_paths_and_names),
         cmocka_unit_test(t_fingerprint_build),
+        cmocka_unit_test(t_nonfinite_and_work_limit),
         cmocka_unit_test(t_injected_failure),
         cmocka_unit_test(t_synthetic),
         cmocka_unit_test(t_nomem),

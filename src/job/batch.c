@@ -135,7 +135,7 @@ static int batch_price(job_t *s, size_t n, int resume)
                 return fs_seterr(s->err, sizeof(s->err), "injected failure");
             }
             if (r->status != FS_OK)
-                log_failure(s, r, fs_status_name(r->status));
+                log_failure(s, r, *mc_work_why(s->work) ? mc_work_why(s->work) : fs_status_name(r->status));
             s->tel.paths += r->paths;
         }
         result_seal(r);

@@ -77,10 +77,17 @@ typedef struct mc_work mc_work_t;
 mc_work_t *mc_work_new(void);
 void mc_work_free(mc_work_t *w); /* accepts NULL */
 
+/* Why the last mc_price on w failed with FS_E_NUMERIC or FS_E_TOO_LARGE
+ * ("" otherwise). */
+const char *mc_work_why(const mc_work_t *w);
+
 /* Price trade t (already validated) into r. r->rank is left as is; every
  * other field is set. Returns r->status: FS_OK, FS_E_INJECTED when failure
  * injection picked this trade, FS_E_NOMEM when scratch memory could not be
- * allocated. Deterministic: depends only on (*t, *o) and never on w's
+ * allocated, FS_E_TOO_LARGE when a --paths override (o->paths) times
+ * t->t_steps exceeds TRADE_MAX_WORK (the limit trade validation applies to
+ * trials x t_steps), FS_E_NUMERIC when a computed figure (PV, a Greek or a standard
+ * error) is not finite (all figures NaN then; mc_work_why says which). Deterministic: depends only on (*t, *o) and never on w's
  * history. */
 int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r);
 
