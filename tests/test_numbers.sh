@@ -3,6 +3,8 @@
 #  2. a trade whose PV overflows (strike 1e-300, notional and warrants 1e12)
 #     fails with status 13 (numeric), counted as failed, exit 1: in
 #     `finsim price` and in `finsim run` (trade file store, 2 ranks);
+#  3. `screen --paths 2` (one antithetic pair: no standard error) selects
+#     nothing: every trade fails "numeric", none with z = inf;
 #  4. --paths times a trade's t_steps over the 2e9 work limit of trade
 #     validation fails that trade with status 5 (too-large) and says why,
 #     at once (a 60 s ceiling bounds the old behaviour: pricing 10^12
@@ -52,4 +54,17 @@ expect_grep '^1,0,[0-9]' "$T/last.out"
 expect_grep '^2,5,,' "$T/last.out"
 expect_grep 'trade 0000000002: --paths 20001 x t_steps 100000 = 2000100000 exceeds the limit' "$T/last.err"
 
+# ---- 3: screen with one antithetic pair per trade: no SE, nothing selected
+expect_rc 0 "$F" generate --trades 20 --seed 11 --store "$T/g.h5"
+expect_rc 0 "$F" screen --make-quotes "$T/q.csv" --store "$T/g.h5" --paths 1000 --seed 5 --quote-noise 0.05
+expect_rc 1 "$F" screen --store "$T/g.h5" --quotes "$T/q.csv" --paths 2 --seed 5 --min-edge 0 --min-z 0 \
+  --csv "$T/s.csv" --output "$T/s.h5"
+expect_grep '20 joined, 0 unquoted, 0 orphan quotes, 20 failed, .* 0 selected' "$T/last.err"
+expect_grep 'pv_stderr is nan, not a finite number: too few paths for a standard error' "$T/last.err"
+[ "$(wc -l < "$T/s.csv")" = 1 ] || { echo "FAIL: signals selected without a standard error:"; cat "$T/s.csv"; exit 1; }
+expect_no_grep 'nan|inf' "$T/s.csv"
+# with 3 paths (two pairs) there is an SE and the screen works
+expect_rc 0 "$F" screen --store "$T/g.h5" --quotes "$T/q.csv" --paths 3 --seed 5 --min-edge 0 --min-z 0 \
+  --csv "$T/s3.csv"
+expect_no_grep 'nan|inf' "$T/s3.csv"
 finish
