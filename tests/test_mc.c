@@ -453,6 +453,58 @@ static void t_antithetic_se_honest(void **state)
     mc_work_free(w);
 }
 
+/* Delta and vega standard errors are honest run by run, near the barrier too
+ * (issue: "second hardening round", case 5). Over SEEDS seeds at the trade's
+ * own 10,000 paths, for generated trade 2 of seed 1 (spot 15 % above the
+ * strike; with the exact knock-out in the bumped scenarios 17.5 % of its
+ * vega intervals missed) and the same trade with the strike at 0.97 spot:
+ *  - 95 % intervals r +- 1.96 SE miss the mean of a 2,000,000-path run in
+ *    2-9 % of the seeds. The count is Binomial(200, 0.05) when the errors
+ *    are honest: mean 10, sd 3.1, so 4..18 is about +-2.6 sd;
+ *  - the spread of the estimates over the seeds matches the mean reported
+ *    SE: sd / mean(SE) in [0.75, 1.33]. For normal estimates the sample sd
+ *    of 200 has a relative sd of 1/sqrt(398) = 5 %; the bound leaves room
+ *    for the SEs' own noise and heavier tails (3-6 sd).
+ * The PV is checked alike (it never had the problem). */
+static void t_greek_se_honest(void **state)
+{
+    enum { SEEDS = 200 };
+    mc_work_t *w = mc_work_new();
+    for (int v = 0; v < 2; v++) {
+        trade_t t = base_trade(2);
+        if (v == 1)
+            t.strike = 0.97 * t.fx1;
+        result_t hi = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 999999, 2000000, w);
+        const double mean[3] = {hi.pv, hi.delta, hi.vega};
+        double sum[3] = {0}, sum2[3] = {0}, sse[3] = {0};
+        int miss[3] = {0};
+        for (int i = 0; i < SEEDS; i++) {
+            result_t r = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 5000 + (uint64_t)i, 0, w);
+            const double x[3] = {r.pv, r.delta, r.vega};
+            const double se[3] = {r.pv_stderr, r.delta_stderr, r.vega_stderr};
+            for (int k = 0; k < 3; k++) {
+                assert_true(isfinite(x[k]) && se[k] > 0.0);
+                sum[k] += x[k];
+                sum2[k] += x[k] * x[k];
+                sse[k] += se[k];
+                miss[k] += fabs(x[k] - mean[k]) > 1.96 * se[k];
+            }
+        }
+        static const char *const names[3] = {"pv", "delta", "vega"};
+        for (int k = 0; k < 3; k++) {
+            double m = sum[k] / SEEDS, sd = sqrt((sum2[k] - SEEDS * m * m) / (SEEDS - 1));
+            double ratio = sd / (sse[k] / SEEDS);
+            print_message("trade 2%s %s: %d of %d intervals miss, sd/mean SE %.3f\n",
+                          v ? " (strike 0.97 spot)" : "", names[k], miss[k], SEEDS, ratio);
+            if (!(miss[k] >= 4 && miss[k] <= 18 && ratio >= 0.75 && ratio <= 1.33))
+                fail_msg("trade 2%s %s: %d of %d 95 %% intervals miss the %.8g of 2e6 paths "
+                         "(want 4..18); sd of the estimates / mean SE = %.3f (want 0.75..1.33)",
+                         v ? " (strike 0.97 spot)" : "", names[k], miss[k], SEEDS, mean[k], ratio);
+        }
+    }
+    mc_work_free(w);
+}
+
 /* ==== reproducibility ======================================================= */
 
 /* Results are bitwise the same for every block size, and the staged kernel
@@ -533,6 +585,97 @@ static void t_seeds_and_ids_differ(void **state)
 }
 
 /* paths comes from the options when set, else from the trade's trials. */
+/* The input fingerprint names the build (issue "second hardening round",
+ * case 1): finsim version, kernel version and floating-point flavour each
+ * change it, so --resume never mixes results of two builds; and a result's
+ * digest changes with any of its figures. */
+static void t_fingerprint_build(void **state)
+{
+    trade_t t = base_trade(4);
+    mc_opts_t o;
+    mc_opts_default(&o);
+    o.algo = MC_DELTAVEGA;
+    const mc_build_t b = mc_build_this();
+    assert_string_equal(b.flavour, mc_fp_flavour());
+    assert_int_equal(b.kernel_version, MC_KERNEL_VERSION);
+    const uint64_t h = mc_inputs_hash(&o, &t);
+    assert_true(h == mc_inputs_hash_build(&o, &t, &b));
+    mc_build_t x = b;
+    x.version = "0.0.9";
+    assert_true(mc_inputs_hash_build(&o, &t, &x) != h);
+    x = b;
+    x.kernel_version = b.kernel_version + 1;
+    assert_true(mc_inputs_hash_build(&o, &t, &x) != h);
+    x = b;
+    x.flavour = strcmp(b.flavour, "nofma-portable") ? "nofma-portable" : "fma-native";
+    assert_true(mc_inputs_hash_build(&o, &t, &x) != h);
+
+    mc_work_t *w = mc_work_new();
+    result_t r = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 1, 100, w);
+    assert_true(r.inputs == mc_inputs_hash(&(mc_opts_t){.algo = MC_DELTAVEGA, .seed = 1, .paths = 100}, &t));
+    result_seal(&r);
+    assert_true(r.digest != 0 && r.digest == result_digest(&r));
+    double *fig[] = {&r.pv, &r.pv_stderr, &r.delta, &r.delta_stderr, &r.vega, &r.vega_stderr};
+    for (int i = 0; i < 6; i++) {
+        result_t e = r;
+        double *f = (double *)((char *)&e + ((char *)fig[i] - (char *)&r));
+        *f = 123.0;
+        assert_true(result_digest(&e) != r.digest);
+    }
+    result_t e = r;
+    e.status = 1;
+    assert_true(result_digest(&e) != r.digest);
+    e = r;
+    e.inputs ^= 1;
+    assert_true(result_digest(&e) != r.digest);
+    e = r;
+    e.rank = 7;
+    e.compute_s = 99.0;
+    assert_true(result_digest(&e) == r.digest); /* not figures */
+    mc_work_free(w);
+}
+
+/* Every figure of a priced trade is finite, or the trade fails (issue
+ * "second hardening round", cases 2 and 4): a PV that overflows, or a
+ * standard error that cannot be had, is FS_E_NUMERIC with NaN figures; a
+ * --paths override over the paths x t_steps work limit is FS_E_TOO_LARGE
+ * before any work. mc_work_why says why. */
+static void t_nonfinite_and_work_limit(void **state)
+{
+    mc_work_t *w = mc_work_new();
+    trade_t t = base_trade(1);
+    t.strike = 1e-300;
+    t.warrants_no = 1000000000000LL;
+    t.notional_per_warr = 1e12;
+    for (int a = 0; a < 2; a++) {
+        for (int k = 0; k < 2; k++) {
+            result_t r = price(&t, (mc_algo_t)a, (mc_kernel_t)k, 1, 100, w);
+            assert_int_equal(r.status, FS_E_NUMERIC);
+            assert_true(isnan(r.pv) && isnan(r.pv_stderr) && isnan(r.delta) && isnan(r.vega));
+            assert_non_null(strstr(mc_work_why(w), "pv is inf"));
+        }
+    }
+    t = base_trade(1);
+    result_t r = price(&t, MC_PVONLY, MC_KERNEL_FAST, 1, 2, w); /* one pair: no SE */
+    assert_int_equal(r.status, FS_E_NUMERIC);
+    assert_non_null(strstr(mc_work_why(w), "pv_stderr is nan"));
+    r = price(&t, MC_PVONLY, MC_KERNEL_FAST, 1, 3, w);
+    assert_int_equal(r.status, FS_OK);
+    assert_string_equal(mc_work_why(w), "");
+    t.sigma1 = 0.0; /* vega not defined: NaN by definition, still priced */
+    r = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 1, 100, w);
+    assert_int_equal(r.status, FS_OK);
+    assert_true(isnan(r.vega) && isfinite(r.delta) && isfinite(r.delta_stderr));
+
+    t = base_trade(1);
+    t.t_steps = 100000;
+    r = price(&t, MC_PVONLY, MC_KERNEL_FAST, 1, 20001, w);
+    assert_int_equal(r.status, FS_E_TOO_LARGE);
+    assert_int_equal(r.paths, 0);
+    assert_non_null(strstr(mc_work_why(w), "--paths 20001 x t_steps 100000 = 2000100000 exceeds the limit"));
+    mc_work_free(w);
+}
+
 static void t_paths_and_names(void **state)
 {
     trade_t t = base_trade(40);
@@ -713,10 +856,13 @@ int main(void)
         cmocka_unit_test(t_reference_values),
         cmocka_unit_test(t_common_random_numbers),
         cmocka_unit_test(t_antithetic_se_honest),
+        cmocka_unit_test(t_greek_se_honest),
         cmocka_unit_test(t_block_invariance),
         cmocka_unit_test(t_order_and_reuse),
         cmocka_unit_test(t_seeds_and_ids_differ),
         cmocka_unit_test(t_paths_and_names),
+        cmocka_unit_test(t_fingerprint_build),
+        cmocka_unit_test(t_nonfinite_and_work_limit),
         cmocka_unit_test(t_injected_failure),
         cmocka_unit_test(t_synthetic),
         cmocka_unit_test(t_nomem),

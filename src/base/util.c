@@ -29,6 +29,7 @@ static const char *const status_names[] = {
     [FS_E_STORE] = "store",
     [FS_E_NOMEM] = "no-memory",
     [FS_E_ID_MISMATCH] = "id-mismatch",
+    [FS_E_NUMERIC] = "numeric",
 };
 
 const char *fs_status_name(int status)

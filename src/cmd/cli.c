@@ -295,7 +295,10 @@ static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
         result_fail(&r, t->id, status, 0);
     } else {
         mc_price(t, c->mo, c->work, &r);
-        if (r.status != FS_OK)
+        if (*mc_work_why(c->work))
+            fs_error("%s: trade %010lld: %s (%s)", c->file, (long long)t->id, mc_work_why(c->work),
+                     fs_status_name(r.status));
+        else if (r.status != FS_OK)
             fs_error("%s: trade %010lld: %s", c->file, (long long)t->id, fs_status_name(r.status));
     }
     if (r.status == FS_OK)

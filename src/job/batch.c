@@ -76,8 +76,11 @@ static int batch_fetch(job_t *s, size_t n, int resume)
 }
 
 /* --resume: keep the mirrored results whose inputs match the trade as it
- * is now (into s->res); count the good ones of other inputs as stale.
- * Returns how many were kept. */
+ * is now and this build (finsim version, kernel version, floating-point
+ * flavour: mc_inputs_hash) and whose figures still match the digest they
+ * carry (into s->res). The good ones that fail either check are stale
+ * and priced again; a mirror written before digests existed has none and
+ * is always stale. Returns how many were kept. */
 static size_t batch_take_mirror(job_t *s, size_t n)
 {
     size_t kept = 0;
@@ -87,13 +90,14 @@ static size_t batch_take_mirror(job_t *s, size_t n)
         const result_t *p = &s->prev[i];
         const trade_slot_t *sl = &s->slots[i];
         int ok = sl->status == FS_OK && p->trade_id == s->ids[i] && p->status == FS_OK &&
-                 p->inputs != 0 && p->inputs == mc_inputs_hash(&s->cfg->mo, &sl->trade);
+                 p->inputs != 0 && p->inputs == mc_inputs_hash(&s->cfg->mo, &sl->trade) &&
+                 p->digest != 0 && p->digest == result_digest(p);
         s->found[i] = ok;
         if (ok) {
             s->res[i] = *p;
             kept++;
         } else if (p->status == FS_OK) {
-            s->tel.stale++; /* a good result, but of other inputs */
+            s->tel.stale++; /* a good result, but of other inputs or altered */
         }
     }
     return kept;
@@ -131,9 +135,10 @@ static int batch_price(job_t *s, size_t n, int resume)
                 return fs_seterr(s->err, sizeof(s->err), "injected failure");
             }
             if (r->status != FS_OK)
-                log_failure(s, r, fs_status_name(r->status));
+                log_failure(s, r, *mc_work_why(s->work) ? mc_work_why(s->work) : fs_status_name(r->status));
             s->tel.paths += r->paths;
         }
+        result_seal(r);
     }
     s->compute_s += fs_now() - t0;
     return 0;

@@ -126,12 +126,14 @@ static void gather(job_t *s, totals_t *t)
 static int finish_output(job_t *s, const totals_t *t, const char *config, double *finish_s)
 {
     const run_cfg_t *c = s->cfg;
-    char seeds[32], pathss[32], rankss[16], ntr[32], nfail[32], err[512];
+    char seeds[32], pathss[32], rankss[16], ntr[32], nfail[32], nstale[32], kver[16], err[512];
     snprintf(seeds, sizeof(seeds), "%llu", (unsigned long long)c->mo.seed);
     snprintf(pathss, sizeof(pathss), "%lld", (long long)c->mo.paths);
     snprintf(rankss, sizeof(rankss), "%d", s->nranks);
     snprintf(ntr, sizeof(ntr), "%lld", (long long)s->total);
     snprintf(nfail, sizeof(nfail), "%lld", (long long)t->failed);
+    snprintf(nstale, sizeof(nstale), "%lld", (long long)t->stale);
+    snprintf(kver, sizeof(kver), "%d", MC_KERNEL_VERSION);
     const h5out_attr_t attrs[] = {
         {"finsim_version", FINSIM_VERSION},
         {"command_line", s->cmdline},
@@ -147,6 +149,9 @@ static int finish_output(job_t *s, const totals_t *t, const char *config, double
         {"checksum", t->sums},
         {"trades", ntr},
         {"failed", nfail},
+        {"stale", nstale},
+        {"kernel_version", kver},
+        {"fp_flavour", mc_fp_flavour()},
     };
     double tw = fs_now();
     int frc = h5out_finish(s->out, t->tel, s->nranks, attrs, (int)(sizeof(attrs) / sizeof(attrs[0])), t->checksum,
@@ -218,7 +223,8 @@ static int print_report(job_t *s, const totals_t *t, double wall, int status)
            (long long)t->priced, (long long)t->failed, (long long)t->skipped);
     if (t->stale)
         printf("stale mirror   : %lld mirrored results were for other inputs (seed, algorithm, kernel,\n"
-               "                 paths or trade fields) and were priced again\n", (long long)t->stale);
+               "                 paths, trade fields or finsim build) or did not match their digest,\n"
+               "                 and were priced again\n", (long long)t->stale);
     print_phases(t, s->nranks);
     print_performance(s, t, wall);
     printf("output         : %s%s\n", c->output, c->h5_collective ? " (collective MPI-IO writes)" : "");

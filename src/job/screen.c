@@ -303,7 +303,9 @@ static int screen_apply_market(const mkt_data_t *d, const mkt_quote_t *q, trade_
 }
 
 /* Price one trade per warrant: model value and its standard error. Returns
- * FS_OK or a status (FS_E_DOMAIN when warrantsNo is 0). */
+ * FS_OK or a status (FS_E_DOMAIN when warrantsNo is 0; FS_E_NUMERIC when the
+ * value or its standard error is not finite: a NaN error is no confidence,
+ * never an infinite z-score). */
 static int screen_price_per_warrant(const trade_t *t, const mc_opts_t *mo, mc_work_t *w, double *mv, double *se)
 {
     result_t r;
@@ -314,7 +316,7 @@ static int screen_price_per_warrant(const trade_t *t, const mc_opts_t *mo, mc_wo
         return st;
     *mv = r.pv / (double)t->warrants_no;
     *se = r.pv_stderr / (double)t->warrants_no;
-    return FS_OK;
+    return isfinite(*mv) && isfinite(*se) ? FS_OK : FS_E_NUMERIC;
 }
 
 /* Append a signal to j->sig. */
@@ -344,6 +346,10 @@ static int screen_cb(screen_job_t *j, trade_slot_t *slot, const mkt_quote_t *q)
         st = screen_price_per_warrant(&slot->trade, &j->c->mo, j->work, &mv, &se);
         if (st == FS_E_DOMAIN)
             snprintf(msg, sizeof(msg), "warrantsNo is 0: no value per warrant");
+        else if (*mc_work_why(j->work))
+            snprintf(msg, sizeof(msg), "%s", mc_work_why(j->work));
+        else if (st == FS_E_NUMERIC)
+            snprintf(msg, sizeof(msg), "model value or its standard error is not finite");
         else if (st != FS_OK)
             snprintf(msg, sizeof(msg), "pricing failed");
     }

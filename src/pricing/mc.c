@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "finsim/base/config_build.h"
 #include "finsim/trade/rng.h"
 #include "finsim/base/util.h"
 #include "mc_kernel.h"
@@ -24,7 +25,37 @@ struct mc_work {
     int delayed;             /* synthetic: the start delay has been slept */
     unsigned char *mem;      /* synthetic: memory held and touched */
     size_t mem_len;          /* bytes in mem */
+    char why[160];           /* why the last trade failed FS_E_NUMERIC or
+                              * FS_E_TOO_LARGE ("" otherwise) */
 };
+
+const char *mc_work_why(const mc_work_t *w)
+{
+    return w->why;
+}
+
+/* FS_OK when every figure e holds is finite, else FS_E_NUMERIC with the
+ * first offender named in why. Figures not computed (Greeks of pvonly, vega
+ * of sigma1 = 0) are NaN by definition and not checked. */
+static int check_finite(const mc_estimate_t *e, int greeks, int vega, char *why, size_t len)
+{
+    const struct {
+        const char *name;
+        double v;
+        int on;
+    } f[] = {{"pv", e->pv, 1},          {"pv_stderr", e->pv_se, 1},  {"delta", e->delta, greeks},
+             {"delta_stderr", e->delta_se, greeks}, {"vega", e->vega, vega}, {"vega_stderr", e->vega_se, vega}};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (!f[i].on || isfinite(f[i].v))
+            continue;
+        const char *hint = isnan(f[i].v) && strstr(f[i].name, "stderr")
+                               ? "too few paths for a standard error (at least 3 for the fast kernel, 2 for the reference)"
+                               : "the figures overflow the double range (notional, warrants and 1/strike too large together)";
+        snprintf(why, len, "%s is %g, not a finite number: %s", f[i].name, f[i].v, hint);
+        return FS_E_NUMERIC;
+    }
+    return FS_OK;
+}
 
 /* Defaults: pvonly on the fast kernel, seed 1, paths from each trade, no
  * synthetic work, no injected failures. Cannot fail. */
@@ -178,6 +209,7 @@ int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
         w->delayed = 1;
     }
     const double t0 = fs_now();
+    w->why[0] = '\0';
     if (mc_injected_failure(o, t->id)) {
         result_fail(r, t->id, FS_E_INJECTED, rank);
         return r->status;
@@ -204,6 +236,13 @@ int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
 
     const int greeks = o->algo == MC_DELTAVEGA;
     const int64_t n = o->paths > 0 ? o->paths : t->trials;
+    /* the work limit of trade validation holds for a --paths override too */
+    if (o->paths > 0 && (o->paths > TRADE_MAX_TRIALS || o->paths * (int64_t)t->t_steps > TRADE_MAX_WORK)) {
+        snprintf(w->why, sizeof(w->why), "--paths %lld x t_steps %d = %lld exceeds the limit %lld (paths x t_steps)",
+                 (long long)o->paths, (int)t->t_steps, (long long)o->paths * t->t_steps, TRADE_MAX_WORK);
+        result_fail(r, t->id, FS_E_TOO_LARGE, rank);
+        return r->status;
+    }
     mc_model_t m;
     mc_estimate_t e;
     mc_model_init(&m, t);
@@ -216,6 +255,11 @@ int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
             result_fail(r, t->id, st, rank);
             return r->status;
         }
+    }
+    if (check_finite(&e, greeks, greeks && t->sigma1 > 0.0, w->why, sizeof(w->why)) != FS_OK) {
+        result_fail(r, t->id, FS_E_NUMERIC, rank);
+        r->compute_s = fs_now() - t0;
+        return r->status;
     }
     r->pv = e.pv;
     r->pv_stderr = e.pv_se;
@@ -236,15 +280,37 @@ static uint64_t dbits(double d)
     return u;
 }
 
+/* 64-bit hash of a string (FNV-1a, then mixed). */
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return fs_mix64(h);
+}
+
+mc_build_t mc_build_this(void)
+{
+    mc_build_t b = {FINSIM_VERSION, MC_KERNEL_VERSION, mc_fp_flavour()};
+    return b;
+}
+
 uint64_t mc_inputs_hash(const mc_opts_t *o, const trade_t *t)
+{
+    const mc_build_t b = mc_build_this();
+    return mc_inputs_hash_build(o, t, &b);
+}
+
+uint64_t mc_inputs_hash_build(const mc_opts_t *o, const trade_t *t, const mc_build_t *b)
 {
     const int64_t paths = o->algo == MC_SYNTHETIC ? 0 : o->paths > 0 ? o->paths : t->trials;
     const uint64_t v[] = {o->seed, (uint64_t)o->algo, (uint64_t)o->kernel, (uint64_t)paths,
                           (uint64_t)t->id, dbits(t->fx1), dbits(t->drift), dbits(t->maturity),
                           (uint64_t)(uint32_t)t->t_steps, (uint64_t)(uint32_t)t->trials, dbits(t->ro),
                           dbits(t->v), dbits(t->sigma1), (uint64_t)t->warrants_no,
-                          dbits(t->notional_per_warr), dbits(t->strike)};
-    uint64_t h = 0x66696e73696d3031ULL; /* "finsim01" */
+                          dbits(t->notional_per_warr), dbits(t->strike), str_hash(b->version),
+                          (uint64_t)b->kernel_version, str_hash(b->flavour)};
+    uint64_t h = 0x66696e73696d3032ULL; /* "finsim02" */
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         h = fs_mix64(h ^ v[i]);
     return h ? h : 1; /* 0 means "not priced" */

@@ -65,7 +65,10 @@
  * Common random numbers cut the Greeks' SEs 35-70x against independent
  * streams on typical trades; near the barrier a 1 % fx1 bump flips knock-outs,
  * which no common numbers cancel, and the gain for delta falls to 1.1-2x
- * (the reference kernel's too).
+ * (the reference kernel's too). Those flips are rare events that made the
+ * Greeks' SEs dishonest run by run, so the bumped scenarios (never the
+ * base) use a smoothed knock-out (mc_smooth_weight, DESIGN.md "Greeks near
+ * the barrier"): both kernels, same weights.
  *
  * Vector math. The hot loops are fixed-width (MC_LANES = 8) `omp simd` loops
  * with no calls: exp and log are inline (<= 1 ulp, tested against libm).
@@ -108,6 +111,7 @@
 
 #include <gsl/gsl_randist.h>
 
+#include "finsim/base/config_build.h"
 #include "finsim/base/util.h"
 
 #define L MC_LANES
@@ -122,6 +126,21 @@
 #else
 #define MC_FMA(x, y, z) ((x) * (y) + (z))
 #endif
+
+/* See mc.h. Decided by the same macros as MC_FMA, in this file, so that it
+ * names the arithmetic the kernels were really compiled with. */
+const char *mc_fp_flavour(void)
+{
+#if defined(FP_FAST_FMA) && FINSIM_NATIVE
+    return "fma-native";
+#elif defined(FP_FAST_FMA)
+    return "fma-portable";
+#elif FINSIM_NATIVE
+    return "nofma-native";
+#else
+    return "nofma-portable";
+#endif
+}
 
 /* ==== inline vector math ================================================== */
 
@@ -204,6 +223,19 @@ static inline __attribute__((always_inline)) double mc_log(double x)
     return MC_FMA(e, 0x1.62e42fee00000p-1, MC_FMA(e, 0x1.a39ef35793c76p-33, lm));
 }
 
+/* Survival weight of a bumped scenario's path whose minimum log S lies
+ * u eps above log strike (u = (min - log K) ramp, ramp = 1/eps): 0 below
+ * -eps, 1 above eps, in between the integral of the fourth-order kernel
+ * K(u) = 15/32 (3 - 10 u^2 + 7 u^4) on [-1, 1]. K integrates to 1 and its
+ * second moment is 0, so the smoothing bias is of order eps^4 rather than
+ * the eps^2 of a linear ramp. */
+static inline __attribute__((always_inline)) double mc_smooth_weight(double u)
+{
+    u = u < -1.0 ? -1.0 : u > 1.0 ? 1.0 : u;
+    double u2 = u * u;
+    return 0.5 + (15.0 / 32.0) * u * (3.0 + u2 * (-10.0 / 3.0 + u2 * (7.0 / 5.0)));
+}
+
 /* ==== model constants =================================================== */
 
 /* See mc_kernel.h. */
@@ -225,6 +257,7 @@ void mc_model_init(mc_model_t *m, const trade_t *t)
     m->scale = (double)t->warrants_no * t->notional_per_warr * MC_PAYOFF_FACTOR;
     m->hfx = 0.01 * t->fx1;
     m->hv = 0.01 * t->sigma1;
+    m->eps0 = MC_SMOOTH_C * t->sigma1 * sqrt(t->maturity);
     double s0[MC_NSCEN] = {t->fx1, t->fx1 + m->hfx, t->fx1 - m->hfx, t->fx1, t->fx1};
     for (int k = 0; k < MC_NSCEN; k++) {
         m->ko0[k] = s0[k] < t->strike;
@@ -238,6 +271,24 @@ void mc_model_init(mc_model_t *m, const trade_t *t)
     }
     for (int k = 0; k < MC_NSCEN; k++)
         m->hdtc[k] = m->hdt * m->cv[k] * m->cv[k];
+    mc_model_set_paths(m, (int64_t)MC_SMOOTH_PATHS);
+}
+
+/* See mc_kernel.h. The width shrinks like n^(-1/5) (a kernel density
+ * bandwidth rule), so the Greeks converge to those of the exact knock-out as
+ * n grows. A scenario that starts close to the barrier gets at most
+ * MC_SMOOTH_KAPPA times its start distance: the minimum's density has
+ * structure on that scale, which the smoothing must not blur; a scenario
+ * knocked out at the start stays exact (it pays nothing). */
+void mc_model_set_paths(mc_model_t *m, int64_t n)
+{
+    double eps = m->eps0 * pow(MC_SMOOTH_PATHS / (double)(n > 0 ? n : 1), 0.2);
+    for (int k = 0; k < MC_NSCEN; k++) {
+        double dist = m->ls0 + m->dfx[k] - m->logk, ek = eps;
+        if (MC_SMOOTH_KAPPA * dist < ek)
+            ek = MC_SMOOTH_KAPPA * dist;
+        m->ramp[k] = k != MC_BASE && !m->ko0[k] && ek > 0.0 && isfinite(ek) ? 1.0 / ek : 0.0;
+    }
 }
 
 /* ==== estimators ========================================================== */
@@ -596,12 +647,25 @@ group_body(const mc_model_t *m, const uint32_t *st, size_t stride, const double 
         const double d = m->dfx[k];
         const int alive0 = !m->ko0[k];
         double *out = vals + (size_t)k * vstride;
+        if (!(m->ramp[k] > 0.0)) {
 #pragma omp simd
-        for (int l = 0; l < L; l++) {
-            double gp = invk - mc_exp(-(xp[l] + d)), gm = invk - mc_exp(-(xm[l] + d));
-            double yp = alive0 && np[l] + d >= logk && gp > 0.0 ? scale * gp : 0.0;
-            double ym = alive0 && nm[l] + d >= logk && gm > 0.0 ? scale * gm : 0.0;
-            out[l] = 0.5 * (yp + ym);
+            for (int l = 0; l < L; l++) {
+                double gp = invk - mc_exp(-(xp[l] + d)), gm = invk - mc_exp(-(xm[l] + d));
+                double yp = alive0 && np[l] + d >= logk && gp > 0.0 ? scale * gp : 0.0;
+                double ym = alive0 && nm[l] + d >= logk && gm > 0.0 ? scale * gm : 0.0;
+                out[l] = 0.5 * (yp + ym);
+            }
+        } else {
+            const double ramp = m->ramp[k];
+#pragma omp simd
+            for (int l = 0; l < L; l++) {
+                double gp = invk - mc_exp(-(xp[l] + d)), gm = invk - mc_exp(-(xm[l] + d));
+                double wp = mc_smooth_weight((np[l] + d - logk) * ramp);
+                double wm = mc_smooth_weight((nm[l] + d - logk) * ramp);
+                double yp = alive0 && gp > 0.0 ? scale * gp * wp : 0.0;
+                double ym = alive0 && gm > 0.0 ? scale * gm * wm : 0.0;
+                out[l] = 0.5 * (yp + ym);
+            }
         }
     }
 }
@@ -692,9 +756,12 @@ static int scratch_zbuf(mc_scratch_t *s, size_t n)
  * stream: at step t, draw 2t + 0 and 2t + 1. Lane start states come from
  * jumping 2T draws at a time, so the mapping is fixed whatever the block
  * size; the sums run in pair order. */
-int mc_kernel_fast(const mc_model_t *m, int64_t n, const gsl_rng *r, int greeks,
+int mc_kernel_fast(const mc_model_t *m0, int64_t n, const gsl_rng *r, int greeks,
                    mc_scratch_t *s, mc_estimate_t *e)
 {
+    mc_model_t mm = *m0;
+    mc_model_set_paths(&mm, n);
+    const mc_model_t *m = &mm;
     const int64_t np = n / 2 + n % 2; /* ceil(n/2) without overflow */
     const int bs = s->block > 0 ? s->block : MC_BLOCK_DEFAULT;
     if (scratch_lanes(s, bs))
@@ -767,14 +834,17 @@ void mc_kernel_reference(const mc_model_t *m, const trade_t *t, int64_t n, gsl_r
     const double v0[MC_NSCEN] = {t->sigma1, t->sigma1, t->sigma1, t->sigma1 + m->hv,
                                  t->sigma1 - m->hv};
     mc_stat_t spv = {0}, sdl = {0}, svg = {0};
+    mc_model_t mm = *m;
+    mc_model_set_paths(&mm, n);
 
     for (int64_t i = 0; i < n; i++) {
-        double s[MC_NSCEN], vol[MC_NSCEN], y[MC_NSCEN];
-        int ko[MC_NSCEN];
+        double s[MC_NSCEN], vol[MC_NSCEN], y[MC_NSCEN], smin[MC_NSCEN];
+        int ko[MC_NSCEN], ko0[MC_NSCEN];
         for (int j = 0; j < ns; j++) {
             s[j] = s0[j];
             vol[j] = v0[j];
-            ko[j] = s[j] < k;
+            ko[j] = ko0[j] = s[j] < k;
+            smin[j] = INFINITY;
         }
         for (int64_t st = 0; st < m->steps; st++) {
             double z1 = gsl_ran_gaussian_ziggurat(r, 1.0);
@@ -785,10 +855,18 @@ void mc_kernel_reference(const mc_model_t *m, const trade_t *t, int64_t n, gsl_r
                 s[j] *= ref_exp((drift - 0.5 * vol[j] * vol[j]) * dt + vol[j] * z1 * sdt);
                 if (s[j] < k)
                     ko[j] = 1;
+                smin[j] = s[j] < smin[j] ? s[j] : smin[j];
             }
         }
-        for (int j = 0; j < ns; j++)
-            y[j] = ko[j] ? 0.0 : wn * (s[j] > k ? s[j] / k - 1.0 : 0.0) / s[j] * MC_PAYOFF_FACTOR;
+        for (int j = 0; j < ns; j++) {
+            double pay = wn * (s[j] > k ? s[j] / k - 1.0 : 0.0) / s[j] * MC_PAYOFF_FACTOR;
+            if (!(mm.ramp[j] > 0.0)) {
+                y[j] = ko[j] ? 0.0 : pay;
+            } else { /* the bumped scenarios' smoothed knock-out (mc_kernel.h) */
+                double wt = mc_smooth_weight((log(smin[j]) - m->logk) * mm.ramp[j]);
+                y[j] = ko0[j] ? 0.0 : wt * pay;
+            }
+        }
         stat_add(&spv, y[MC_BASE]);
         if (greeks) {
             stat_add(&sdl, (y[MC_FX_UP] - y[MC_FX_DN]) / (2.0 * m->hfx) / 10000.0);

@@ -42,14 +42,34 @@ typedef struct mc_model {
     double scale;      /* warrantsNo * notionalPerWarr * 1.000799081 */
     double hfx;        /* delta bump: 0.01 * fx1 */
     double hv;         /* vega bump: 0.01 * sigma1 */
+    double eps0;       /* barrier smoothing half-width of the bumped scenarios
+                        * at MC_SMOOTH_PATHS paths: MC_SMOOTH_C sigma1 sqrt(T) */
+    double ramp[MC_NSCEN]; /* 1 / eps of each bumped scenario for the path
+                        * count being priced (mc_model_set_paths); 0 = exact */
     double dfx[MC_NSCEN]; /* log-S shift of each scenario (fx bumps only) */
     int ko0[MC_NSCEN];    /* 1 when S_0 < strike in that scenario (knocked out at j = 0) */
     double cv[MC_NSCEN];  /* vol path scale of each scenario (vega bumps only) */
     double hdtc[MC_NSCEN];/* 0.5 dt cv^2 */
 } mc_model_t;
 
-/* Fill m from trade t (validated). Cannot fail. */
+/* Smoothed knock-out of the Greeks' bumped scenarios (DESIGN.md, "Greeks
+ * near the barrier"): a path of a bumped scenario whose minimum log S
+ * (steps 1..T) lies within eps of log strike counts with a weight that
+ * rises smoothly from 0 to 1 (the integral of a fourth-order kernel)
+ * instead of 0 or 1; eps = MC_SMOOTH_C sigma1 sqrt(maturity)
+ * (MC_SMOOTH_PATHS / paths)^(1/5), at most MC_SMOOTH_KAPPA times the
+ * scenario's start distance from the barrier in log S. The base scenario
+ * (the PV) keeps the exact knock-out. */
+#define MC_SMOOTH_C 0.25
+#define MC_SMOOTH_KAPPA 0.25
+#define MC_SMOOTH_PATHS 10000.0
+
+/* Fill m from trade t (validated), smoothing set for MC_SMOOTH_PATHS paths.
+ * Cannot fail. */
 void mc_model_init(mc_model_t *m, const trade_t *t);
+
+/* Set m's smoothing width for n paths (the kernels call it). */
+void mc_model_set_paths(mc_model_t *m, int64_t n);
 
 /* Estimates of one trade; Greeks NaN when not computed. */
 typedef struct mc_estimate {

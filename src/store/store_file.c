@@ -725,6 +725,51 @@ static void file_os_reason(const char *path, int flags, char *buf, size_t len)
         unlink(path);
 }
 
+/* A /mirror written before results carried a digest (finsim 0.1.0 up to
+ * the second hardening round) lacks the member. Its results could never be
+ * reused (their fingerprints name no finsim or kernel version), and new
+ * results written into it would lose their digests, so a writable open
+ * moves it aside to /mirror_nodigest (kept, readable) and creates an empty
+ * /mirror of the current record. Collective under MPI-IO like every other
+ * change of the file's structure. A read-only open reads the old one: its
+ * results have digest 0, which --resume treats as stale. */
+static int file_mirror_upgrade(store_t *st, hsize_t rows)
+{
+    file_priv_t *p = st->priv;
+    hid_t t = H5Dget_type(p->mirror);
+    int has = t >= 0 && H5Tget_member_index(t, "digest") >= 0;
+    if (t >= 0)
+        H5Tclose(t);
+    H5Eclear2(H5E_DEFAULT);
+    if (has || !p->writable)
+        return STORE_OK;
+    H5Dclose(p->mirror);
+    p->mirror = -1;
+    if (H5Lexists(p->file, "mirror_nodigest", H5P_DEFAULT) > 0)
+        H5Ldelete(p->file, "mirror_nodigest", H5P_DEFAULT);
+    if (H5Lmove(p->file, "mirror", p->file, "mirror_nodigest", H5P_DEFAULT, H5P_DEFAULT) < 0)
+        return file_fail(st, STORE_E_IO, "moving the old /mirror aside");
+    hsize_t maxd = H5S_UNLIMITED;
+    hid_t space = H5Screate_simple(1, &rows, &maxd);
+    result_t fill;
+    file_no_result(&fill);
+    hid_t ftype = result_h5_type(RESULT_H5_PACKED);
+    hid_t dcpl = ftype < 0 || space < 0 ? -1 : file_dcpl(p->res_mtype, &fill);
+    p->mirror = dcpl < 0 ? -1 : H5Dcreate2(p->file, "mirror", ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (ftype >= 0)
+        H5Tclose(ftype);
+    if (space >= 0)
+        H5Sclose(space);
+    if (p->mirror < 0)
+        return file_fail(st, STORE_E_IO, "creating dataset /mirror");
+    if (p->rank == 0)
+        fs_warn("trade file %s: its result mirror predates result digests; moved to /mirror_nodigest "
+                "(those results are stale for this finsim) and a new /mirror was made", p->path);
+    return STORE_OK;
+}
+
 /* Open the datasets of an existing file and check they agree in length. */
 static int file_open_layout(store_t *st)
 {
@@ -762,6 +807,8 @@ static int file_open_layout(store_t *st)
             rows = dims[0];
     }
     p->nrows = p->base_rows = (int64_t)rows;
+    if (file_mirror_upgrade(st, rows) != STORE_OK)
+        return STORE_E_IO;
     if (rows > 0) {
         int rc = file_id_at(st, 0, &p->first_id);
         if (rc == STORE_OK)
@@ -1172,6 +1219,8 @@ static int file_get_results(store_t *st, const int64_t *ids, size_t n, result_t 
         if ((rc = file_plan_make(st, ids + off, m, &pl)) != STORE_OK)
             break;
         buf = xrealloc(buf, (pl.nu ? pl.nu : 1) * sizeof(*buf));
+        /* members the file lacks (digest in an old /mirror) read as 0 */
+        memset(buf, 0, (pl.nu ? pl.nu : 1) * sizeof(*buf));
         if (file_rows_io(p->mirror, p->res_mtype, 0, pl.urows, pl.nu, buf, 0) < 0)
             rc = file_fail(st, STORE_E_IO, "reading /mirror");
         st->stats.round_trips++;

@@ -24,10 +24,10 @@ int result_format(const result_t *r, char *buf, size_t cap)
                     "<AZFINSIM><result trade=\"%010lld\" status=\"%d\" pv=\"%.17g\" "
                     "pv_stderr=\"%.17g\" delta=\"%.17g\" delta_stderr=\"%.17g\" vega=\"%.17g\" "
                     "vega_stderr=\"%.17g\" paths=\"%lld\" compute_s=\"%.9g\" rank=\"%d\" "
-                    "inputs=\"%016llx\"/></AZFINSIM>",
+                    "inputs=\"%016llx\" digest=\"%016llx\"/></AZFINSIM>",
                     (long long)r->trade_id, (int)r->status, r->pv, r->pv_stderr, r->delta,
                     r->delta_stderr, r->vega, r->vega_stderr, (long long)r->paths, r->compute_s,
-                    (int)r->rank, (unsigned long long)r->inputs);
+                    (int)r->rank, (unsigned long long)r->inputs, (unsigned long long)r->digest);
 }
 
 typedef struct rparse {
@@ -76,7 +76,7 @@ static void XMLCALL r_start(void *ud, const XML_Char *name, const XML_Char **att
     p->found = 1;
     static const char *const keys[] = {"trade", "status", "pv", "pv_stderr", "delta",
                                        "delta_stderr", "vega", "vega_stderr", "paths",
-                                       "compute_s", "rank", "inputs"};
+                                       "compute_s", "rank", "inputs", "digest"};
     for (int i = 0; atts[i]; i += 2) {
         for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
             if (strcmp(atts[i], keys[k]) != 0)
@@ -93,6 +93,7 @@ static void XMLCALL r_start(void *ud, const XML_Char *name, const XML_Char **att
             case 8: ok = fs_parse_i64(v, &iv) == 0 && iv >= 0; p->r->paths = iv; break;
             case 10: ok = fs_parse_i64(v, &iv) == 0 && iv >= -1 && iv <= INT32_MAX; p->r->rank = (int32_t)iv; break;
             case 11: ok = parse_hex64(v, &p->r->inputs) == 0; break;
+            case 12: ok = parse_hex64(v, &p->r->digest) == 0; break;
             default:
                 ok = parse_num(v, &dv) == 0;
                 double *dst[] = {NULL, NULL, &p->r->pv, &p->r->pv_stderr, &p->r->delta,
@@ -153,6 +154,18 @@ uint64_t result_hash(const result_t *r)
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         h = fs_mix64(h ^ v[i]);
     return h;
+}
+
+uint64_t result_digest(const result_t *r)
+{
+    uint64_t h = fs_mix64(result_hash(r) ^ 0x6469676573743031ULL); /* "digest01" */
+    h = fs_mix64(h ^ r->inputs);
+    return h ? h : 1;
+}
+
+void result_seal(result_t *r)
+{
+    r->digest = result_digest(r);
 }
 
 uint64_t result_checksum(const result_t *r, size_t n)

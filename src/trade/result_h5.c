@@ -25,6 +25,7 @@ static const struct {
     {"paths", offsetof(result_t, paths), RH_I64},
     {"compute_seconds", offsetof(result_t, compute_s), RH_F64},
     {"inputs", offsetof(result_t, inputs), RH_U64},
+    {"digest", offsetof(result_t, digest), RH_U64},
 };
 #define RH_NFIELDS (sizeof(rh_fields) / sizeof(rh_fields[0]))
 

@@ -21,7 +21,9 @@ enum fs_status {
     FS_E_DUPLICATE = 9,    /* trade id appears twice in the input */
     FS_E_STORE = 10,       /* store failed while handling this trade */
     FS_E_NOMEM = 11,       /* could not allocate the working memory */
-    FS_E_ID_MISMATCH = 12  /* document's trade id differs from the key's */
+    FS_E_ID_MISMATCH = 12, /* document's trade id differs from the key's */
+    FS_E_NUMERIC = 13      /* a figure came out non-finite (overflow, or too
+                            * few paths for a standard error) */
 };
 
 /* Short name of a status code ("ok", "parse", ...). Never NULL. */

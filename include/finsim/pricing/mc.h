@@ -38,21 +38,56 @@ const char *mc_algo_name(mc_algo_t a);
 int mc_kernel_parse(const char *s);
 const char *mc_kernel_name(mc_kernel_t k);
 
+/* Version of the kernels' numbers: bumped whenever a change to either
+ * kernel changes any figure (not for speed-ups that keep the bits), so that
+ * --resume never mixes results of two kernel versions.
+ *   1  the kernels up to the second hardening round
+ *   2  smoothed knock-out in the Greeks' bumped scenarios */
+#define MC_KERNEL_VERSION 2
+
+/* The floating-point build flavour the kernels were compiled for, e.g.
+ * "fma-native" or "nofma-portable": whether the target fuses multiply-adds
+ * (MC_FMA in mc_kernel.c; the last bits differ without) and whether the build
+ * was tuned with -march=native (FINSIM_NATIVE). Static string. */
+const char *mc_fp_flavour(void);
+
+/* What, besides a run's options and a trade, decides the bits of a result. */
+typedef struct mc_build {
+    const char *version;  /* finsim version (FINSIM_VERSION) */
+    int kernel_version;   /* MC_KERNEL_VERSION */
+    const char *flavour;  /* mc_fp_flavour() */
+} mc_build_t;
+
+/* This build's mc_build_t. */
+mc_build_t mc_build_this(void);
+
 /* Fingerprint of everything a priced result depends on: run seed,
- * algorithm, kernel, the paths actually used and every field of t (bits of
- * the numbers; the dates are informational and left out). mc_price stores it
- * in result_t.inputs; --resume compares it with the trade it would price. */
+ * algorithm, kernel, the paths actually used, every field of t (bits of
+ * the numbers; the dates are informational and left out), and the build:
+ * finsim version, kernel version and floating-point flavour. mc_price
+ * stores it in result_t.inputs; --resume compares it with the trade it
+ * would price, so results of another build or upgrade are priced again. */
 uint64_t mc_inputs_hash(const mc_opts_t *o, const trade_t *t);
+
+/* mc_inputs_hash for the build b (tests: another build's fingerprint). */
+uint64_t mc_inputs_hash_build(const mc_opts_t *o, const trade_t *t, const mc_build_t *b);
 
 /* Reusable per-thread scratch space (path arrays, random buffers). */
 typedef struct mc_work mc_work_t;
 mc_work_t *mc_work_new(void);
 void mc_work_free(mc_work_t *w); /* accepts NULL */
 
+/* Why the last mc_price on w failed with FS_E_NUMERIC or FS_E_TOO_LARGE
+ * ("" otherwise). */
+const char *mc_work_why(const mc_work_t *w);
+
 /* Price trade t (already validated) into r. r->rank is left as is; every
  * other field is set. Returns r->status: FS_OK, FS_E_INJECTED when failure
  * injection picked this trade, FS_E_NOMEM when scratch memory could not be
- * allocated. Deterministic: depends only on (*t, *o) and never on w's
+ * allocated, FS_E_TOO_LARGE when a --paths override (o->paths) times
+ * t->t_steps exceeds TRADE_MAX_WORK (the limit trade validation applies to
+ * trials x t_steps), FS_E_NUMERIC when a computed figure (PV, a Greek or a standard
+ * error) is not finite (all figures NaN then; mc_work_why says which). Deterministic: depends only on (*t, *o) and never on w's
  * history. */
 int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r);
 

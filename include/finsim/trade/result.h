@@ -24,13 +24,18 @@ typedef struct result {
                           * algorithm, kernel, paths and the trade's fields
                           * (mc_inputs_hash); 0 when not priced. --resume takes
                           * a mirrored result only when this matches. */
+    uint64_t digest;     /* result_digest of this record when it was made
+                          * (result_seal); 0 = none (a mirror written before
+                          * digests existed). --resume reuses a mirrored
+                          * result only when it still matches its figures. */
 } result_t;
 
 /* Fill r as a failed result for trade id with the given status. */
 void result_fail(result_t *r, int64_t id, int status, int rank);
 
 /* Format r as a small XML document:
- *   <AZFINSIM><result trade="0000000042" status="0" pv=".." ... inputs="16 hex digits"/></AZFINSIM>
+ *   <AZFINSIM><result trade="0000000042" status="0" pv=".." ... inputs="16 hex digits"
+ *   digest="16 hex digits"/></AZFINSIM>
  * Doubles are printed with 17 significant digits so they read back bit for
  * bit. Returns the length needed, snprintf style. */
 int result_format(const result_t *r, char *buf, size_t cap);
@@ -40,8 +45,18 @@ int result_format(const result_t *r, char *buf, size_t cap);
 /* Parse a document written by result_format. Returns 0 or -1 (msg says
  * why): also for a document over RESULT_DOC_MAX bytes or an integer field
  * out of its range (trade -1..TRADE_MAX_ID, status int32, paths >= 0,
- * rank -1..INT32_MAX). inputs is optional (0 when absent). */
+ * rank -1..INT32_MAX). inputs and digest are optional (0 when absent: such
+ * a mirror is never reused). */
 int result_parse(const char *buf, size_t len, result_t *r, char *msg, size_t msglen);
+
+/* Digest of a result's own figures: a 64-bit hash of trade_id, status,
+ * pv .. vega_stderr, paths and inputs (not rank, compute_s or digest);
+ * never 0. A mirrored result whose figures were edited, or damaged, no
+ * longer matches the digest it carries. */
+uint64_t result_digest(const result_t *r);
+
+/* Set r->digest = result_digest(r): done once a result is final. */
+void result_seal(result_t *r);
 
 /* Verification checksum of one result: a 64-bit hash of the bits of
  * trade_id, status, pv .. vega_stderr and paths. compute_s and rank are
