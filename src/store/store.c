@@ -194,6 +194,11 @@ int store_list_trades(store_t *st, int64_t **ids, size_t *n)
     return st->be->list_trades(st, ids, n);
 }
 
+int store_flush(store_t *st)
+{
+    return st->be->flush ? st->be->flush(st) : STORE_OK;
+}
+
 int store_reconnect(store_t *st)
 {
     if (!st->be->reconnect)

@@ -945,6 +945,19 @@ static int file_open(store_t *st, const char *url, const store_opts_t *o, void *
     return STORE_OK;
 }
 
+/* Flush the HDF5 caches (the mirror's chunks) to the file. Opened by one
+ * rank only: H5Fflush is collective under MPI-IO, where independent raw
+ * data writes go to the file without a chunk cache anyway. */
+static int file_flush(store_t *st)
+{
+    file_priv_t *p = st->priv;
+    if (!p || p->parallel || !p->writable || p->file < 0)
+        return STORE_OK;
+    if (H5Fflush(p->file, H5F_SCOPE_LOCAL) < 0)
+        return file_fail(st, STORE_E_IO, "flushing");
+    return STORE_OK;
+}
+
 /* Close the file (collective under MPI-IO). Cannot fail visibly: data was
  * written by the calls that reported success. */
 static void file_close(store_t *st)
@@ -1250,4 +1263,5 @@ const store_backend_t store_backend_file = {
     .get_results = file_get_results,
     .list_trades = file_list_trades,
     .describe = file_describe,
+    .flush = file_flush,
 };

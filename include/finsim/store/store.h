@@ -116,6 +116,10 @@ int store_put_results(store_t *st, const result_t *r, size_t n);
 int store_get_results(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found);
 int store_list_trades(store_t *st, int64_t **ids, size_t *n);
 int store_reconnect(store_t *st);
+/* Push writes still buffered in this process (HDF5 caches of the trade
+ * file) to the operating system, e.g. before MPI_Abort. Not collective;
+ * STORE_OK for backends that buffer nothing. */
+int store_flush(store_t *st);
 const char *store_describe(store_t *st);
 
 /* The last error of st: a one-line message (never holding a password; ""
