@@ -60,6 +60,9 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
         return fs_error("run: give exactly one of --trade-window W, --all-trades, --ids-file FILE"), -1;
     if (c->window > 0 && c->start_trade + c->window - 1 > TRADE_MAX_ID)
         return fs_error("run: the range passes trade id %lld", TRADE_MAX_ID), -1;
+    if (c->resume && !c->mirror)
+        return fs_error("run: --resume takes the results a previous run mirrored to the store, and --no-mirror "
+                        "turns the mirror off: give one of them"), -1;
     c->list_mode = c->window <= 0;
     if (c->h5_collective && c->schedule == RUN_DYNAMIC)
         return fs_error("run: --h5-write collective needs --schedule static (collective writes put the "
@@ -206,6 +209,7 @@ static void run_abort(job_t *job, int status)
     const char *why = job_errstr(job);
     if (status != JOB_E_INJECTED || !why[0] || strcmp(why, "injected failure"))
         fs_error("%s", why);
+    job_abandon(job); /* flush the mirror, drop the output's lock */
     fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
     fflush(NULL);
     MPI_Abort(MPI_COMM_WORLD, code);

@@ -191,7 +191,13 @@ static const opt_def_t run_rows[] = {
              "an uninterrupted run",
      .off = offsetof(run_cfg_t, resume)},
     {.name = "output", .type = OPT_STR, .arg = "FILE.h5", .section = "run",
-     .help = "results file (written as FILE.h5.partial, renamed at the end)", .off = offsetof(run_cfg_t, output)},
+     .help = "results file (written as FILE.h5.partial, renamed at the end;\n"
+             "FILE.h5.lock keeps a second run off it). Never an input, nor\n"
+             "an existing file that is not a finsim results file",
+     .off = offsetof(run_cfg_t, output)},
+    {.name = "force", .type = OPT_FLAG,
+     .help = "replace an existing results file (without it, or --resume, an\n"
+             "existing FILE.h5 is refused)", .off = offsetof(run_cfg_t, force)},
     {.name = "h5-write", .type = OPT_ENUM, .arg = "W", .def = "independent", .names = h5w_names, .section = "run",
      .help = "independent (default) or collective MPI-IO writes (static\nschedule only)",
      .off = offsetof(run_cfg_t, h5_collective)},

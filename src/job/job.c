@@ -12,6 +12,7 @@
 
 #include "finsim/base/mpi.h"
 #include "finsim/base/util.h"
+#include "finsim/output/outguard.h"
 #include "job_int.h"
 
 /* One JSON line per event: {"time":<seconds.millis>,<fmt...>}, flushed. */
@@ -95,6 +96,49 @@ int job_build_list(job_t *s)
     return status;
 }
 
+/* Rank 0: may the output be written, and is it ours alone? Refuse an
+ * output that is an input (trade file, ids file) or an existing file that
+ * is not a results file, replace a results file only with --force or
+ * --resume; all under the output's lock. Agreed over the ranks. */
+static int job_claim_output(job_t *s)
+{
+    const run_cfg_t *c = s->cfg;
+    int status = JOB_OK;
+    if (s->rank == 0) {
+        const char *trade_file = NULL;
+        if (!strcmp(store_backend_name(s->st), "file"))
+            trade_file = strncmp(c->store_url, "file://", 7) ? c->store_url : c->store_url + 7;
+        const char *protect[] = {trade_file, c->ids_file, c->events_path};
+        const char *what[] = {"trade file given to --store", "ids file given to --ids-file",
+                              "events file given to --events"};
+        outguard_t g = {.path = c->output, .opt = "--output", .dataset = "results", .protect = protect,
+                        .protect_what = what, .nprotect = 3, .replace_ok = c->force || c->resume,
+                        .replace_hint = "give --force to replace it (or --resume to continue into it)"};
+        char err[1024] = "";
+        /* the lock first: what the output is cannot change while it is held */
+        if (!(s->lock = outlock_take(c->output, err, sizeof(err)))) {
+            fs_error("%s", err);
+            status = JOB_E_IO;
+        } else if (outguard_check(&g, err, sizeof(err)) != 0) {
+            fs_error("%s", err);
+            outlock_release(s->lock);
+            s->lock = NULL;
+            status = JOB_E_CONFIG;
+        }
+    }
+    return fs_mpi_agree(status);
+}
+
+void job_abandon(job_t *s)
+{
+    if (!s)
+        return;
+    if (s->st)
+        store_flush(s->st); /* results mirrored so far survive the abort */
+    outlock_release(s->lock);
+    s->lock = NULL;
+}
+
 /* Buffers for one batch (ids twice: the batch and the ids to fetch). */
 int job_start(job_t *s, const char *command_line)
 {
@@ -108,6 +152,9 @@ int job_start(job_t *s, const char *command_line)
     s->prev = xmalloc(b * sizeof(*s->prev));
     s->found = xmalloc(b * sizeof(*s->found));
     s->work = mc_work_new();
+    int status = job_claim_output(s);
+    if (status != JOB_OK)
+        return status;
     s->out = h5out_create(c->output, MPI_COMM_WORLD, s->total, err, sizeof(err));
     if (!s->out) {
         if (s->rank == 0)
@@ -138,6 +185,7 @@ void job_close(job_t *s)
     if (s->events)
         fclose(s->events);
     h5out_abort(s->out);
+    outlock_release(s->lock); /* after the output is closed */
     mc_work_free(s->work);
     free(s->ids);
     free(s->slots);

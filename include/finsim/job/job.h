@@ -45,6 +45,7 @@ typedef struct run_cfg {
     int64_t chunk;               /* --chunk (dynamic; 0 = auto) */
     int h5_collective;           /* --h5-write collective (static schedule only) */
     int resume;                  /* --resume */
+    int force;                   /* --force: replace an existing results file */
     int mirror;                  /* mirror results to the store (default 1) */
     int failure_exit;            /* an injected failure ends the rank (default 1) */
     int have_expect;             /* --expect-checksum given */
@@ -75,8 +76,11 @@ int job_build_list(job_t *j);
 
 /* Allocate the batch buffers, create the output file (before any pricing),
  * open the events file and print the start line. command_line is recorded
- * for the report; it must outlive the job. JOB_E_IO when the output cannot
- * be created (rank 0 prints why). */
+ * for the report; it must outlive the job. Before creating the output,
+ * rank 0 refuses one that is an input or an existing non-results file, or
+ * an existing results file without c->force or c->resume (JOB_E_CONFIG),
+ * and takes its lock (JOB_E_IO when another run holds it). JOB_E_IO when
+ * the output cannot be created (rank 0 prints why). */
 int job_start(job_t *j, const char *command_line);
 
 /* Price every trade of the list with the configured schedule, then rank 0
@@ -96,6 +100,11 @@ const char *job_errstr(job_t *j);
  * JOB_TRADES_FAILED or JOB_OK; on the other ranks JOB_E_IO or JOB_OK (not
  * agreed: see job_end). */
 int job_report(job_t *j, const char *config);
+
+/* Before this rank ends the whole job (MPI_Abort): flush what the store
+ * holds of this rank's mirror writes and, on rank 0, drop the output's
+ * lock. Not collective. NULL is ignored. */
+void job_abandon(job_t *j);
 
 /* Rank 0 writes the end event with the process's exit status. */
 void job_end(job_t *j, int exit_status);
