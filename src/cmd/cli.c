@@ -177,7 +177,7 @@ static int cmd_generate_store(gen_cfg_t *g)
     int rank, nranks;
     fs_mpi_world(&rank, &nranks);
     store_opts_t so = g->so; /* key prefix, TLS, timeout: settings_generate */
-    so.create = 1;
+    so.create = 0; /* an existing trade file keeps its other trades; see below */
     so.batch = batch;
     so.expect_first = start; /* the file store makes these rows collectively */
     so.expect_count = n;
@@ -193,6 +193,13 @@ static int cmd_generate_store(gen_cfg_t *g)
     MPI_Comm comm = MPI_COMM_WORLD;
     double t0 = fs_now();
     store_t *st = store_open(url, &so, &comm, err, sizeof(err), &errcode);
+    /* A trade file that does not exist yet is created; an existing one
+     * only gets the ids made here added or replaced (ranges can be made in
+     * any order). Every rank saw the same: the open is collective. */
+    if (fs_mpi_agree(st ? 0 : errcode == STORE_E_NOTFOUND ? 1 : 2) == 1) {
+        so.create = 1;
+        st = store_open(url, &so, &comm, err, sizeof(err), &errcode);
+    }
     if (fs_mpi_agree(st == NULL)) {
         if (!st)
             fs_error("%s", err);
