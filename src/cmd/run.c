@@ -83,13 +83,15 @@ static char *join_argv(int argc, char **argv)
     strcat(s, "finsim");
     for (int i = 0; i < argc; i++) {
         strcat(s, " ");
-        if (strstr(argv[i], "://")) { /* a URL with a password is refused, but never echo one */
-            char red[512];
-            store_redact_url(argv[i], red, sizeof(red));
-            strncat(s, red, strlen(argv[i]));
-        } else {
-            strcat(s, argv[i]);
-        }
+        /* a URL with a password or a connection string with a secret is
+         * refused, but never echo one (the redacted form may be longer) */
+        size_t rn = strlen(argv[i]) + 64;
+        char *red = xmalloc(rn);
+        store_redact_url(argv[i], red, rn);
+        n += strlen(red);
+        s = xrealloc(s, n);
+        strcat(s, red);
+        free(red);
     }
     return s;
 }

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -907,6 +908,17 @@ static int file_open(store_t *st, const char *url, const store_opts_t *o, void *
                                "trade file path", url);
     if (!*path)
         return store_set_error(st, STORE_E_USAGE, "empty trade file name in '%s'", url);
+    /* A bare name is a trade file only when it is one already or looks
+     * like one: "localhost:6379" must not become a new file of that name. */
+    struct stat sb;
+    const char *dot = strrchr(path, '.');
+    int h5_name = dot && !strchr(dot, '/') && (!strcasecmp(dot, ".h5") || !strcasecmp(dot, ".hdf5"));
+    if (path == url && !h5_name && stat(path, &sb) != 0)
+        return store_set_error(st, STORE_E_USAGE,
+                               "store '%s' has no URL scheme and names no existing trade file: write "
+                               "redis://HOST:PORT for Redis (rediss:// with TLS, unix:///path.sock), and give a "
+                               "trade file a .h5 or .hdf5 name (or file://PATH)",
+                               url);
     if (o->create && o->readonly)
         return store_set_error(st, STORE_E_USAGE, "cannot create trade file %s read-only", path);
 

@@ -32,9 +32,16 @@ enum store_err {
 };
 
 /* Copy url into buf with any password in its user info replaced by
- * "<redacted>" (redis://user:pw@host -> redis://user:<redacted>@host), so a
- * URL can be printed or stored. Returns buf. */
+ * "<redacted>" (redis://user:pw@host -> redis://user:<redacted>@host), and
+ * the values of secret keys of a connection string too
+ * ("h:6380,password=KEY,ssl=True" -> "h:6380,password=<redacted>,ssl=True";
+ * keys password=, key=, AccountKey=, SharedAccessSignature=, sig=, ...), so
+ * that any argument can be printed or stored. Returns buf. */
 char *store_redact_url(const char *url, char *buf, size_t n);
+
+/* Does url carry a secret as key=value (password=, AccountKey=, sig=, ...,
+ * see store_redact_url)? store_open refuses such a string. */
+int store_url_has_secret(const char *url);
 
 /* Check a redis://, rediss:// or unix:// URL as the Redis backend parses
  * it, without connecting: 0 when well-formed, else a STORE_E_* code with a
