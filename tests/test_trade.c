@@ -367,12 +367,54 @@ static void t_redact_url(void **state)
     assert_string_equal(store_redact_url("REDISS://u:p?w#d@h", b, sizeof(b)), "REDISS://u:<redacted>@h");
     assert_string_equal(store_redact_url("redis://h:1/0?x=a@b", b, sizeof(b)), "redis://h:<redacted>@b");
     assert_string_equal(store_redact_url("unix:///run/a:b@c.sock", b, sizeof(b)), "unix:///run/a:b@c.sock");
+    /* connection strings pasted from a portal: every secret value, any case */
+    assert_string_equal(store_redact_url("h.redis.cache.windows.net:6380,password=KEY=,ssl=True,abortConnect=False",
+                                         b, sizeof(b)),
+                        "h.redis.cache.windows.net:6380,password=<redacted>,ssl=True,abortConnect=False");
+    assert_string_equal(store_redact_url("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=K/+=;"
+                                         "EndpointSuffix=core.windows.net", b, sizeof(b)),
+                        "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=<redacted>;"
+                        "EndpointSuffix=core.windows.net");
+    assert_string_equal(store_redact_url("BlobEndpoint=https://a/;SharedAccessSignature=sv=2020&ss=b&sig=S%2B", b,
+                                         sizeof(b)),
+                        "BlobEndpoint=https://a/;SharedAccessSignature=<redacted>");
+    assert_string_equal(store_redact_url("https://a.blob/c?sv=2020&sig=abc&se=1", b, sizeof(b)),
+                        "https://a.blob/c?sv=2020&sig=<redacted>&se=1");
+    assert_string_equal(store_redact_url("h:1, PASSWORD=x", b, sizeof(b)), "h:1, PASSWORD=<redacted>");
+    assert_int_equal(store_url_has_secret("h:6380,key=x"), 1);
+    assert_int_equal(store_url_has_secret("/data/monkey=1.h5"), 0); /* not after a separator */
+    assert_int_equal(store_url_has_secret("redis://h:6379/0"), 0);
+    assert_int_equal(store_url_has_secret("trades.h5"), 0);
+    /* a buffer too small still ends with a NUL and leaks nothing */
+    char small[24];
+    store_redact_url("h:6380,password=SECRETSECRETSECRET", small, sizeof(small));
+    assert_null(strstr(small, "SECRET"));
+}
+
+static void t_key_never_cut(void **state)
+{
+    char b[TRADE_KEY_MAX];
+    char prefix[TRADE_KEY_PREFIX_MAX + 1];
+    memset(prefix, 'p', TRADE_KEY_PREFIX_MAX);
+    prefix[TRADE_KEY_PREFIX_MAX] = '\0';
+    /* the longest prefix and the longest id fit */
+    assert_int_equal(trade_result_key(b, sizeof(b), prefix, INT64_MAX), TRADE_KEY_PREFIX_MAX + 2 + 19 + 11);
+    /* one byte short: no key at all, never a cut one */
+    char small[16];
+    memset(small, 'x', sizeof(small));
+    assert_int_equal(trade_key(small, sizeof(small), "abcdef", 42), -1);
+    assert_string_equal(small, "");
+    assert_int_equal(trade_key(small, sizeof(small), "abc", 42), -1); /* 16 bytes and the NUL */
+    assert_int_equal(trade_key(small, sizeof(small), "ab", 42), 15);
+    assert_string_equal(small, "abey0000042.xml");
+    (void)state;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_sample_parses_and_roundtrips),
+        cmocka_unit_test(t_key_never_cut),
         cmocka_unit_test(t_generated_roundtrip),
         cmocka_unit_test(t_generated_doc_equals_format),
         cmocka_unit_test(t_dirname),
