@@ -86,10 +86,13 @@ static int write_eyxml_dir(const char *dir, int64_t start, int64_t n, uint64_t s
         trade_key(key, sizeof(key), NULL, t.id);
         snprintf(path, sizeof(path), "%s/%s", dir, key);
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(buf, 1, (size_t)len, f) != (size_t)len || fclose(f) != 0) {
+        if (!f) {
             fs_error("cannot write %s: %s", path, strerror(errno));
-            if (f)
-                fclose(f);
+            return -1;
+        }
+        int bad = fwrite(buf, 1, (size_t)len, f) != (size_t)len;
+        if ((fclose(f) != 0 || bad)) { /* closed once, whatever failed */
+            fs_error("cannot write %s: %s", path, strerror(errno));
             return -1;
         }
     }
@@ -336,18 +339,36 @@ int cmd_price(int argc, char **argv)
         opts_sources_free(&src);
         return FS_EXIT_USAGE;
     }
+    /* every input must be readable before the CSV starts: a header with
+     * no rows after it would read as "no trades" */
+    int io_failed = 0;
+    for (int i = optind; i < argc; i++) {
+        if (!strcmp(argv[i], "-"))
+            continue;
+        struct stat sb;
+        FILE *f = fopen(argv[i], "rb");
+        if (!f || fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+            fs_error("price: cannot read %s: %s", argv[i], !f ? strerror(errno) : "it is a directory");
+            io_failed = 1;
+        }
+        if (f)
+            fclose(f);
+    }
+    if (io_failed) {
+        opts_sources_free(&src);
+        return FS_EXIT_IO;
+    }
     price_ctx_t pc;
     memset(&pc, 0, sizeof(pc));
     pc.mo = &mo;
     pc.work = mc_work_new();
     printf("trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s\n");
-    int io_failed = 0;
     for (int i = optind; i < argc; i++) {
         const char *name = argv[i];
         size_t len = 0;
         char err[512];
         char *doc = fs_read_file(name, &len, err, sizeof(err));
-        if (!doc) {
+        if (!doc) { /* gone or unreadable since the check */
             fs_error("%s", err);
             io_failed = 1;
             continue;
