@@ -2,7 +2,8 @@
 # mpirun (second hardening round):
 #   1. run --output never replaces an input (the trade file, also through a
 #      symlink; the ids file) or a file that is not a results file, and
-#      replaces a results file only with --force or --resume;
+#      replaces a results file only with --force or --resume; screen's
+#      outputs and generate --eyxml never replace an input or a trade file;
 #   5. finished outputs are fsync'ed before the rename, the directory after;
 #   6. an injected failure on a one-rank trade-file run leaves its mirror
 #      flushed: the resume takes the results priced before it;
@@ -46,6 +47,30 @@ expect_rc 0 MPIRUN -np 2 "$F" "${RUN[@]}" --store "$T/t.h5" --trade-window 6 --o
 H5CHECK valid "$T/r.h5" 6 0
 expect_rc 0 "$F" "${RUN[@]}" --store "$T/t.h5" --trade-window 7 --output "$T/r.h5" --resume
 H5CHECK valid "$T/r.h5" 7 0
+# screen and generate: never an input, nor a file of another kind (the
+# runs above mirrored into t.h5: take its state now)
+cp "$T/t.h5" "$T/t.orig"
+printf 'trade_id,quote\n0,1.5\n1,1.7\n' > "$T/q.csv"
+cp "$T/q.csv" "$T/q.orig"
+expect_rc 2 "$F" screen --store "$T/t.h5" --quotes "$T/q.csv" --csv "$T/t.h5"
+expect_grep "screen: --csv .*t.h5 is the trade file given to --store" "$T/last.err"
+same_file "$T/t.h5" "$T/t.orig"
+expect_rc 2 "$F" screen --store "$T/t.h5" --quotes "$T/q.csv" --output "$T/q.csv"
+expect_grep "is the quotes file given to --quotes" "$T/last.err"
+same_file "$T/q.csv" "$T/q.orig"
+expect_rc 2 "$F" screen --store "$T/t.h5" --quotes "$T/q.csv" --csv "$T/notes.h5"
+expect_grep "exists and is not a finsim CSV file" "$T/last.err"
+expect_rc 2 "$F" screen --store "$T/t.h5" --make-quotes "$T/alias.h5"
+expect_grep "is the trade file given to --store" "$T/last.err"
+same_file "$T/t.h5" "$T/t.orig"
+# the daily screen replaces its own outputs
+for i in 1 2; do
+  expect_rc 0 "$F" screen --store "$T/t.h5" --quotes "$T/q.csv" --paths 200 --output "$T/sig.h5" --csv "$T/sig.csv"
+done
+expect_grep '^trade_id,quote,model_value' "$T/sig.csv"
+expect_rc 2 "$F" generate --trades 2 --eyxml "$T/t.h5"
+expect_grep "eyxml .*t.h5 is an HDF5 file" "$T/last.err"
+same_file "$T/t.h5" "$T/t.orig"
 # the help names the option
 expect_rc 0 "$F" run --help
 expect_grep '^  --force ' "$T/last.out"

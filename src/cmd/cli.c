@@ -141,6 +141,20 @@ static int generate_parse(gen_cfg_t *g, int argc, char **argv, opt_sources_t *sr
     return -1;
 }
 
+/* Does path hold an HDF5 file (its signature at offset 0, where finsim's
+ * files have it)? */
+static int is_hdf5_file(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char buf[8];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    int is = fread(buf, 1, sizeof(buf), f) == sizeof(buf) && memcmp(buf, sig, sizeof(sig)) == 0;
+    fclose(f);
+    return is;
+}
+
 /* Make the trades of g into its one destination. Returns an fs_exit code. */
 static int generate_body(gen_cfg_t *g)
 {
@@ -148,6 +162,11 @@ static int generate_body(gen_cfg_t *g)
     int64_t start = g->start, ntrades = g->ntrades;
     uint64_t seed = g->seed;
     if (eyxml) {
+        if (strcmp(eyxml, "-") != 0 && is_hdf5_file(eyxml)) {
+            fs_error("generate: --eyxml %s is an HDF5 file (a trade or results file?); refusing to overwrite it "
+                     "with a document", eyxml);
+            return FS_EXIT_USAGE;
+        }
         FILE *f = strcmp(eyxml, "-") == 0 ? stdout : fopen(eyxml, "wb");
         if (!f) {
             fs_error("cannot open %s: %s", eyxml, strerror(errno));

@@ -91,6 +91,8 @@ int outguard_check(const outguard_t *g, char *err, size_t errlen)
     free(p);
     if (rc)
         return rc;
+    if (!g->dataset && !g->csv_header)
+        return 0; /* only the inputs are protected */
     struct stat sb;
     if (stat(g->path, &sb) != 0)
         return 0; /* nothing to replace (a bad directory is reported when writing) */

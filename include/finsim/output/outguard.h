@@ -22,7 +22,8 @@ typedef struct outguard {
     const char *path;                /* the output as given */
     const char *opt;                 /* its option, for messages ("--output") */
     const char *dataset;             /* HDF5 output: the dataset its files hold ("results") */
-    const char *csv_header;          /* CSV output: the first line its files start with */
+    const char *csv_header;          /* CSV output: the first line its files start with
+                                      * (neither: only the inputs are protected) */
     const char *const *protect;      /* files the command reads (NULL entries skipped) */
     const char *const *protect_what; /* what each is ("trade file"), for messages */
     int nprotect;
