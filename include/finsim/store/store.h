@@ -4,7 +4,8 @@
  * tables of function pointers (IOR's aiori pattern), private to src/store/
  * (backend.h); callers see an opaque store_t and these backends:
  *   redis  - redis://[user@]host:port[/db], rediss://... (TLS), unix:///path.sock
- *   file   - an HDF5 trade file (any other path; the embedded default)
+ *   file   - an HDF5 trade file (an existing trade file, a .h5/.hdf5 path, or
+ *            file://PATH; the embedded default)
  *   memory - mem:// (in-process, for tests)
  * Every function returns 0 on success or a negative store error (STORE_E_*),
  * with a one-line message in store_errstr(st). After a negative return other
