@@ -133,7 +133,9 @@ rm -f "$T/ev.jsonl"
   --progress 0.01 --events "$T/ev.jsonl" --output "$T/c.h5" > "$T/a.out" 2> "$T/a.err" & A=$!
 wait_for 60 "first progress event of run A" grep -qs '"event":"progress"' "$T/ev.jsonl"
 APID=$(finsim_pids "$A" | head -1)
-expect_rc 6 MPIRUN -np 2 "$F" run --store "$T/t.h5" --trade-window 20 --paths 200 --no-mirror --progress 0 \
+# (B mirrors: the output is claimed before the store opens, so B hears of A
+# rather than of a trade file it cannot open for writing)
+expect_rc 6 MPIRUN -np 2 "$F" run --store "$T/t.h5" --trade-window 20 --paths 200 --progress 0 \
   --output "$T/c.h5" --force
 expect_grep "output .*c.h5 is being written by another finsim run \(host $(hostname) pid $APID; lock file" \
   "$T/last.err"

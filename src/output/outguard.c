@@ -179,7 +179,8 @@ outlock_t *outlock_take(const char *output, char *err, size_t errlen)
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
-            fs_seterr(err, errlen, "cannot create the lock file %s of the output: %s", path, strerror(errno));
+            fs_seterr(err, errlen, "cannot create output %s: cannot create its lock file %s: %s", output, path,
+                      strerror(errno));
             break;
         }
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};

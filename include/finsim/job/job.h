@@ -59,7 +59,11 @@ typedef struct run_cfg {
 
 typedef struct job job_t;
 
-/* Open the store on every rank; fail fast and together. On success *out is
+/* Claim the output, then open the store on every rank; fail fast and
+ * together. Rank 0 takes the output's lock (JOB_E_IO when another run
+ * holds it) and refuses an output that is an input or an existing
+ * non-results file, or an existing results file without c->force or
+ * c->resume (JOB_E_CONFIG). On success *out is
  * the job (free with job_close); on failure *out is NULL, rank 0 (every
  * rank with fs_log_verbose) printed why, and the agreed status is
  * returned. c must outlive the job. */
@@ -76,11 +80,8 @@ int job_build_list(job_t *j);
 
 /* Allocate the batch buffers, create the output file (before any pricing),
  * open the events file and print the start line. command_line is recorded
- * for the report; it must outlive the job. Before creating the output,
- * rank 0 refuses one that is an input or an existing non-results file, or
- * an existing results file without c->force or c->resume (JOB_E_CONFIG),
- * and takes its lock (JOB_E_IO when another run holds it). JOB_E_IO when
- * the output cannot be created (rank 0 prints why). */
+ * for the report; it must outlive the job. JOB_E_IO when the output cannot
+ * be created (rank 0 prints why). */
 int job_start(job_t *j, const char *command_line);
 
 /* Price every trade of the list with the configured schedule, then rank 0
