@@ -205,14 +205,18 @@ static int run_options(int argc, char **argv, int rank, run_cfg_t *c, run_source
 
 /* A fatal error on this rank: the other ranks may be waiting on it, so end
  * the whole job (results priced so far are in the mirror). Does not return. */
-static void run_abort(job_t *job, int status)
+static void run_abort(job_t *job, const run_cfg_t *c, int status)
 {
     int code = cli_exit_code(status);
     const char *why = job_errstr(job);
     if (status != JOB_E_INJECTED || !why[0] || strcmp(why, "injected failure"))
         fs_error("%s", why);
     job_abandon(job); /* flush the mirror, drop the output's lock */
-    fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
+    if (c->mirror)
+        fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
+    else
+        fs_error("stopping the job (exit %d); without a mirror (--no-mirror) a rerun prices every trade again",
+                 code);
     fflush(NULL);
     MPI_Abort(MPI_COMM_WORLD, code);
 }
@@ -247,7 +251,7 @@ int cmd_run(int argc, char **argv)
     if (status == JOB_OK)
         status = job_start(job, cmdline);        /* buffers, output file, events */
     if (status == JOB_OK && (status = job_schedule(job)) != JOB_OK)
-        run_abort(job, status);                  /* price every batch, or end the job */
+        run_abort(job, &c, status);              /* price every batch, or end the job */
     code = status == JOB_OK ? run_report(job, &c) : cli_exit_code(status);
     job_close(job);
     free(cmdline);
