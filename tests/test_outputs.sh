@@ -129,7 +129,7 @@ done
 
 # ---- 7: two runs on one output: the second is refused while the first works
 rm -f "$T/ev.jsonl"
-"$F" run --store "$T/t.h5" --trade-window 20 --batch 1 --algorithm synthetic --task-duration 400 --no-mirror \
+"$F" run --store "$T/t.h5" --trade-window 20 --batch 1 --algorithm synthetic --task-duration 600 --no-mirror \
   --progress 0.01 --events "$T/ev.jsonl" --output "$T/c.h5" > "$T/a.out" 2> "$T/a.err" & A=$!
 wait_for 60 "first progress event of run A" grep -qs '"event":"progress"' "$T/ev.jsonl"
 APID=$(finsim_pids "$A" | head -1)
