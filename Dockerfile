@@ -2,16 +2,24 @@
 #
 #   docker build -t finsim:0.1.0 .
 #   docker run --rm finsim:0.1.0 version
-#   docker run --rm -v "$PWD:/data" -w /data finsim:0.1.0 generate --trades 1000 --seed 1 --store trades.h5
-#   docker run --rm -v "$PWD:/data" -w /data --entrypoint finsim-local finsim:0.1.0 \
+#   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/data" finsim:0.1.0 \
+#       generate --trades 1000 --seed 1 --store trades.h5
+#   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/data" --entrypoint finsim-local finsim:0.1.0 \
 #       -n 4 --store trades.h5 --trade-window 1000 -o results.h5
+#
+# --user: the files finsim writes into a mounted host directory belong to
+# you, and a 0600 password file of yours is readable; the image runs as any
+# uid (/data, the working directory, is writable by all; HOME is /tmp).
+# Without --user it runs as 'finsim' (uid 10001), which can write only
+# where uid 10001 may.
 #
 # Two stages: 'build' has the compilers and -dev packages, builds hiredis 1.2
 # with TLS (Debian 12 ships 0.14 without it) and a portable finsim
 # (FINSIM_NATIVE=OFF: x86-64-v2, not the build machine's CPU). The runtime
 # stage has only the shared libraries, Open MPI's launcher, CA certificates
 # (TLS to Redis), the ssh pieces Open MPI uses between nodes, curl (the
-# Azure Batch job manager's REST call), and the job helper scripts. It runs as the unprivileged user 'finsim'.
+# Azure Batch job manager's REST call), and the job helper scripts. It runs as
+# the unprivileged user 'finsim' by default, or as any uid given with --user.
 #
 # No secrets and no local configuration go into the image (.dockerignore keeps
 # *.local.ini, secrets/, keys and .env files out of the build context). Give
@@ -64,14 +72,18 @@ RUN ldconfig \
  && chmod 0755 /usr/local/bin/finsim-local /opt/finsim/azure-batch/*.sh \
  && mkdir -p /opt/finsim/bin && ln -s /usr/local/bin/finsim /opt/finsim/bin/finsim \
  && useradd --uid 10001 --user-group --create-home --shell /bin/bash finsim \
+ && mkdir -p /data && chmod 1777 /data \
  && finsim version
 
 # Containers often forbid the cross-process memory copy Open MPI uses between
 # ranks on one node (process_vm_readv); plain shared memory works everywhere.
 ENV OMPI_MCA_btl_vader_single_copy_mechanism=none
 
+# Any uid (docker run --user "$(id -u):$(id -g)") has a writable HOME and
+# working directory: a uid without a passwd entry would get HOME=/.
+ENV HOME=/tmp
 USER finsim
-WORKDIR /home/finsim
+WORKDIR /data
 LABEL org.opencontainers.image.title="finsim" \
       org.opencontainers.image.description="MPI Monte Carlo risk simulation of FX barrier warrants (AzFinSim eyxml)" \
       org.opencontainers.image.version="0.1.0"

@@ -177,6 +177,14 @@ def main():
         fail("the runtime stage has no USER (it would run as root)")
     if users[-1].split(":")[0] in ("root", "0"):
         fail(f"the runtime stage runs as {users[-1]}")
+    # any uid (docker run --user "$(id -u):$(id -g)") can work in the image
+    workdirs = [t for k, t in final if k == "WORKDIR"]
+    if not workdirs or workdirs[-1] != "/data":
+        fail(f"the runtime stage's WORKDIR must be /data (the mount point of the docs), found {workdirs}")
+    if not any(k == "RUN" and re.search(r"mkdir -p /data && chmod 1777 /data", t) for k, t in final):
+        fail("the runtime stage must make /data writable by any uid (chmod 1777)")
+    if not any(k == "ENV" and re.match(r"HOME=/tmp\b", t) for k, t in final):
+        fail("the runtime stage must set HOME=/tmp (a --user uid without a passwd entry gets HOME=/)")
     eps = [t for k, t in final if k == "ENTRYPOINT"]
     if not eps or eps[-1].replace(" ", "") not in ('["finsim"]', '["/usr/local/bin/finsim"]'):
         fail(f"ENTRYPOINT must be [\"finsim\"] (exec form), found {eps}")

@@ -29,6 +29,20 @@ sed -e 's/^ENV OMPI_MCA_btl_vader_single_copy_mechanism=none$/ENV FINSIM_REDIS_P
   "$FINSIM_SRC/Dockerfile" > "$T/bad/Dockerfile"
 expect_rc 1 "$PY" "$CHECK" "$T/bad"
 expect_grep 'FINSIM_REDIS_PASSWORD .*holds a value' "$T/last.out"
+# an image only its own uid can use (docker run --user fails on /data)
+sed -e 's/ && mkdir -p \/data && chmod 1777 \/data \\//' "$FINSIM_SRC/Dockerfile" > "$T/bad/Dockerfile"
+expect_rc 1 "$PY" "$CHECK" "$T/bad"
+expect_grep '/data writable by any uid' "$T/last.out"
+sed -e 's/^ENV HOME=\/tmp$//' "$FINSIM_SRC/Dockerfile" > "$T/bad/Dockerfile"
+expect_rc 1 "$PY" "$CHECK" "$T/bad"
+expect_grep 'HOME=/tmp' "$T/last.out"
+# the docs use --user with every bind mount
+for f in README.md docs/SCHEDULERS.md docs/USAGE.md Dockerfile; do
+  if grep -n 'docker run.* -v ' "$FINSIM_SRC/$f" | grep -v -- '--user' | grep -q .; then
+    echo "FAIL: $f has a docker run with a bind mount and no --user" >&2; exit 1
+  fi
+done
+CHECKS=$((CHECKS + 1))
 cp "$FINSIM_SRC/Dockerfile" "$T/bad/Dockerfile"
 grep -v 'secrets' "$FINSIM_SRC/.dockerignore" > "$T/bad/.dockerignore"
 expect_rc 1 "$PY" "$CHECK" "$T/bad"

@@ -215,10 +215,30 @@ static void t_keys(void **state)
     assert_string_equal(k, "ey123456789.xml");
 }
 
+static void t_key_never_cut(void **state)
+{
+    char b[TRADE_KEY_MAX];
+    char prefix[TRADE_KEY_PREFIX_MAX + 1];
+    memset(prefix, 'p', TRADE_KEY_PREFIX_MAX);
+    prefix[TRADE_KEY_PREFIX_MAX] = '\0';
+    /* the longest prefix and the longest id fit */
+    assert_int_equal(trade_result_key(b, sizeof(b), prefix, INT64_MAX), TRADE_KEY_PREFIX_MAX + 2 + 19 + 11);
+    /* one byte short: no key at all, never a cut one */
+    char small[16];
+    memset(small, 'x', sizeof(small));
+    assert_int_equal(trade_key(small, sizeof(small), "abcdef", 42), -1);
+    assert_string_equal(small, "");
+    assert_int_equal(trade_key(small, sizeof(small), "abc", 42), -1); /* 16 bytes and the NUL */
+    assert_int_equal(trade_key(small, sizeof(small), "ab", 42), 15);
+    assert_string_equal(small, "abey0000042.xml");
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_sample_parses_and_roundtrips),
+        cmocka_unit_test(t_key_never_cut),
         cmocka_unit_test(t_generated_roundtrip),
         cmocka_unit_test(t_order_and_whitespace_do_not_matter),
         cmocka_unit_test(t_each_validation_rule_fails),

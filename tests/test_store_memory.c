@@ -211,6 +211,28 @@ static void t_redact_url(void **state)
     assert_string_equal(store_redact_url("redis://u%3Apw@h:1", b, sizeof(b)), "redis://u:<redacted>@h:1");
     assert_string_equal(store_redact_url("rediss://u%3apw@h", b, sizeof(b)), "rediss://u:<redacted>@h");
     assert_string_equal(store_redact_url("redis://u%40x@h:1", b, sizeof(b)), "redis://u%40x@h:1");
+    /* connection strings pasted from a portal: every secret value, any case */
+    assert_string_equal(store_redact_url("h.redis.cache.windows.net:6380,password=KEY=,ssl=True,abortConnect=False",
+                                         b, sizeof(b)),
+                        "h.redis.cache.windows.net:6380,password=<redacted>,ssl=True,abortConnect=False");
+    assert_string_equal(store_redact_url("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=K/+=;"
+                                         "EndpointSuffix=core.windows.net", b, sizeof(b)),
+                        "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=<redacted>;"
+                        "EndpointSuffix=core.windows.net");
+    assert_string_equal(store_redact_url("BlobEndpoint=https://a/;SharedAccessSignature=sv=2020&ss=b&sig=S%2B", b,
+                                         sizeof(b)),
+                        "BlobEndpoint=https://a/;SharedAccessSignature=<redacted>");
+    assert_string_equal(store_redact_url("https://a.blob/c?sv=2020&sig=abc&se=1", b, sizeof(b)),
+                        "https://a.blob/c?sv=2020&sig=<redacted>&se=1");
+    assert_string_equal(store_redact_url("h:1, PASSWORD=x", b, sizeof(b)), "h:1, PASSWORD=<redacted>");
+    assert_int_equal(store_url_has_secret("h:6380,key=x"), 1);
+    assert_int_equal(store_url_has_secret("/data/monkey=1.h5"), 0); /* not after a separator */
+    assert_int_equal(store_url_has_secret("redis://h:6379/0"), 0);
+    assert_int_equal(store_url_has_secret("trades.h5"), 0);
+    /* a buffer too small still ends with a NUL and leaks nothing */
+    char small[24];
+    store_redact_url("h:6380,password=SECRETSECRETSECRET", small, sizeof(small));
+    assert_null(strstr(small, "SECRET"));
 }
 
 int main(void)

@@ -73,9 +73,14 @@ static int push_setting(vec_t *v, const cfg_key_t *k, const char *value, const c
     } else {
         if (!*value)
             return 0; /* an empty value leaves the setting as it was */
-        int n = snprintf(opt, sizeof(opt), "--%s=%s", dashed, value);
-        if (n < 0 || (size_t)n >= sizeof(opt))
-            return fs_seterr(err, errlen, "%s: value of %s is too long", src, k->name);
+        /* any length: the command's settings table checks the value, with
+         * the same limits as on the command line */
+        size_t need = strlen(dashed) + strlen(value) + 4;
+        char *long_opt = xmalloc(need);
+        snprintf(long_opt, need, "--%s=%s", dashed, value);
+        vec_push(v, long_opt, src, origin);
+        free(long_opt);
+        return 0;
     }
     vec_push(v, opt, src, origin);
     return 0;

@@ -1,9 +1,11 @@
-/* file.c - reading a whole file or stream into memory. */
+/* file.c - reading a whole file or stream into memory; durable renames. */
 #include "finsim/base/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "finsim/base/util.h"
 
@@ -40,4 +42,33 @@ char *fs_read_file(const char *path, size_t *len, char *err, size_t errlen)
     if (!buf)
         fs_seterr(err, errlen, "cannot read %s", path);
     return buf;
+}
+
+/* fsync the file or directory at path (opened read-only: enough for
+ * fsync on Linux). Returns 0 or -1 with errno set. */
+int fs_fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int fs_durable_rename(const char *from, const char *to, char *err, size_t errlen)
+{
+    if (fs_fsync_path(from) != 0)
+        return fs_seterr(err, errlen, "cannot sync %s to disk: %s", from, strerror(errno));
+    if (rename(from, to) != 0)
+        return fs_seterr(err, errlen, "cannot rename %s to %s: %s", from, to, strerror(errno));
+    char dir[4096];
+    fs_dirname(to, dir, sizeof(dir));
+    /* some file systems refuse fsync on a directory (EINVAL): the rename
+     * is then as durable as they make it */
+    if (fs_fsync_path(dir) != 0 && errno != EINVAL && errno != EROFS)
+        return fs_seterr(err, errlen, "cannot sync directory %s after renaming %s: %s", dir, to, strerror(errno));
+    return 0;
 }

@@ -315,6 +315,13 @@ int opts_parse(const opt_table_t *t, const opt_table_t *const *others, void *cfg
     char shortopts[128], *nos;
     struct option *lo = long_options(t, shortopts, sizeof(shortopts), &nos);
     int c, rc = 0;
+    /* getopt names argv[0] in its messages ("run: unrecognized option"):
+     * make that "finsim run", as the other messages name the program */
+    char prog[80];
+    snprintf(prog, sizeof(prog), "finsim %s", t->command ? t->command : "");
+    char *argv0 = s->layers.argc > 0 ? s->layers.argv[0] : NULL;
+    if (argv0)
+        s->layers.argv[0] = prog;
     optind = 0; /* full reset: a command may be parsed several times in one process */
     while (rc == 0 && (c = getopt_long(s->layers.argc, s->layers.argv, shortopts, lo, NULL)) != -1) {
         int neg;
@@ -332,6 +339,8 @@ int opts_parse(const opt_table_t *t, const opt_table_t *const *others, void *cfg
         }
     }
     current_origin = NULL;
+    if (argv0)
+        s->layers.argv[0] = argv0;
     free(lo);
     free(nos);
     return rc;

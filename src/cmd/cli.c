@@ -86,10 +86,13 @@ static int write_eyxml_dir(const char *dir, int64_t start, int64_t n, uint64_t s
         trade_key(key, sizeof(key), NULL, t.id);
         snprintf(path, sizeof(path), "%s/%s", dir, key);
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(buf, 1, (size_t)len, f) != (size_t)len || fclose(f) != 0) {
+        if (!f) {
             fs_error("cannot write %s: %s", path, strerror(errno));
-            if (f)
-                fclose(f);
+            return -1;
+        }
+        int bad = fwrite(buf, 1, (size_t)len, f) != (size_t)len;
+        if ((fclose(f) != 0 || bad)) { /* closed once, whatever failed */
+            fs_error("cannot write %s: %s", path, strerror(errno));
             return -1;
         }
     }
@@ -138,6 +141,20 @@ static int generate_parse(gen_cfg_t *g, int argc, char **argv, opt_sources_t *sr
     return -1;
 }
 
+/* Does path hold an HDF5 file (its signature at offset 0, where finsim's
+ * files have it)? */
+static int is_hdf5_file(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char buf[8];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    int is = fread(buf, 1, sizeof(buf), f) == sizeof(buf) && memcmp(buf, sig, sizeof(sig)) == 0;
+    fclose(f);
+    return is;
+}
+
 /* Make the trades of g into its one destination. Returns an fs_exit code. */
 static int generate_body(gen_cfg_t *g)
 {
@@ -145,6 +162,11 @@ static int generate_body(gen_cfg_t *g)
     int64_t start = g->start, ntrades = g->ntrades;
     uint64_t seed = g->seed;
     if (eyxml) {
+        if (strcmp(eyxml, "-") != 0 && is_hdf5_file(eyxml)) {
+            fs_error("generate: --eyxml %s is an HDF5 file (a trade or results file?); refusing to overwrite it "
+                     "with a document", eyxml);
+            return FS_EXIT_USAGE;
+        }
         FILE *f = strcmp(eyxml, "-") == 0 ? stdout : fopen(eyxml, "wb");
         if (!f) {
             fs_error("cannot open %s: %s", eyxml, strerror(errno));
@@ -177,7 +199,7 @@ static int cmd_generate_store(gen_cfg_t *g)
     int rank, nranks;
     fs_mpi_world(&rank, &nranks);
     store_opts_t so = g->so; /* key prefix, TLS, timeout: settings_generate */
-    so.create = 1;
+    so.create = 0; /* an existing trade file keeps its other trades; see below */
     so.batch = batch;
     so.expect_first = start; /* the file store makes these rows collectively */
     so.expect_count = n;
@@ -193,6 +215,13 @@ static int cmd_generate_store(gen_cfg_t *g)
     MPI_Comm comm = MPI_COMM_WORLD;
     double t0 = fs_now();
     store_t *st = store_open(url, &so, &comm, err, sizeof(err), &errcode);
+    /* A trade file that does not exist yet is created; an existing one
+     * only gets the ids made here added or replaced (ranges can be made in
+     * any order). Every rank saw the same: the open is collective. */
+    if (fs_mpi_agree(st ? 0 : errcode == STORE_E_NOTFOUND ? 1 : 2) == 1) {
+        so.create = 1;
+        st = store_open(url, &so, &comm, err, sizeof(err), &errcode);
+    }
     if (fs_mpi_agree(st == NULL)) {
         if (!st)
             fs_error("%s", err);
@@ -332,18 +361,36 @@ int cmd_price(int argc, char **argv)
         opts_sources_free(&src);
         return FS_EXIT_USAGE;
     }
+    /* every input must be readable before the CSV starts: a header with
+     * no rows after it would read as "no trades" */
+    int io_failed = 0;
+    for (int i = optind; i < argc; i++) {
+        if (!strcmp(argv[i], "-"))
+            continue;
+        struct stat sb;
+        FILE *f = fopen(argv[i], "rb");
+        if (!f || fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+            fs_error("price: cannot read %s: %s", argv[i], !f ? strerror(errno) : "it is a directory");
+            io_failed = 1;
+        }
+        if (f)
+            fclose(f);
+    }
+    if (io_failed) {
+        opts_sources_free(&src);
+        return FS_EXIT_IO;
+    }
     price_ctx_t pc;
     memset(&pc, 0, sizeof(pc));
     pc.mo = &mo;
     pc.work = mc_work_new();
     printf("trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s\n");
-    int io_failed = 0;
     for (int i = optind; i < argc; i++) {
         const char *name = argv[i];
         size_t len = 0;
         char err[512];
         char *doc = fs_read_file(name, &len, err, sizeof(err));
-        if (!doc) {
+        if (!doc) { /* gone or unreadable since the check */
             fs_error("%s", err);
             io_failed = 1;
             continue;

@@ -60,6 +60,9 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
         return fs_error("run: give exactly one of --trade-window W, --all-trades, --ids-file FILE"), -1;
     if (c->window > 0 && c->start_trade + c->window - 1 > TRADE_MAX_ID)
         return fs_error("run: the range passes trade id %lld", TRADE_MAX_ID), -1;
+    if (c->resume && !c->mirror)
+        return fs_error("run: --resume takes the results a previous run mirrored to the store, and --no-mirror "
+                        "turns the mirror off: give one of them"), -1;
     c->list_mode = c->window <= 0;
     if (c->h5_collective && c->schedule == RUN_DYNAMIC)
         return fs_error("run: --h5-write collective needs --schedule static (collective writes put the "
@@ -80,13 +83,15 @@ static char *join_argv(int argc, char **argv)
     strcat(s, "finsim");
     for (int i = 0; i < argc; i++) {
         strcat(s, " ");
-        if (strstr(argv[i], "://")) { /* a URL with a password is refused, but never echo one */
-            char red[512];
-            store_redact_url(argv[i], red, sizeof(red));
-            strncat(s, red, strlen(argv[i]));
-        } else {
-            strcat(s, argv[i]);
-        }
+        /* a URL with a password or a connection string with a secret is
+         * refused, but never echo one (the redacted form may be longer) */
+        size_t rn = strlen(argv[i]) + 64;
+        char *red = xmalloc(rn);
+        store_redact_url(argv[i], red, rn);
+        n += strlen(red);
+        s = xrealloc(s, n);
+        strcat(s, red);
+        free(red);
     }
     return s;
 }
@@ -200,13 +205,18 @@ static int run_options(int argc, char **argv, int rank, run_cfg_t *c, run_source
 
 /* A fatal error on this rank: the other ranks may be waiting on it, so end
  * the whole job (results priced so far are in the mirror). Does not return. */
-static void run_abort(job_t *job, int status)
+static void run_abort(job_t *job, const run_cfg_t *c, int status)
 {
     int code = cli_exit_code(status);
     const char *why = job_errstr(job);
     if (status != JOB_E_INJECTED || !why[0] || strcmp(why, "injected failure"))
         fs_error("%s", why);
-    fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
+    job_abandon(job); /* flush the mirror, drop the output's lock */
+    if (c->mirror)
+        fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
+    else
+        fs_error("stopping the job (exit %d); without a mirror (--no-mirror) a rerun prices every trade again",
+                 code);
     fflush(NULL);
     MPI_Abort(MPI_COMM_WORLD, code);
 }
@@ -242,7 +252,7 @@ int cmd_run(int argc, char **argv)
     if (status == JOB_OK)
         status = job_start(job, cmdline);        /* buffers, output file, events */
     if (status == JOB_OK && (status = job_schedule(job)) != JOB_OK)
-        run_abort(job, status);                  /* price every batch, or end the job */
+        run_abort(job, &c, status);              /* price every batch, or end the job */
     code = status == JOB_OK ? run_report(job, &c) : cli_exit_code(status);
     job_close(job);
     free(cmdline);

@@ -69,6 +69,41 @@ static int add_file(void *cfg, const opt_def_t *o, const char *arg, char *err, s
     return 0;
 }
 
+/* Length limits, checked when the value is read (never by cutting it short
+ * later: a shorter path or key prefix names something else). */
+#define SETTINGS_STORE_MAX 511  /* bytes of a store URL or path (struct store's copy) */
+#define SETTINGS_PATH_MAX 4095  /* bytes of an output or input path */
+
+static int check_len(const opt_def_t *o, const char *arg, size_t max, const char *what, char *err, size_t errlen)
+{
+    size_t n = strlen(arg);
+    if (n > max)
+        return fs_seterr(err, errlen, "--%s: the %s is %zu bytes long; at most %zu are allowed", o->name, what, n,
+                         max);
+    return 0;
+}
+
+/* --store, --to, --signals-redis */
+static int check_store_len(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    (void)cfg;
+    return check_len(o, arg, SETTINGS_STORE_MAX, "store URL or path", err, errlen);
+}
+
+/* --key-prefix (also FINSIM_KEY_PREFIX and the INI file) */
+static int check_prefix_len(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    (void)cfg;
+    return check_len(o, arg, TRADE_KEY_PREFIX_MAX, "key prefix", err, errlen);
+}
+
+/* file paths the commands write or read */
+static int check_path_len(void *cfg, const opt_def_t *o, const char *arg, char *err, size_t errlen)
+{
+    (void)cfg;
+    return check_len(o, arg, SETTINGS_PATH_MAX, "path", err, errlen);
+}
+
 /* ---- rows shared by the commands -------------------------------------------- */
 
 static const char *const algo_names[] = {"pvonly", "deltavega", "synthetic", NULL};
@@ -79,7 +114,7 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
 /* The store URL (help differs: source or destination). */
 #define ROW_STORE(T, grp, text)                                                                           \
     {.name = "store", .type = OPT_STR, .arg = "URL", .section = "store", .group = grp, .help = text,        \
-     .off = offsetof(T, store_url)}
+     .off = offsetof(T, store_url), .set = check_store_len}
 
 /* Trades per pipelined store batch: one range everywhere. */
 #define ROW_BATCH(T, text)                                                                                \
@@ -90,7 +125,8 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
 /* Key prefix, password file, TLS and timeout: how to reach the store. */
 #define ROWS_STORE_ACCESS(T, grp)                                                                         \
     {.name = "key-prefix", .type = OPT_STR, .arg = "P", .section = "store", .group = grp,                 \
-     .help = "prefix of every Redis key (several portfolios in one Redis)", .off = offsetof(T, so.key_prefix)}, \
+     .help = "prefix of every Redis key (several portfolios in one Redis;\n"                              \
+             "at most 256 bytes)", .off = offsetof(T, so.key_prefix), .set = check_prefix_len},           \
     {.name = "password-file", .type = OPT_STR, .arg = "F", .section = "store",                            \
      .help = "Redis password from F (mode 0600); else FINSIM_REDIS_PASSWORD",                             \
      .off = offsetof(T, password_file)},                                                                  \
@@ -192,7 +228,13 @@ static const opt_def_t run_rows[] = {
              "an uninterrupted run",
      .off = offsetof(run_cfg_t, resume)},
     {.name = "output", .type = OPT_STR, .arg = "FILE.h5", .section = "run",
-     .help = "results file (written as FILE.h5.partial, renamed at the end)", .off = offsetof(run_cfg_t, output)},
+     .help = "results file (written as FILE.h5.partial, renamed at the end;\n"
+             "FILE.h5.lock keeps a second run off it). Never an input, nor\n"
+             "an existing file that is not a finsim results file",
+     .off = offsetof(run_cfg_t, output), .set = check_path_len},
+    {.name = "force", .type = OPT_FLAG,
+     .help = "replace an existing results file (without it, or --resume, an\n"
+             "existing FILE.h5 is refused)", .off = offsetof(run_cfg_t, force)},
     {.name = "h5-write", .type = OPT_ENUM, .arg = "W", .def = "independent", .names = h5w_names, .section = "run",
      .help = "independent (default) or collective MPI-IO writes (static\nschedule only)",
      .off = offsetof(run_cfg_t, h5_collective)},
@@ -241,7 +283,8 @@ static const opt_def_t gen_rows[] = {
     ROW_STORE(gen_cfg_t, NULL, "redis://[user@]host:port[/db], rediss://..., unix:///path.sock,\n"
                                "or a file path (HDF5 trade file)"),
     {.name = "eyxml", .type = OPT_STR, .arg = "FILE",
-     .help = "write one eyxml document holding all trades ('-' = stdout)", .off = offsetof(gen_cfg_t, eyxml)},
+     .help = "write one eyxml document holding all trades ('-' = stdout)", .off = offsetof(gen_cfg_t, eyxml),
+     .set = check_path_len},
     {.name = "eyxml-dir", .type = OPT_STR, .arg = "DIR",
      .help = "write one file per trade, named like the Redis key (ey0000042.xml)",
      .off = offsetof(gen_cfg_t, eyxml_dir)},
@@ -288,7 +331,7 @@ static const opt_def_t export_rows[] = {
     {.name = "eyxml-dir", .type = OPT_STR, .arg = "DIR", .help = "one file per trade (DIR is created)",
      .off = offsetof(xfer_cfg_t, dir)},
     {.name = "to", .type = OPT_STR, .arg = "URL", .help = "destination store (same URL forms as --store)",
-     .off = offsetof(xfer_cfg_t, to_url)},
+     .off = offsetof(xfer_cfg_t, to_url), .set = check_store_len},
     ROWS_STORE_AND_CONFIG(xfer_cfg_t),
 };
 
@@ -498,8 +541,9 @@ static const opt_def_t screen_rows[] = {
              "model_stderr, edge, z) ranked by edge, with attributes\n"
              "(thresholds, counts, seed, time); written as FILE.partial\n"
              "and renamed when complete",
-     .off = offsetof(screen_cfg_t, output)},
-    {.name = "csv", .type = OPT_STR, .arg = "FILE|-", .help = "the same rows as CSV", .off = offsetof(screen_cfg_t, csv)},
+     .off = offsetof(screen_cfg_t, output), .set = check_path_len},
+    {.name = "csv", .type = OPT_STR, .arg = "FILE|-", .help = "the same rows as CSV", .off = offsetof(screen_cfg_t, csv),
+     .set = check_path_len},
     {.name = "signals-redis", .type = OPT_STR, .arg = "URL", .section = "screen",
      .help = "ZADD <prefix>finsim:signals EDGE TRADE_ID (replacing the\n"
              "set atomically); default: the store when it is Redis",

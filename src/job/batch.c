@@ -7,11 +7,10 @@
 #include "job_int.h"
 
 /* Print why a trade failed: the first 20 per rank, then one line saying
- * that the rest are only in the output file. Nothing with --quiet. */
+ * that the rest are only in the output file. Also with --quiet, which
+ * keeps "the report and errors" (its help). */
 static void log_failure(job_t *s, const result_t *r, const char *msg)
 {
-    if (s->cfg->quiet)
-        return;
     char idstr[16];
     snprintf(idstr, sizeof(idstr), "%010" PRId64, r->trade_id);
     if (!msg || !*msg)

@@ -12,6 +12,7 @@
 
 #include "finsim/base/mpi.h"
 #include "finsim/base/util.h"
+#include "finsim/output/outguard.h"
 #include "job_int.h"
 
 /* One JSON line per event: {"time":<seconds.millis>,<fmt...>}, flushed. */
@@ -30,6 +31,40 @@ void job_events_write(job_t *s, const char *fmt, ...)
     fflush(s->events);
 }
 
+/* Rank 0: may the output be written, and is it ours alone? Refuse an
+ * output that is an input (trade file, ids file) or an existing file that
+ * is not a results file, replace a results file only with --force or
+ * --resume; all under the output's lock. Agreed over the ranks. */
+static int job_claim_output(job_t *s)
+{
+    const run_cfg_t *c = s->cfg;
+    int status = JOB_OK;
+    if (s->rank == 0) {
+        const char *trade_file = NULL;
+        const char *be = store_backend_for(c->store_url);
+        if (be && !strcmp(be, "file"))
+            trade_file = strncmp(c->store_url, "file://", 7) ? c->store_url : c->store_url + 7;
+        const char *protect[] = {trade_file, c->ids_file, c->events_path};
+        const char *what[] = {"trade file given to --store", "ids file given to --ids-file",
+                              "events file given to --events"};
+        outguard_t g = {.path = c->output, .opt = "--output", .dataset = "results", .protect = protect,
+                        .protect_what = what, .nprotect = 3, .replace_ok = c->force || c->resume,
+                        .replace_hint = "give --force to replace it (or --resume to continue into it)"};
+        char err[1024] = "";
+        /* the lock first: what the output is cannot change while it is held */
+        if (!(s->lock = outlock_take(c->output, err, sizeof(err)))) {
+            fs_error("%s", err);
+            status = JOB_E_IO;
+        } else if (outguard_check(&g, err, sizeof(err)) != 0) {
+            fs_error("%s", err);
+            outlock_release(s->lock);
+            s->lock = NULL;
+            status = JOB_E_CONFIG;
+        }
+    }
+    return fs_mpi_agree(status);
+}
+
 /* The clocks start before the store is opened, as the report counts them. */
 int job_open(const run_cfg_t *c, job_t **out)
 {
@@ -41,6 +76,14 @@ int job_open(const run_cfg_t *c, job_t **out)
     s->tel.rank = s->rank;
     gethostname(s->tel.host, sizeof(s->tel.host) - 1);
 
+    /* the output first: a second run on it is told so before it opens
+     * the store (a trade file the first run holds would fail the open) */
+    int claim = job_claim_output(s);
+    if (claim != JOB_OK) {
+        job_close(s);
+        *out = NULL;
+        return claim;
+    }
     MPI_Comm world = MPI_COMM_WORLD;
     char err[512] = "";
     int ecode = 0;
@@ -95,6 +138,16 @@ int job_build_list(job_t *s)
     return status;
 }
 
+void job_abandon(job_t *s)
+{
+    if (!s)
+        return;
+    if (s->st)
+        store_flush(s->st); /* results mirrored so far survive the abort */
+    outlock_release(s->lock);
+    s->lock = NULL;
+}
+
 /* Buffers for one batch (ids twice: the batch and the ids to fetch). */
 int job_start(job_t *s, const char *command_line)
 {
@@ -138,6 +191,7 @@ void job_close(job_t *s)
     if (s->events)
         fclose(s->events);
     h5out_abort(s->out);
+    outlock_release(s->lock); /* after the output is closed */
     mc_work_free(s->work);
     free(s->ids);
     free(s->slots);

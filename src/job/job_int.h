@@ -29,6 +29,7 @@ struct job {
     int rank, nranks;
     store_t *st;
     h5out_t *out;
+    struct outlock *lock;    /* rank 0: the output's lock (outguard.h) */
     mc_work_t *work;
     tl_list_t list;          /* rank 0: the trade list (ids NULL for a range) */
     int64_t total;           /* trades in the whole list */

@@ -14,6 +14,7 @@
 
 #include "finsim/base/mpi.h"
 #include "finsim/base/util.h"
+#include "finsim/output/outguard.h"
 #include "finsim/job/status.h"
 #include "finsim/job/tradelist.h"
 #include "finsim/market/quotes_out.h"
@@ -121,13 +122,51 @@ static int screen_check_dir(const char *opt, const char *path)
     return 0;
 }
 
-/* Rank 0 checks the output directories; every rank gets the worst status. */
+/* Refuse an output that is one of the inputs (trade file, quotes, market
+ * data) or an existing file of another kind; an earlier run's signals file
+ * or CSV is replaced (the screen runs daily). Returns 0, or -1 with a
+ * message. */
+static int screen_guard(const screen_cfg_t *c, const char *opt, const char *path, const char *dataset,
+                        const char *csv_header)
+{
+    if (!path)
+        return 0;
+    int n = 2 + c->nmarket;
+    const char **protect = xcalloc((size_t)n, sizeof(*protect));
+    const char **what = xcalloc((size_t)n, sizeof(*what));
+    const char *be = c->store_url ? store_backend_for(c->store_url) : NULL;
+    if (be && !strcmp(be, "file"))
+        protect[0] = strncmp(c->store_url, "file://", 7) ? c->store_url : c->store_url + 7;
+    what[0] = "trade file given to --store";
+    protect[1] = c->quotes_src;
+    what[1] = "quotes file given to --quotes";
+    for (int i = 0; i < c->nmarket; i++) {
+        protect[2 + i] = c->market_src[i];
+        what[2 + i] = "market file given to --market";
+    }
+    outguard_t g = {.path = path, .opt = opt, .dataset = dataset, .csv_header = csv_header, .protect = protect,
+                    .protect_what = what, .nprotect = n, .replace_ok = 1};
+    char err[1024];
+    int rc = outguard_check(&g, err, sizeof(err));
+    if (rc)
+        fs_error("screen: %s", err);
+    free(protect);
+    free(what);
+    return rc;
+}
+
+/* Rank 0 checks the outputs and their directories; every rank gets the
+ * worst status. */
 int screen_check_outputs(screen_job_t *j)
 {
     const screen_cfg_t *c = j->c;
     int ret = JOB_OK;
-    if (j->rank == 0 && (screen_check_dir("--output", c->output) || screen_check_dir("--csv", c->csv) ||
-                         screen_check_dir("--make-quotes", c->make_quotes)))
+    if (j->rank == 0 && (screen_guard(c, "--output", c->output, "signals", NULL) ||
+                         screen_guard(c, "--csv", c->csv, NULL, "trade_id,quote,model_value,model_stderr,edge,z") ||
+                         screen_guard(c, "--make-quotes", c->make_quotes, NULL, NULL)))
+        ret = JOB_E_CONFIG;
+    else if (j->rank == 0 && (screen_check_dir("--output", c->output) || screen_check_dir("--csv", c->csv) ||
+                              screen_check_dir("--make-quotes", c->make_quotes)))
         ret = JOB_E_IO;
     return fs_mpi_agree(ret);
 }

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "finsim/base/file.h"
 #include "finsim/base/util.h"
 #include "finsim/market/market.h"
 
@@ -84,10 +85,8 @@ int mkt_qwriter_close(mkt_qwriter_t *w, int discard, char *err, size_t errlen)
         rc = MKT_E_IO;
     }
     if (!w->to_stdout) {
-        if (!discard && rc == MKT_OK && rename(w->tmp, w->path) != 0) {
-            fs_seterr(err, errlen, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno));
-            rc = MKT_E_IO;
-        }
+        if (!discard && rc == MKT_OK && fs_durable_rename(w->tmp, w->path, err, errlen) != 0)
+            rc = MKT_E_IO; /* fsync, rename, fsync of the directory */
         if (discard || rc != MKT_OK)
             unlink(w->tmp);
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "finsim/base/file.h"
 #include "finsim/base/util.h"
 #include "finsim/trade/result_h5.h"
 
@@ -245,9 +246,8 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
     ok &= H5Fclose(h->file) >= 0;
     h->write_s += fs_now() - t0;
     ok = all_ok(h->comm, ok);
-    if (ok && rank == 0 && rename(h->partial, h->path) != 0) {
-        fs_seterr(err, errlen, "cannot rename %s to %s: %s", h->partial, h->path, strerror(errno));
-        ok = 0;
+    if (ok && rank == 0 && fs_durable_rename(h->partial, h->path, err, errlen) != 0) {
+        ok = 0; /* fsync, rename, fsync of the directory: see base/file.h */
     } else if (!ok) {
         fs_seterr(err, errlen, "finishing %s failed (disk full?); the partial file is kept", h->partial);
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "finsim/base/config_build.h"
+#include "finsim/base/file.h"
 #include "finsim/base/util.h"
 #include "finsim/trade/result_h5.h"
 
@@ -36,17 +37,29 @@ void signals_sort(signal_rec_t *s, size_t n)
  * Returns 0, or -1 with the reason in err. */
 int signals_write_csv(const char *path, const signal_rec_t *s, size_t n, char *err, size_t errlen)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    /* a file is written as PATH.partial and put in place when complete */
+    int to_stdout = strcmp(path, "-") == 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.partial", path);
+    FILE *f = to_stdout ? stdout : fopen(tmp, "w");
     if (!f)
-        return fs_seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return fs_seterr(err, errlen, "cannot open %s: %s", tmp, strerror(errno));
     fprintf(f, "trade_id,quote,model_value,model_stderr,edge,z\n");
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%lld,%.17g,%.17g,%.17g,%.17g,%.17g\n", (long long)s[i].trade_id, s[i].quote, s[i].model_value,
                 s[i].model_stderr, s[i].edge, s[i].z);
     int bad = ferror(f) != 0;
-    bad |= f == stdout ? fflush(f) != 0 : fclose(f) != 0;
-    if (bad)
-        return fs_seterr(err, errlen, "writing %s failed: %s", path, strerror(errno));
+    bad |= to_stdout ? fflush(f) != 0 : fclose(f) != 0;
+    if (bad) {
+        fs_seterr(err, errlen, "writing %s failed: %s", to_stdout ? path : tmp, strerror(errno));
+        if (!to_stdout)
+            unlink(tmp);
+        return -1;
+    }
+    if (!to_stdout && fs_durable_rename(tmp, path, err, errlen) != 0) {
+        unlink(tmp);
+        return -1;
+    }
     return 0;
 }
 
@@ -131,8 +144,12 @@ int signals_write_h5(const char *path, const signals_meta_t *m, const signal_rec
     int ok = signals_write_rows(f, s, n) == 0;
     ok = ok && signals_write_attrs(f, m) == 0;
     ok = H5Fclose(f) >= 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fs_seterr(err, errlen, "writing %s failed%s%s", path, ok ? ": " : "", ok ? strerror(errno) : "");
+    if (!ok) {
+        fs_seterr(err, errlen, "writing %s failed", path);
+        unlink(tmp);
+        return -1;
+    }
+    if (fs_durable_rename(tmp, path, err, errlen) != 0) {
         unlink(tmp);
         return -1;
     }

@@ -45,6 +45,10 @@ typedef struct store_backend {
      * scored by scores[i], in one step (readers never see half of it). For
      * stores that keep rankings (Redis: a sorted set, MULTI/EXEC). */
     int (*put_ranking)(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n);
+    /* Optional: push writes the backend buffers (the file store's HDF5
+     * caches) to the operating system, so they outlive an abort of the
+     * process. Not collective. */
+    int (*flush)(store_t *st);
 } store_backend_t;
 
 struct store {

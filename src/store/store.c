@@ -11,6 +11,8 @@
 
 #include "finsim/base/util.h"
 
+static char *store_redact_userinfo(const char *url, char *buf, size_t n);
+
 /* Order matters: the file backend accepts anything the others do not. */
 const store_backend_t *const store_backends[] = {
     &store_backend_memory,
@@ -19,7 +21,70 @@ const store_backend_t *const store_backends[] = {
     NULL,
 };
 
+/* Keys of connection strings whose values are secrets (compared without
+ * case): Redis/StackExchange "password=", Azure "AccountKey=",
+ * "SharedAccessSignature=", SAS "sig=", and the like. */
+static const char *const secret_keys[] = {"password", "pwd", "passwd", "key", "accountkey", "accesskey",
+                                          "sharedaccesskey", "sharedaccesssignature", "sig", "secret",
+                                          "token", "auth", NULL};
+
+/* The secret key that starts at p ("key=" after a separator), or NULL. */
+static const char *secret_key_at(const char *s, const char *p)
+{
+    if (p != s && !strchr(",;?&", p[-1]) && !(p[-1] == ' ' && p - 1 != s && strchr(",;", p[-2])))
+        return NULL;
+    for (int i = 0; secret_keys[i]; i++) {
+        size_t k = strlen(secret_keys[i]);
+        if (!strncasecmp(p, secret_keys[i], k) && p[k] == '=')
+            return secret_keys[i];
+    }
+    return NULL;
+}
+
+int store_url_has_secret(const char *url)
+{
+    for (const char *p = url; *p; p++)
+        if (secret_key_at(url, p))
+            return 1;
+    return 0;
+}
+
+/* Copy in to out[n] with the value of every secret key replaced by
+ * "<redacted>". A value ends at ',', ';' or '&' (a shared access
+ * signature, itself a query string, only at ';'). */
+static void redact_kv(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *p = in; *p && o + 1 < n;) {
+        const char *key = secret_key_at(in, p);
+        if (!key) {
+            out[o++] = *p++;
+            continue;
+        }
+        size_t k = strlen(key) + 1; /* with '=' */
+        int r = snprintf(out + o, n - o, "%.*s<redacted>", (int)k, p);
+        o = r < 0 ? o : o + (size_t)r < n ? o + (size_t)r : n - 1;
+        p += k;
+        const char *stops = !strcasecmp(key, "sharedaccesssignature") ? ";" : ",;&";
+        p += strcspn(p, stops);
+    }
+    out[o < n ? o : n - 1] = '\0';
+}
+
 char *store_redact_url(const char *url, char *buf, size_t n)
+{
+    if (store_url_has_secret(url)) {
+        char *tmp = xmalloc(n);
+        store_redact_userinfo(url, tmp, n);
+        redact_kv(tmp, buf, n);
+        free(tmp);
+        return buf;
+    }
+    return store_redact_userinfo(url, buf, n);
+}
+
+/* The password of a URL's user info replaced by "<redacted>". */
+static char *store_redact_userinfo(const char *url, char *buf, size_t n)
 {
     const char *scheme = strstr(url, "://");
     const char *auth = scheme ? scheme + 3 : url;
@@ -86,6 +151,32 @@ store_t *store_open(const char *url, const store_opts_t *o, void *mpi_comm,
         *errcode = STORE_OK;
     if (!url || !*url) {
         fs_seterr(err, errlen, "no store given (--store URL)");
+        if (errcode)
+            *errcode = STORE_E_USAGE;
+        return NULL;
+    }
+    if (store_url_has_secret(url)) {
+        /* a connection string pasted from a portal: never open, print or
+         * keep it as it is (the file backend would make it a file name) */
+        char red[512];
+        fs_seterr(err, errlen,
+                  "the store '%s' is a connection string with a secret in it, not a store URL: give "
+                  "redis://HOST:PORT (rediss:// for TLS) and the password in FINSIM_REDIS_PASSWORD or "
+                  "--password-file",
+                  store_redact_url(url, red, sizeof(red)));
+        if (errcode)
+            *errcode = STORE_E_USAGE;
+        return NULL;
+    }
+    size_t plen = o->key_prefix ? strlen(o->key_prefix) : 0;
+    if (strlen(url) >= sizeof(((store_t *)0)->url) || plen > TRADE_KEY_PREFIX_MAX) {
+        /* never cut short: a shorter path or prefix names another store */
+        if (plen > TRADE_KEY_PREFIX_MAX)
+            fs_seterr(err, errlen, "the key prefix is %zu bytes long; at most %d are allowed", plen,
+                      TRADE_KEY_PREFIX_MAX);
+        else
+            fs_seterr(err, errlen, "the store URL or path is %zu bytes long; at most %zu are allowed", strlen(url),
+                      sizeof(((store_t *)0)->url) - 1);
         if (errcode)
             *errcode = STORE_E_USAGE;
         return NULL;
@@ -195,6 +286,11 @@ int store_list_trades(store_t *st, int64_t **ids, size_t *n)
     if (!st->be->list_trades)
         return notsup(st, "cannot list its trades");
     return st->be->list_trades(st, ids, n);
+}
+
+int store_flush(store_t *st)
+{
+    return st->be->flush ? st->be->flush(st) : STORE_OK;
 }
 
 int store_reconnect(store_t *st)

@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -954,6 +955,17 @@ static int file_open(store_t *st, const char *url, const store_opts_t *o, void *
                                "trade file path", url);
     if (!*path)
         return store_set_error(st, STORE_E_USAGE, "empty trade file name in '%s'", url);
+    /* A bare name is a trade file only when it is one already or looks
+     * like one: "localhost:6379" must not become a new file of that name. */
+    struct stat sb;
+    const char *dot = strrchr(path, '.');
+    int h5_name = dot && !strchr(dot, '/') && (!strcasecmp(dot, ".h5") || !strcasecmp(dot, ".hdf5"));
+    if (path == url && !h5_name && stat(path, &sb) != 0)
+        return store_set_error(st, STORE_E_USAGE,
+                               "store '%s' has no URL scheme and names no existing trade file: write "
+                               "redis://HOST:PORT for Redis (rediss:// with TLS, unix:///path.sock), and give a "
+                               "trade file a .h5 or .hdf5 name (or file://PATH)",
+                               url);
     if (o->create && o->readonly)
         return store_set_error(st, STORE_E_USAGE, "cannot create trade file %s read-only", path);
 
@@ -989,6 +1001,19 @@ static int file_open(store_t *st, const char *url, const store_opts_t *o, void *
         st->priv = NULL;
         return rc;
     }
+    return STORE_OK;
+}
+
+/* Flush the HDF5 caches (the mirror's chunks) to the file. Opened by one
+ * rank only: H5Fflush is collective under MPI-IO, where independent raw
+ * data writes go to the file without a chunk cache anyway. */
+static int file_flush(store_t *st)
+{
+    file_priv_t *p = st->priv;
+    if (!p || p->parallel || !p->writable || p->file < 0)
+        return STORE_OK;
+    if (H5Fflush(p->file, H5F_SCOPE_LOCAL) < 0)
+        return file_fail(st, STORE_E_IO, "flushing");
     return STORE_OK;
 }
 
@@ -1299,4 +1324,5 @@ const store_backend_t store_backend_file = {
     .get_results = file_get_results,
     .list_trades = file_list_trades,
     .describe = file_describe,
+    .flush = file_flush,
 };

@@ -262,7 +262,7 @@ static void mem_close(store_t *st)
 static int mem_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out)
 {
     mem_priv_t *p = st->priv;
-    char key[96];
+    char key[TRADE_KEY_MAX];
     double t0 = fs_now();
     for (size_t i = 0; i < n; i++) {
         trade_slot_t *s = &out[i];

@@ -12,10 +12,11 @@
 
 #include "finsim/base/util.h"
 
-/* prefix "ey" id-zero-padded-to-7 suffix: the bytes and return value of
+/* prefix "ey" id-zero-padded-to-7 suffix: the bytes and length of
  * snprintf(buf, cap, "%sey%07lld<suffix>", ...), without printf's format
  * parsing (keys are made for every trade of every batch). Negative ids and
- * short buffers go through snprintf itself. */
+ * short buffers go through snprintf itself. A key that does not fit is
+ * never cut short: buf gets "" and the return is -1. */
 static int key_format(char *buf, size_t cap, const char *prefix, int64_t id, const char *suffix, size_t slen)
 {
     char dig[24];
@@ -31,8 +32,16 @@ static int key_format(char *buf, size_t cap, const char *prefix, int64_t id, con
             dig[nd++] = '0';
     }
     size_t len = pl + 2 + (size_t)nd + slen;
-    if (id < 0 || len >= cap)
-        return snprintf(buf, cap, "%sey%07lld%s", prefix ? prefix : "", (long long)id, suffix);
+    if (id < 0 || len >= cap) {
+        /* never a cut key: a prefix of the right key is another key */
+        int n = snprintf(buf, cap, "%sey%07lld%s", prefix ? prefix : "", (long long)id, suffix);
+        if (n < 0 || (size_t)n >= cap) {
+            if (cap)
+                buf[0] = '\0';
+            return -1;
+        }
+        return n;
+    }
     char *o = buf;
     if (pl) {
         memcpy(o, prefix, pl);

@@ -45,6 +45,7 @@ typedef struct run_cfg {
     int64_t chunk;               /* --chunk (dynamic; 0 = auto) */
     int h5_collective;           /* --h5-write collective (static schedule only) */
     int resume;                  /* --resume */
+    int force;                   /* --force: replace an existing results file */
     int mirror;                  /* mirror results to the store (default 1) */
     int failure_exit;            /* an injected failure ends the rank (default 1) */
     int have_expect;             /* --expect-checksum given */
@@ -58,7 +59,11 @@ typedef struct run_cfg {
 
 typedef struct job job_t;
 
-/* Open the store on every rank; fail fast and together. On success *out is
+/* Claim the output, then open the store on every rank; fail fast and
+ * together. Rank 0 takes the output's lock (JOB_E_IO when another run
+ * holds it) and refuses an output that is an input or an existing
+ * non-results file, or an existing results file without c->force or
+ * c->resume (JOB_E_CONFIG). On success *out is
  * the job (free with job_close); on failure *out is NULL, rank 0 (every
  * rank with fs_log_verbose) printed why, and the agreed status is
  * returned. c must outlive the job. */
@@ -96,6 +101,11 @@ const char *job_errstr(job_t *j);
  * JOB_TRADES_FAILED or JOB_OK; on the other ranks JOB_E_IO or JOB_OK (not
  * agreed: see job_end). */
 int job_report(job_t *j, const char *config);
+
+/* Before this rank ends the whole job (MPI_Abort): flush what the store
+ * holds of this rank's mirror writes and, on rank 0, drop the output's
+ * lock. Not collective. NULL is ignored. */
+void job_abandon(job_t *j);
 
 /* Rank 0 writes the end event with the process's exit status. */
 void job_end(job_t *j, int exit_status);

@@ -4,7 +4,8 @@
  * tables of function pointers (IOR's aiori pattern), private to src/store/
  * (backend.h); callers see an opaque store_t and these backends:
  *   redis  - redis://[user@]host:port[/db], rediss://... (TLS), unix:///path.sock
- *   file   - an HDF5 trade file (any other path; the embedded default)
+ *   file   - an HDF5 trade file (an existing trade file, a .h5/.hdf5 path, or
+ *            file://PATH; the embedded default)
  *   memory - mem:// (in-process, for tests)
  * Every function returns 0 on success or a negative store error (STORE_E_*),
  * with a one-line message in store_errstr(st). After a negative return other
@@ -32,9 +33,16 @@ enum store_err {
 };
 
 /* Copy url into buf with any password in its user info replaced by
- * "<redacted>" (redis://user:pw@host -> redis://user:<redacted>@host), so a
- * URL can be printed or stored. Returns buf. */
+ * "<redacted>" (redis://user:pw@host -> redis://user:<redacted>@host), and
+ * the values of secret keys of a connection string too
+ * ("h:6380,password=KEY,ssl=True" -> "h:6380,password=<redacted>,ssl=True";
+ * keys password=, key=, AccountKey=, SharedAccessSignature=, sig=, ...), so
+ * that any argument can be printed or stored. Returns buf. */
 char *store_redact_url(const char *url, char *buf, size_t n);
+
+/* Does url carry a secret as key=value (password=, AccountKey=, sig=, ...,
+ * see store_redact_url)? store_open refuses such a string. */
+int store_url_has_secret(const char *url);
 
 /* Check a redis://, rediss:// or unix:// URL as the Redis backend parses
  * it, without connecting: 0 when well-formed, else a STORE_E_* code with a
@@ -116,6 +124,10 @@ int store_put_results(store_t *st, const result_t *r, size_t n);
 int store_get_results(store_t *st, const int64_t *ids, size_t n, result_t *out, int *found);
 int store_list_trades(store_t *st, int64_t **ids, size_t *n);
 int store_reconnect(store_t *st);
+/* Push writes still buffered in this process (HDF5 caches of the trade
+ * file) to the operating system, e.g. before MPI_Abort. Not collective;
+ * STORE_OK for backends that buffer nothing. */
+int store_flush(store_t *st);
 const char *store_describe(store_t *st);
 
 /* The last error of st: a one-line message (never holding a password; ""

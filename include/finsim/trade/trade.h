@@ -37,7 +37,13 @@ typedef struct trade {
     char end_date[11];        /* YYYY-MM-DD (informational; no control characters) */
 } trade_t;
 
-/* Length of the key "ey%07d.xml" / "ey%07d_result.xml" written into buf. */
+/* Longest key prefix (--key-prefix, FINSIM_KEY_PREFIX), in bytes: with
+ * "ey", 19 digits and "_result.xml" a key fits in TRADE_KEY_MAX bytes. */
+#define TRADE_KEY_PREFIX_MAX 256
+#define TRADE_KEY_MAX 300
+
+/* Length of the key "ey%07d.xml" / "ey%07d_result.xml" written into buf,
+ * or -1 (buf "") when it does not fit in cap bytes: never a cut key. */
 int trade_key(char *buf, size_t cap, const char *prefix, int64_t id);
 int trade_result_key(char *buf, size_t cap, const char *prefix, int64_t id);
 

@@ -52,6 +52,19 @@ static void redis_slot_missing(store_t *st, const char *key, int64_t id, trade_s
               st->url, st->url, (long long)id);
 }
 
+/* A key length from trade_key / trade_result_key. store_open refuses key
+ * prefixes longer than TRADE_KEY_PREFIX_MAX, so every key fits its
+ * TRADE_KEY_MAX buffer: a key that did not would be a broken invariant,
+ * and a cut key would name another key. */
+static int redis_key_fits(int kl)
+{
+    if (kl < 0) {
+        fs_error("internal error: a Redis key does not fit in %d bytes", TRADE_KEY_MAX);
+        abort();
+    }
+    return kl;
+}
+
 /* Names the key of trade id under prefix, snprintf style (trade_key,
  * trade_result_key). */
 typedef int (*redis_key_fn)(char *buf, size_t cap, const char *prefix, int64_t id);
@@ -59,11 +72,11 @@ typedef int (*redis_key_fn)(char *buf, size_t cap, const char *prefix, int64_t i
 /* Encode one MGET of the keys that key names for ids[lo..hi) into p->cmd. */
 static void redis_mget_keys(store_t *st, redis_priv_t *p, const int64_t *ids, size_t lo, size_t hi, redis_key_fn key)
 {
-    char name[300];
+    char name[TRADE_KEY_MAX];
     redis_cmd_begin(p, hi - lo + 1);
     redis_cmd_arg(p, "MGET", 4);
     for (size_t i = lo; i < hi; i++) {
-        int kl = key(name, sizeof(name), st->opts.key_prefix, ids[i]);
+        int kl = redis_key_fits(key(name, sizeof(name), st->opts.key_prefix, ids[i]));
         redis_cmd_arg(p, name, (size_t)kl);
     }
 }
@@ -82,7 +95,7 @@ static int redis_get_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
 {
     redis_get_arg_t *a = arg;
     redisReply *r = rep[0];
-    char key[300];
+    char key[TRADE_KEY_MAX];
     size_t n = hi - lo;
     (void)nrep;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
@@ -116,9 +129,9 @@ static int redis_get_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
 static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
-    char key[300];
+    char key[TRADE_KEY_MAX];
     for (size_t k = lo; k < hi; k++) {
-        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[a->nil[k]]);
+        int kl = redis_key_fits(trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[a->nil[k]]));
         redis_cmd_begin(p, 2);
         redis_cmd_arg(p, "GET", 3);
         redis_cmd_arg(p, key, (size_t)kl);
@@ -134,7 +147,7 @@ static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t h
 static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
-    char key[300];
+    char key[TRADE_KEY_MAX];
     (void)nrep;
     double t0 = fs_now();
     for (size_t k = lo; k < hi; k++) {
@@ -259,10 +272,10 @@ static void redis_put_doc(redis_priv_t *p, const char *key, size_t kl, redis_doc
 static size_t redis_put_trades_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     const trade_t *t = arg;
-    char key[300];
+    char key[TRADE_KEY_MAX];
     redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
-        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, t[i].id);
+        int kl = redis_key_fits(trade_key(key, sizeof(key), st->opts.key_prefix, t[i].id));
         redis_put_doc(p, key, (size_t)kl, redis_fmt_trade, &t[i]);
     }
     return 1;
@@ -287,10 +300,10 @@ typedef struct redis_docs_arg {
 static size_t redis_put_docs_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     const redis_docs_arg_t *a = arg;
-    char key[300];
+    char key[TRADE_KEY_MAX];
     redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
-        int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        int kl = redis_key_fits(trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]));
         redis_put_pair(p, key, (size_t)kl, a->docs + a->off[i], a->off[i + 1] - a->off[i]);
     }
     return 1;
@@ -384,10 +397,10 @@ static int redis_put_ranking(store_t *st, const char *name, const int64_t *ids, 
 static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     const result_t *res = arg;
-    char key[300];
+    char key[TRADE_KEY_MAX];
     redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
-        int kl = trade_result_key(key, sizeof(key), st->opts.key_prefix, res[i].trade_id);
+        int kl = redis_key_fits(trade_result_key(key, sizeof(key), st->opts.key_prefix, res[i].trade_id));
         redis_put_doc(p, key, (size_t)kl, redis_fmt_result, &res[i]);
     }
     return 1;
