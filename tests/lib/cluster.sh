@@ -227,7 +227,8 @@ cluster_reap() {
 
 cluster_redis_start() {
   command -v redis_start >/dev/null 2>&1 || . "${FINSIM_SRC:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/lib/redis.sh"
-  redis_start --bind 127.0.0.1 "$CL_HEAD" "$@" || return 1
+  # a server without a password refuses other hosts unless protected mode is off
+  redis_start --bind 127.0.0.1 "$CL_HEAD" --protected-mode no "$@" || return 1
   CL_REDIS_URL=redis://$CL_HEAD:$REDIS_PORT
   export CL_REDIS_URL
 }

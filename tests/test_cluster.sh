@@ -1,0 +1,219 @@
+# test_cluster.sh - finsim across several hosts (tests/lib/cluster.sh: network
+# namespaces on a bridge, each with a node-local /scratch, plus one shared
+# directory; Redis and the market data server on the head). Every result is
+# compared bit for bit with a one-host run (tests/h5check.py same):
+#   a. 3 hosts, output on the shared directory;
+#   b. 3 hosts, output on a node-local path: the complete file on rank 0's host;
+#   c. a host whose link goes down mid-run (after the first progress event):
+#      the launcher (finsim-local.sh) ends within its kill grace, never hangs;
+#      --resume on the remaining hosts completes the same results;
+#   d. finsim generate into Redis on the head from 3 hosts, and finsim screen
+#      from 3 hosts against a market data server on the head;
+#   e. Slurm over the hosts (slurmd per host, slurmctld on the head):
+#      finsim.sbatch -N 3 with srun --mpi=pmix and with mpirun;
+#   f. the Azure Batch multi-instance task: coordinate.sh on every host (a real
+#      sshd each), run-task.sh on the primary with node-local working and
+#      shared dirs; a password-protected Redis whose password is on no
+#      command line of any process during the run.
+# Every launch is bounded (timeout -k); waits poll files, events and job
+# states with generous ceilings. Each scenario runs even when an earlier one
+# failed; the test fails if any did. Needs root and 'ip netns'.
+source "$FINSIM_SRC/tests/lib/common.sh"
+source "$FINSIM_SRC/tests/lib/redis.sh"
+source "$FINSIM_SRC/tests/lib/cluster.sh"
+
+if [ "$SANITIZED" = 1 ]; then
+  echo "SKIP: sanitizer build (the multi-host runs are covered by the plain build)"
+  exit 77
+fi
+if ! cluster_have; then
+  echo "FAIL: needs root and 'ip netns' (iproute2)" >&2
+  exit 1
+fi
+LIMIT=${FINSIM_CLUSTER_RUN_LIMIT:-120}     # ceiling of one multi-host launch, seconds
+BOUND=(timeout -k 10 "$LIMIT")
+SCEN=${FINSIM_CLUSTER_SCENARIOS:-a b c d e f}
+
+t0=$SECONDS
+cluster_start 3 "$T/cl"
+echo "cluster: ${CL_HOSTS[*]:1} on $CL_SUBNET (bridge $CL_BR), up in $((SECONDS - t0)) s"
+S=$CL_SHARED
+chmod 0755 "$T"          # every host (and user munge) reaches the shared directory
+
+N=40
+ARGS=(--algorithm deltavega --paths 1000 --seed 7 --start-trade 0 --trade-window $N --progress 0)
+"$FINSIM_BIN" generate --trades $N --seed 3 --store "$S/trades.h5" > /dev/null
+# the one-host reference
+expect_rc 0 "$FINSIM_BIN" run --store "$S/trades.h5" "${ARGS[@]}" --no-mirror --output "$T/ref.h5"
+H5CHECK valid "$T/ref.h5" $N 0
+
+# fail MESSAGE: report a failed check (the scenario's subshell ends)
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# elapsed since a start time (s, with decimals)
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds; false after SECONDS
+wait_for() {
+  local n=$(($1 * 10)); shift
+  while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+  return 1
+}
+# gone PID: the process has ended (absent or a zombie)
+gone() { _redis_pid_gone "$1"; }
+# scenario_cleanup: what a scenario started (its own subshell's EXIT trap)
+SPIDS=()
+scenario_cleanup() {
+  local p
+  for p in "${SPIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  redis_stop
+}
+
+# ---- a. output on the shared directory ----
+scenario_a() {
+  expect_rc 0 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" run --store "$S/trades.h5" "${ARGS[@]}" \
+    --no-mirror --output "$S/a.h5"
+  expect_grep 'RESULT: OK' "$T/last.out"
+  H5CHECK same "$T/ref.h5" "$S/a.h5"
+}
+
+# ---- b. output on a node-local path ----
+# /scratch differs on every host: finsim must notice that the output directory
+# is not shared and have rank 0 write the whole file (--h5-write auto).
+scenario_b_node_local_output() {
+  local rc=0 t
+  t=$(date +%s.%N)
+  "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" run --store "$S/trades.h5" "${ARGS[@]}" \
+    --no-mirror --output "$CL_SCRATCH/b.h5" > "$T/b.out" 2> "$T/b.err" || rc=$?
+  echo "b: exit $rc after $(since "$t") s"
+  case $rc in
+    124|137) fail "b: the run on a node-local output path did not finish within $LIMIT s (hung; killed)" ;;
+    0) ;;
+    *) tail -5 "$T/b.err" >&2; fail "b: the run on a node-local output path failed with exit $rc" ;;
+  esac
+  [ -s "$(cluster_local 1)/b.h5" ] || fail "b: no results file on rank 0's host ($(ls "$(cluster_local 1)"))"
+  H5CHECK same "$T/ref.h5" "$(cluster_local 1)/b.h5"
+  H5CHECK valid "$(cluster_local 1)/b.h5" $N 0
+  local i
+  for i in 2 3; do
+    [ ! -e "$(cluster_local "$i")/b.h5" ] || fail "b: host $i also has a b.h5 (only rank 0's host should)"
+  done
+}
+
+# ---- c. a host lost mid-run; the launcher ends within its grace; resume ----
+scenario_c() {
+  local NC=150 rc=0 t lp grace=5
+  cluster_redis_start
+  "$FINSIM_BIN" generate --trades $NC --seed 9 --store "$CL_REDIS_URL" > /dev/null
+  local RUN=(--algorithm synthetic --task-duration 40 --seed 4 --batch 5 --timeout 3)
+  expect_rc 0 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${RUN[@]}" --start-trade 0 --trade-window $NC --progress 0 \
+    --no-mirror --output "$T/cref.h5"
+  # the launcher that users run, over the 3 hosts (mpirun settings from CL_MPI_ENV)
+  env "${CL_MPI_ENV[@]}" FINSIM_KILL_GRACE=$grace FINSIM_BIN="$FINSIM_BIN" \
+    bash "$FINSIM_SRC/jobscripts/local/finsim-local.sh" --hostfile "$CL_HOSTFILE" -n 3 -s "$CL_REDIS_URL" \
+    -w $NC -o "$S/c.h5" -- "${RUN[@]}" --progress 0.001 --events "$S/c.events" > "$T/c.out" 2> "$T/c.err" &
+  lp=$!
+  SPIDS+=("$lp")
+  wait_for "$LIMIT" grep -qs '"event":"progress"' "$S/c.events" ||
+    { kill -TERM "$lp"; fail "c: no progress event within $LIMIT s: $(tail -3 "$T/c.err")"; }
+  cluster_link_down 3
+  t=$(date +%s.%N)
+  echo "c: host 3's link is down"
+  # its rank cannot reach the store (exit 9 after --timeout); whether or not
+  # the others notice, a SIGTERM (a scheduler's cancel or time limit) must end
+  # the launcher within its kill grace although host 3 cannot be reached
+  if wait_for 15 gone "$lp"; then
+    echo "c: the launcher ended by itself after $(since "$t") s"
+  else
+    echo "c: stopping the launcher with SIGTERM, $(since "$t") s after the link went down"
+    kill -TERM "$lp"
+    local ts; ts=$(date +%s.%N)
+    wait_for $((grace + 30)) gone "$lp" ||
+      fail "c: finsim-local.sh still runs $((grace + 30)) s after SIGTERM (grace $grace s)"
+    echo "c: the launcher returned $(since "$ts") s after SIGTERM"
+    expect_grep 'SIGTERM: stopping the launcher' "$T/c.err"
+  fi
+  wait "$lp" || rc=$?
+  [ "$rc" != 0 ] || fail "c: the job survived a lost host"
+  [ ! -e "$S/c.h5" ] || fail "c: a final output after a lost host"
+  cluster_reap
+  # resume on the two remaining hosts
+  cluster_hostfile "$S/hosts12" 1 1 2
+  expect_rc 0 env "${CL_MPI_ENV[@]}" FINSIM_BIN="$FINSIM_BIN" "${BOUND[@]}" \
+    bash "$FINSIM_SRC/jobscripts/local/finsim-local.sh" --hostfile "$S/hosts12" -n 2 -s "$CL_REDIS_URL" \
+    -w $NC -o "$S/c.h5" --resume -- "${RUN[@]}" --progress 0
+  expect_grep 'resumed [1-9]' "$T/last.out"
+  H5CHECK same "$T/cref.h5" "$S/c.h5"
+  cluster_link_up 3
+  redis_stop
+}
+
+# ---- d. generate and screen across hosts ----
+scenario_d() {
+  cluster_redis_start
+  expect_rc 0 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" generate --trades $N --seed 3 \
+    --store "$CL_REDIS_URL"
+  [ "$(redis_cli DBSIZE)" = $N ] || fail "d: DBSIZE $(redis_cli DBSIZE) after generate, want $N"
+  "$FINSIM_BIN" generate --trades 1 --start-trade 17 --seed 3 --eyxml-dir "$T/eyx"
+  redis_cli --raw GET ey0000017.xml | head -c -1 > "$T/k17"
+  expect_rc 0 cmp "$T/k17" "$T/eyx/ey0000017.xml"
+  # the trades made by 3 hosts price like those made by one
+  expect_rc 0 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${ARGS[@]}" \
+    --no-mirror --output "$S/d.h5"
+  H5CHECK same "$T/ref.h5" "$S/d.h5"
+  # screen: quotes served from the head
+  local PR=(--paths 1000 --seed 5) TH=(--min-edge -1e9 --min-z -1e300) srv port
+  mkdir -p "$T/www"
+  expect_rc 0 "$FINSIM_BIN" screen --make-quotes "$T/www/q.csv" --store "$S/trades.h5" "${PR[@]}" --quote-noise 0.05
+  MARKET_BIND=$CL_HEAD "$PY" "$FINSIM_SRC/tests/market_server.py" "$T/www" "$T/port" 5 &
+  srv=$!
+  SPIDS+=("$srv")
+  wait_for 20 test -s "$T/port" || fail "d: the market data server did not start"
+  port=$(cat "$T/port")
+  expect_rc 0 "$FINSIM_BIN" screen --store "$S/trades.h5" --quotes "$T/www/q.csv" "${PR[@]}" "${TH[@]}" \
+    --csv "$T/screen1.csv" --no-signals-redis
+  expect_rc 0 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" screen --store "$CL_REDIS_URL" \
+    --quotes "http://$CL_HEAD:$port/data/q.csv" "${PR[@]}" "${TH[@]}" --csv "$S/screen3.csv" \
+    --output "$S/screen3.h5" --no-signals-redis
+  expect_grep "$N trades .*$N joined" "$T/last.err"
+  expect_rc 0 cmp "$T/screen1.csv" "$S/screen3.csv"
+  expect_grep "GET /data/q.csv 200" "$T/www/requests.log"
+  kill "$srv" 2>/dev/null || true
+  redis_stop
+}
+
+scenario_e() { echo "e: not implemented"; return 1; }
+scenario_f() { echo "f: not implemented"; return 1; }
+
+declare -A NAME=([a]="shared output" [b]="node-local output" [c]="lost host, launcher bound, resume"
+                 [d]="generate and screen" [e]="Slurm over 3 hosts" [f]="Azure Batch multi-instance rehearsal")
+declare -A FN=([a]=scenario_a [b]=scenario_b_node_local_output [c]=scenario_c [d]=scenario_d [e]=scenario_e
+               [f]=scenario_f)
+failed=()
+for s in $SCEN; do
+  echo "==== $s. ${NAME[$s]}"
+  ts=$SECONDS
+  set +e
+  (
+    set -e
+    trap scenario_cleanup EXIT
+    CHECKS=0
+    ${FN[$s]}
+    echo "$CHECKS" > "$T/checks.$s"
+  )
+  rc=$?
+  set -e
+  cluster_reap
+  for i in $(seq 1 "$CL_N"); do cluster_link_up "$i"; done
+  if [ "$rc" = 0 ]; then
+    CHECKS=$((CHECKS + $(cat "$T/checks.$s")))
+    echo "==== $s. passed ($((SECONDS - ts)) s)"
+  else
+    echo "==== $s. FAILED ($((SECONDS - ts)) s)"
+    failed+=("$s")
+  fi
+done
+echo "cluster test: $((SECONDS - t0)) s"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAIL: scenarios failed: ${failed[*]}" >&2
+  exit 1
+fi
+finish
