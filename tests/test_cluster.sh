@@ -181,7 +181,91 @@ scenario_d() {
 }
 
 scenario_e() { echo "e: not implemented"; return 1; }
-scenario_f() { echo "f: not implemented"; return 1; }
+# ---- f. Azure Batch multi-instance task over the hosts ----
+# coordinate.sh on every host (each starts a real sshd on the task's port in
+# its own network namespace), run-task.sh on the primary; AZ_BATCH_* dirs are
+# node-local (/scratch). Redis on the head has a password, which reaches the
+# remote ranks through mpirun's environment forwarding, never a command line.
+scenario_f() {
+  local PW NF=60 hosts
+  PW="pw-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')"
+  cluster_redis_start --requirepass "$PW"
+  REDIS_PASSWORD=$PW
+  (umask 077; printf '%s\n' "$PW" > "$T/fpw")    # the pattern for the scans below (never on argv)
+  FINSIM_REDIS_PASSWORD=$PW "$FINSIM_BIN" generate --trades $NF --seed 3 --store "$CL_REDIS_URL" > /dev/null
+  export FINSIM_REDIS_PASSWORD=$PW      # secrets travel in the environment, never on argv
+  expect_rc 0 "$FINSIM_BIN" run --store "$CL_REDIS_URL" --algorithm synthetic \
+    --task-duration 100 --seed 7 --start-trade 0 --trade-window $NF --no-mirror --progress 0 --output "$T/fref.h5"
+  mkdir -p "$T/fkey" "$CL_DIR/mounts/finsim"
+  ssh-keygen -q -t ed25519 -N '' -f "$T/fkey/id" -C finsim-test
+  base64 -w0 < "$T/fkey/id" > "$T/fkey/b64"
+  hosts=$(IFS=,; echo "${CL_ADDRS[*]:1}")
+  # 1. with a shared mount (as pool-mounts.json gives): parallel writes there,
+  # the file copied to the primary's node-local working directory
+  f_task finsim-shared FINSIM_SHARED_MOUNT=nfs
+  redis_cli --scan --pattern '*_result.xml' | while read -r k; do redis_cli DEL "$k" > /dev/null; done
+  cluster_reap
+  # 2. the default: everything node-local
+  f_task finsim-mpi
+}
+
+# f_task TASK_ID [VAR=VALUE...]: one multi-instance task as Batch runs it
+f_task() {
+  local task=$1 port=2222 i rc=0 t seen=0 leaks=0 p wd; shift
+  local BENV=(PATH="$PATH" HOME="$T/fkey" AZ_BATCH_HOST_LIST="$hosts" AZ_BATCH_NODE_SHARED_DIR=$CL_SCRATCH/shared
+        AZ_BATCH_TASK_WORKING_DIR=$CL_SCRATCH/$task/wd AZ_BATCH_JOB_ID=finsim-cluster-job AZ_BATCH_TASK_ID=$task
+        AZ_BATCH_NODE_MOUNTS_DIR="$CL_DIR/mounts" FINSIM_SSH_PORT=$port FINSIM_BIN="$FINSIM_BIN"
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_routed=direct
+        OMPI_MCA_oob_tcp_if_include="$CL_SUBNET" OMPI_MCA_btl_tcp_if_include="$CL_SUBNET" OMPI_MCA_btl=tcp,self "$@")
+  for i in $(seq 1 "$CL_N"); do
+    mkdir -p "$(cluster_local "$i")/$task/wd"
+    expect_rc 0 cluster_on "$i" env -i "${BENV[@]}" AZ_BATCH_IS_CURRENT_NODE_MASTER=$([ "$i" = 1 ] && echo true || echo false) \
+      bash -c 'FINSIM_MPI_SSH_KEY=$(cat "$1") && export FINSIM_MPI_SSH_KEY && exec bash "$2"' \
+      secret "$T/fkey/b64" "$FINSIM_SRC/jobscripts/azure-batch/coordinate.sh"
+    expect_grep "sshd ready on port $port" "$T/last.out"
+  done
+  # the password and the key go in through the environment only
+  cluster_bg 1 "$T/f-$task.log" env -i "${BENV[@]}" AZ_BATCH_IS_CURRENT_NODE_MASTER=true FINSIM_STORE="$CL_REDIS_URL" \
+    FINSIM_RANKS_PER_NODE=1 FINSIM_ALGORITHM=synthetic FINSIM_SEED=7 \
+    FINSIM_TRADE_WINDOW=$NF FINSIM_START_TRADE=0 FINSIM_KILL_GRACE=10 FINSIM_PROGRESS=0 \
+    FINSIM_EXTRA_ARGS="--task-duration 100 --batch 2" \
+    bash -c 'read -r FINSIM_REDIS_PASSWORD < "$1" && export FINSIM_REDIS_PASSWORD && shift && exec "$@"' secret "$T/fpw" \
+    timeout -k 10 "$LIMIT" bash "$FINSIM_SRC/jobscripts/azure-batch/run-task.sh"
+  local bp=$CL_BG_PID
+  SPIDS+=("$bp")
+  t=$(date +%s.%N)
+  # while it runs: no process on any host has the password in its command line
+  while ! gone "$bp"; do
+    if [ "$seen" = 0 ]; then
+      for p in $(cluster_pids 3); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = finsim ] && seen=1; done
+    fi
+    for p in $(grep -lsF -f "$T/fpw" /proc/[0-9]*/cmdline); do
+      p=${p#/proc/}; p=${p%/cmdline}
+      leaks=$((leaks + 1)); echo "f: password in the command line of $p: $(tr '\0' ' ' < "/proc/$p/cmdline")" >&2
+    done
+    sleep 0.1
+  done
+  wait "$bp" || rc=$?
+  echo "f ($task): run-task.sh exited $rc after $(since "$t") s"
+  ps -eo args | grep -F -f "$T/fpw" && leaks=$((leaks + 1))
+  [ "$leaks" = 0 ] || fail "f ($task): the Redis password appeared on a command line"
+  [ "$seen" = 1 ] || fail "f ($task): no rank ran on host 3 during the scan: $(tail -5 "$T/f-$task.log")"
+  CHECKS=$((CHECKS + 2))
+  ! grep -qF -f "$T/fpw" "$T/f-$task.log" || fail "f ($task): the password is in the task's output"
+  case $rc in
+    124|137) fail "f ($task): run-task.sh did not finish within $LIMIT s (killed): $(tail -3 "$T/f-$task.log")" ;;
+    0) ;;
+    *) tail -10 "$T/f-$task.log" >&2; fail "f ($task): run-task.sh failed with exit $rc" ;;
+  esac
+  # every trade's result was mirrored into Redis: the remote ranks authenticated
+  local mirrored
+  mirrored=$(redis_cli --scan --pattern '*_result.xml' | wc -l)
+  [ "$mirrored" = $NF ] || fail "f ($task): $mirrored of $NF results mirrored into Redis"
+  CHECKS=$((CHECKS + 1))
+  wd=$(cluster_local 1)/$task/wd
+  [ -s "$wd/finsim-results.h5" ] || fail "f ($task): no results in the primary's working directory: $(ls "$wd")"
+  H5CHECK same "$T/fref.h5" "$wd/finsim-results.h5"
+}
 
 declare -A NAME=([a]="shared output" [b]="node-local output" [c]="lost host, launcher bound, resume"
                  [d]="generate and screen" [e]="Slurm over 3 hosts" [f]="Azure Batch multi-instance rehearsal")
