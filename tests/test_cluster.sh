@@ -21,6 +21,7 @@
 source "$FINSIM_SRC/tests/lib/common.sh"
 source "$FINSIM_SRC/tests/lib/redis.sh"
 source "$FINSIM_SRC/tests/lib/cluster.sh"
+source "$FINSIM_SRC/tests/lib/slurm.sh"
 
 if [ "$SANITIZED" = 1 ]; then
   echo "SKIP: sanitizer build (the multi-host runs are covered by the plain build)"
@@ -180,7 +181,131 @@ scenario_d() {
   redis_stop
 }
 
-scenario_e() { echo "e: not implemented"; return 1; }
+# ---- e. Slurm over the hosts ----
+# One munged and slurmctld on the head (the munge socket is a path every host
+# sees), one slurmd per host namespace with its own NodeName; finsim.sbatch -N 3
+# with srun --mpi=pmix and with mpirun; then a node lost mid-job: Slurm
+# requeues the job and the next attempt resumes.
+e_node_states() { sinfo -h -N -o '%N %T' 2>/dev/null | sort -u; }
+e_all_idle() { [ "$(e_node_states | grep -c ' idle$')" = "$CL_N" ]; }
+e_final() { # JID: final state, releasing a requeued job held by its begin time
+  local jid=$1 n=0 line state
+  while [ "$n" -lt $((LIMIT * 10)) ]; do
+    line=$(scontrol show job "$jid" 2>/dev/null || true)
+    state=$(grep -oP 'JobState=\K\S+' <<< "$line" || true)
+    case "$state" in
+      COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY) echo "$state"; return 0 ;;
+      PENDING)
+        if grep -q 'Reason=BeginTime' <<< "$line" && e_all_idle; then
+          scontrol update JobId="$jid" StartTime=now > /dev/null 2>&1 || true
+        fi ;;
+    esac
+    sleep 0.1
+    n=$((n + 1))
+  done
+  echo "STUCK($state)"
+}
+scenario_e() {
+  slurm_have || fail "e: Slurm or munge is not installed (scripts/install-deps.sh)"
+  local SD=$CL_DIR/slurm i jid st ctld_port d_port
+  mkdir -p "$SD"/{etc,state,spool,log}
+  chmod 0711 "$CL_DIR" "$SD"
+  install -d -o munge -g munge -m 0711 "$SD/munge"
+  install -o munge -g munge -m 0400 /etc/munge/munge.key "$SD/munge/munge.key"
+  runuser -u munge -- /usr/sbin/munged --socket="$SD/munge/munge.sock" --key-file="$SD/munge/munge.key" \
+    --pid-file="$SD/munge/munged.pid" --log-file="$SD/munge/munged.log" --seed-file="$SD/munge/munged.seed" ||
+    fail "e: munged did not start"
+  SPIDS+=("$(cat "$SD/munge/munged.pid")")
+  ctld_port=$(_slurm_free_port)
+  d_port=$(_slurm_free_port)
+  {
+    cat <<CONF
+ClusterName=finsimcl$CL_ID
+SlurmctldHost=localhost($CL_HEAD)
+SlurmctldPort=$ctld_port
+SlurmdPort=$d_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$SD/munge/munge.sock
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+SlurmdTimeout=10
+MessageTimeout=5
+TCPTimeout=3
+MailProg=/bin/true
+# node-local (PMIx puts its per-step client directories there; /tmp is shared here)
+TmpFS=$CL_SCRATCH
+StateSaveLocation=$SD/state
+SlurmdSpoolDir=$SD/spool/%n
+SlurmctldPidFile=$SD/slurmctld.pid
+SlurmdPidFile=$SD/slurmd-%n.pid
+SlurmctldLogFile=$SD/log/slurmctld.log
+SlurmdLogFile=$SD/log/slurmd-%n.log
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+KillWait=5
+MinJobAge=300
+CONF
+    for i in $(seq 1 "$CL_N"); do
+      echo "NodeName=${CL_HOSTS[i]} NodeAddr=${CL_ADDRS[i]} CPUs=2 RealMemory=1000 State=UNKNOWN"
+    done
+    echo "PartitionName=cl Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
+  } > "$SD/etc/slurm.conf"
+  export SLURM_CONF=$SD/etc/slurm.conf
+  /usr/sbin/slurmctld -f "$SLURM_CONF" || { tail -20 "$SD/log/slurmctld.log" >&2; fail "e: slurmctld did not start"; }
+  wait_for 20 test -s "$SD/slurmctld.pid" || fail "e: no slurmctld pid file"
+  SPIDS+=("$(cat "$SD/slurmctld.pid")")
+  for i in $(seq 1 "$CL_N"); do
+    mkdir -p "$SD/spool/${CL_HOSTS[i]}"
+    cluster_on "$i" /usr/sbin/slurmd -f "$SLURM_CONF" -N "${CL_HOSTS[i]}" ||
+      { tail -20 "$SD/log/slurmd-${CL_HOSTS[i]}.log" >&2; fail "e: slurmd on host $i did not start"; }
+  done
+  wait_for 60 e_all_idle || { e_node_states >&2; tail -20 "$SD/log/slurmctld.log" >&2; fail "e: the nodes did not all become idle"; }
+  echo "e: $(e_node_states | tr '\n' ' ')"
+  export FINSIM_BIN FINSIM_TRADE_WINDOW=$N FINSIM_START_TRADE=0 FINSIM_ALGORITHM=deltavega FINSIM_SEED=7 \
+    FINSIM_PATHS=1000 FINSIM_KILL_GRACE=10 OMPI_MCA_oob_tcp_if_include=$CL_SUBNET \
+    OMPI_MCA_btl_tcp_if_include=$CL_SUBNET OMPI_MCA_btl=tcp,self
+  local L
+  for L in srun mpirun; do
+    jid=$(FINSIM_LAUNCHER=$L FINSIM_STORE="$S/trades.h5" FINSIM_OUTPUT="$S/e-$L.h5" FINSIM_EXTRA_ARGS=--no-mirror \
+      sbatch --parsable --chdir="$S" -N 3 --ntasks-per-node=1 -o "$S/e-$L.out" "$FINSIM_SRC/jobscripts/slurm/finsim.sbatch")
+    st=$(e_final "$jid")
+    echo "e: job $jid ($L, 3 nodes): $st"
+    [ "$st" = COMPLETED ] || { tail -n 30 "$S/e-$L.out" "$SD/log/slurmd-${CL_HOSTS[2]}.log" >&2; fail "e: the $L job ended $st"; }
+    expect_grep "3 node\(s\), 3 tasks, launcher $L" "$S/e-$L.out"
+    H5CHECK same "$T/ref.h5" "$S/e-$L.h5"
+  done
+  # a node lost mid-job: Slurm marks it down, requeues the job (--requeue);
+  # the node comes back, the next attempt resumes from the Redis mirror
+  cluster_redis_start
+  "$FINSIM_BIN" generate --trades 90 --seed 9 --store "$CL_REDIS_URL" > /dev/null
+  local ER=(--algorithm synthetic --task-duration 100 --seed 4 --batch 3 --timeout 3)
+  expect_rc 0 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${ER[@]}" --start-trade 0 --trade-window 90 --progress 0 \
+    --no-mirror --output "$T/eref.h5"
+  jid=$(FINSIM_STORE="$CL_REDIS_URL" FINSIM_OUTPUT="$S/e-lost.h5" FINSIM_TRADE_WINDOW=90 FINSIM_ALGORITHM=synthetic \
+    FINSIM_SEED=4 FINSIM_PATHS= FINSIM_PROGRESS=0.001 FINSIM_EXTRA_ARGS="--task-duration 100 --batch 3 --timeout 3 --events $S/e.events" \
+    sbatch --parsable --chdir="$S" -N 3 --ntasks-per-node=1 -o "$S/e-lost.out" "$FINSIM_SRC/jobscripts/slurm/finsim.sbatch")
+  wait_for "$LIMIT" grep -qs '"event":"progress"' "$S/e.events" || fail "e: no progress event from job $jid"
+  cluster_link_down 3
+  echo "e: host 3's link is down during job $jid"
+  wait_for "$LIMIT" eval 'scontrol show job '"$jid"' | grep -qE "Restarts=[1-9]|JobState=(PENDING|REQUEUED|NODE_FAIL|FAILED|COMPLETED)"' ||
+    fail "e: job $jid was not requeued or ended after the node loss: $(scontrol show job "$jid" | grep -o 'JobState=\S*')"
+  echo "e: job $jid after the loss: $(scontrol show job "$jid" | grep -oE 'JobState=\S+|Restarts=\S+' | tr '\n' ' ')"
+  cluster_link_up 3
+  st=$(e_final "$jid")
+  echo "e: job $jid: $st, $(scontrol show job "$jid" | grep -oE 'Restarts=\S+')"
+  [ "$st" = COMPLETED ] || { tail -30 "$S/e-lost.out" >&2; fail "e: the job with a lost node ended $st"; }
+  expect_grep 'resuming' "$S/e-lost.out"
+  H5CHECK same "$T/eref.h5" "$S/e-lost.h5"
+}
+
 # ---- f. Azure Batch multi-instance task over the hosts ----
 # coordinate.sh on every host (each starts a real sshd on the task's port in
 # its own network namespace), run-task.sh on the primary; AZ_BATCH_* dirs are

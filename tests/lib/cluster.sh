@@ -149,7 +149,9 @@ EOF
 h=$1; shift
 name=$(awk -v h="$h" '$1 == h || $2 == h { print $1; exit }' "$map")
 [ -n "$name" ] || { echo "on-host: unknown host '$h'" >&2; exit 255; }
-exec ip netns exec "$name" unshare --uts --mount --propagation private \
+# nsenter rather than 'ip netns exec': that one remounts /sys, which hides
+# /sys/fs/cgroup (slurmd needs it)
+exec nsenter --net="/run/netns/$name" unshare --uts --mount --propagation private \
   /bin/sh -c 'hostname "$1" && mount --bind "$2" "$3" && shift 3 && exec "$@"' on-host "$name" "$local/$name" "$scratch" "$@"
 EOF
   cat > "$CL_DIR/bin/rsh" <<EOF
