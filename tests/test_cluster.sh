@@ -188,6 +188,16 @@ scenario_d() {
 # requeues the job and the next attempt resumes.
 e_node_states() { sinfo -h -N -o '%N %T' 2>/dev/null | sort -u; }
 e_all_idle() { [ "$(e_node_states | grep -c ' idle$')" = "$CL_N" ]; }
+e_steps_gone() { # JID: no slurmstepd of the job is left on any host (a requeued
+  # attempt must not start beside the remains of the last one)
+  local i p
+  for i in $(seq 1 "$CL_N"); do
+    for p in $(cluster_pids "$i"); do
+      tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q "^slurmstepd: \[$1\." && return 1
+    done
+  done
+  return 0
+}
 e_final() { # JID: final state, releasing a requeued job held by its begin time
   local jid=$1 n=0 line state
   while [ "$n" -lt $((LIMIT * 10)) ]; do
@@ -196,7 +206,7 @@ e_final() { # JID: final state, releasing a requeued job held by its begin time
     case "$state" in
       COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY) echo "$state"; return 0 ;;
       PENDING)
-        if grep -q 'Reason=BeginTime' <<< "$line" && e_all_idle; then
+        if grep -q 'Reason=BeginTime' <<< "$line" && e_all_idle && e_steps_gone "$jid"; then
           scontrol update JobId="$jid" StartTime=now > /dev/null 2>&1 || true
         fi ;;
     esac
