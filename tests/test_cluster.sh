@@ -9,12 +9,18 @@
 #      --resume on the remaining hosts completes the same results;
 #   d. finsim generate into Redis on the head from 3 hosts, and finsim screen
 #      from 3 hosts against a market data server on the head;
-#   e. Slurm over the hosts (slurmd per host, slurmctld on the head):
-#      finsim.sbatch -N 3 with srun --mpi=pmix and with mpirun;
+#   e. Slurm over the hosts (slurmd per host, slurmctld and munged on the
+#      head): finsim.sbatch -N 3 with srun --mpi=pmix and with mpirun; a node
+#      whose link goes down mid-job: the job is requeued and resumes;
 #   f. the Azure Batch multi-instance task: coordinate.sh on every host (a real
 #      sshd each), run-task.sh on the primary with node-local working and
-#      shared dirs; a password-protected Redis whose password is on no
+#      shared dirs, once with a shared mount (pool-mounts.json) and once all
+#      node-local; a password-protected Redis whose password is on no
 #      command line of any process during the run.
+# b and the node-local half of f need finsim to detect a non-shared output
+# directory (--h5-write auto); until it does they fail after the run limit
+# (FINSIM_CLUSTER_RUN_LIMIT, default 120 s) instead of hanging.
+# FINSIM_CLUSTER_SCENARIOS="a c" runs a subset.
 # Every launch is bounded (timeout -k); waits poll files, events and job
 # states with generous ceilings. Each scenario runs even when an earlier one
 # failed; the test fails if any did. Needs root and 'ip netns'.
@@ -54,9 +60,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds; false after SECONDS
 wait_for() {
-  local n=$(($1 * 10)); shift
-  while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-  return 1
+  local end=$((SECONDS + $1)); shift
+  while [ "$SECONDS" -lt "$end" ]; do "$@" && return 0; sleep 0.1; done
+  "$@"
 }
 # gone PID: the process has ended (absent or a zombie)
 gone() { _redis_pid_gone "$1"; }
@@ -199,8 +205,8 @@ e_steps_gone() { # JID: no slurmstepd of the job is left on any host (a requeued
   return 0
 }
 e_final() { # JID: final state, releasing a requeued job held by its begin time
-  local jid=$1 n=0 line state
-  while [ "$n" -lt $((LIMIT * 10)) ]; do
+  local jid=$1 end=$((SECONDS + LIMIT)) line state
+  while [ "$SECONDS" -lt "$end" ]; do
     line=$(scontrol show job "$jid" 2>/dev/null || true)
     state=$(grep -oP 'JobState=\K\S+' <<< "$line" || true)
     case "$state" in
@@ -211,7 +217,6 @@ e_final() { # JID: final state, releasing a requeued job held by its begin time
         fi ;;
     esac
     sleep 0.1
-    n=$((n + 1))
   done
   echo "STUCK($state)"
 }
