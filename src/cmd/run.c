@@ -64,6 +64,12 @@ static const char run_usage[] =
     "                       trade fields; others are priced again): the output equals\n"
     "                       an uninterrupted run\n"
     "  --output FILE.h5     results file (written as FILE.h5.partial, renamed at the end)\n"
+    "  --h5-write M         auto (default): independent MPI-IO writes when every host\n"
+    "                       shares the output directory, else gather; independent;\n"
+    "                       collective (static schedule only); gather: rank 0 writes\n"
+    "                       the whole file alone, on its host (node-local paths work).\n"
+    "                       independent or collective on a directory that is not\n"
+    "                       shared: exit 2, naming the hosts\n"
     "  --expect-checksum X  fail (exit 7) unless the verification checksum is X (hex)\n"
     "  --events FILE        write JSON-lines progress events (rank 0)\n"
     "  --progress SEC       seconds between progress lines (default 10; 0 = off)\n"
@@ -210,9 +216,8 @@ static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_pa
             else return fs_error("--balance must be count or cost, not '%s'", optarg), -1;
             break;
         case O_H5WRITE:
-            if (!strcmp(optarg, "independent")) c->h5_collective = 0;
-            else if (!strcmp(optarg, "collective")) c->h5_collective = 1;
-            else return fs_error("--h5-write must be independent or collective, not '%s'", optarg), -1;
+            if (h5_write_mode_parse(optarg, &c->h5_write) != 0)
+                return fs_error("--h5-write must be auto, independent, collective or gather, not '%s'", optarg), -1;
             break;
         case O_CHUNK:
             if (fs_parse_i64(optarg, &v) || v < 1 || v > 100000000)
@@ -278,7 +283,7 @@ static int parse_run_args(int argc0, char **argv0, run_cfg_t *c, char **owned_pa
     if (c->window > 0 && c->start_trade + c->window - 1 > TRADE_MAX_ID)
         return fs_error("run: the range passes trade id %lld", TRADE_MAX_ID), -1;
     c->list_mode = c->window <= 0;
-    if (c->h5_collective && c->schedule == RUN_DYNAMIC)
+    if (c->h5_write == H5W_COLLECTIVE && c->schedule == RUN_DYNAMIC)
         return fs_error("run: --h5-write collective needs --schedule static (collective writes put the "
                         "ranks in lock step, one write per batch index; dynamic chunks cannot promise that)"),
                -1;
@@ -341,7 +346,7 @@ static char *describe_config(const run_cfg_t *c, const char *store_desc)
              (long long)c->window, c->all_trades ? "true" : "false", c->ids_file ? c->ids_file : "",
              c->output ? c->output : "", c->schedule == RUN_DYNAMIC ? "dynamic" : "static",
              c->balance == RUN_BALANCE_COST ? "cost" : "count", (long long)c->chunk,
-             c->h5_collective ? "collective" : "independent", c->resume ? "true" : "false",
+             h5_write_mode_name(c->h5_write), c->resume ? "true" : "false",
              expect, c->events_path ? c->events_path : "", c->progress_interval, c->quiet ? "true" : "false",
              c->mo.failure_p, c->failure_exit ? "exit" : "record", c->mo.task_duration_ms, c->mo.mem_mb,
              c->mo.delay_start_ms,

@@ -29,6 +29,7 @@ struct job {
     int rank, nranks;
     store_t *st;
     h5out_t *out;
+    h5_write_mode_t wmode;   /* how the output is written (never H5W_AUTO) */
     mc_work_t *work;
     tl_list_t list;          /* rank 0: the trade list (ids NULL for a range) */
     int64_t total;           /* trades in the whole list */
