@@ -63,8 +63,11 @@ int fs_mpi_agree_err(int code, const char *msg)
         char host[MPI_MAX_PROCESSOR_NAME] = "";
         int len = 0;
         MPI_Get_processor_name(host, &len);
-        snprintf(buf, sizeof(buf), "%s (rank %d on host %s%s)", msg && *msg ? msg : "failed", rank, host,
-                 nfail > 1 ? ", and more ranks" : "");
+        if (nranks > 1)
+            snprintf(buf, sizeof(buf), "%s (rank %d on host %s%s)", msg && *msg ? msg : "failed", rank, host,
+                     nfail > 1 ? ", and more ranks" : "");
+        else
+            snprintf(buf, sizeof(buf), "%s", msg && *msg ? msg : "failed");
     }
     MPI_Bcast(buf, (int)sizeof(buf), MPI_CHAR, first, MPI_COMM_WORLD);
     if (rank == 0)

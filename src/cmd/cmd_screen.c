@@ -78,7 +78,10 @@ static const char screen_usage[] =
     "  --output FILE.h5        /signals compound dataset (trade_id, quote, model_value,\n"
     "                          model_stderr, edge, z) ranked by edge, with attributes\n"
     "                          (thresholds, counts, seed, time); written as FILE.partial\n"
-    "                          and renamed when complete\n"
+    "                          and renamed when complete; rank 0 writes it (and --csv)\n"
+    "                          after gathering the signals, so it appears on rank 0's\n"
+    "                          host and a node-local directory works (no shared file\n"
+    "                          system needed; like 'finsim run --h5-write gather')\n"
     "  --csv FILE|-            the same rows as CSV\n"
     "  --signals-redis URL     ZADD <prefix>finsim:signals EDGE TRADE_ID (replacing the\n"
     "                          set atomically); default: the store when it is Redis\n"
@@ -401,7 +404,7 @@ int cmd_screen(int argc, char **argv)
     screen_secrets_t secrets = {NULL, NULL};
     screen_job_t *j = screen_job_new(&c, rank, nranks);
     int st = JOB_OK;
-    if ((ret = screen_secrets(&c, &secrets)) != 0 || (st = screen_check_outputs(j)) != JOB_OK)
+    if ((ret = fs_mpi_agree(screen_secrets(&c, &secrets))) != 0 || (st = screen_check_outputs(j)) != JOB_OK)
         goto out;
     /* market data first: a failing endpoint should not cost a store session */
     if (!c.make_quotes && (st = screen_load_market(j)) != JOB_OK)
