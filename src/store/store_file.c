@@ -809,6 +809,18 @@ static int file_all_ok(const file_priv_t *p, MPI_Comm comm, int ok)
     return all;
 }
 
+/* HDF5 refused to lock path: another process has it open in a way that
+ * excludes this open. The error in plain words, with what to do. Returns
+ * STORE_E_IO. */
+static int file_locked(store_t *st, const char *path)
+{
+    return store_set_error(st, STORE_E_IO,
+                           "trade file %s is locked by another process (HDF5 file locking): readers (run "
+                           "--no-mirror, export, screen) share a file, a writer needs it alone. Wait for the "
+                           "other process; on NFS or Lustre without locks set HDF5_USE_FILE_LOCKING=FALSE",
+                           path);
+}
+
 /* The body of file_open once p is attached to st. */
 static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
 {
@@ -851,15 +863,18 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
         p->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     else
         p->file = H5Fopen(path, p->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    char why[160], h5why[160] = "";
+    if (p->file < 0) /* before the next HDF5 call clears the error stack */
+        file_h5_reason(h5why);
     H5Pclose(fapl);
     if (!file_all_ok(p, comm, p->file >= 0)) {
-        char why[160], h5why[160];
-        file_h5_reason(h5why);
         why[0] = '\0';
         if (p->rank == 0)
             file_os_reason(path, o->create ? O_WRONLY | O_CREAT : p->writable ? O_RDWR : O_RDONLY, why, sizeof(why));
         if (p->parallel)
             MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, comm);
+        if (!why[0] && p->file < 0 && strstr(h5why, "lock"))
+            return file_locked(st, path);
         return store_set_error(st, STORE_E_IO, "cannot %s trade file %s: %s",
                                o->create ? "create" : p->writable ? "open for writing" : "open", path,
                                why[0] ? why : p->file < 0 ? h5why : "another rank failed");
