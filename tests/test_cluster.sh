@@ -4,6 +4,8 @@
 # compared bit for bit with a one-host run (tests/h5check.py same):
 #   a. 3 hosts, output on the shared directory;
 #   b. 3 hosts, output on a node-local path: the complete file on rank 0's host;
+#      --h5-write collective there fails at once naming the other hosts;
+#      --h5-write gather on the shared directory gives the same bits;
 #   c. a host whose link goes down mid-run (after the first progress event):
 #      the launcher (finsim-local.sh) ends within its kill grace, never hangs;
 #      --resume on the remaining hosts completes the same results;
@@ -16,10 +18,13 @@
 #      sshd each), run-task.sh on the primary with node-local working and
 #      shared dirs, once with a shared mount (pool-mounts.json) and once all
 #      node-local; a password-protected Redis whose password is on no
-#      command line of any process during the run.
-# b and the node-local half of f need finsim to detect a non-shared output
-# directory (--h5-write auto); until it does they fail after the run limit
-# (FINSIM_CLUSTER_RUN_LIMIT, default 120 s) instead of hanging.
+#      command line of any process during the run;
+#   g. failures that one host meets alone (a store it cannot reach, a
+#      password, API-key or config file it lacks, an output directory it
+#      lacks): every rank stops with the same exit code, the message names
+#      the host, nothing hangs;
+#   h. gather mode (node-local output) with a host lost mid-run: --resume on
+#      the remaining hosts completes the same results on rank 0's host.
 # FINSIM_CLUSTER_SCENARIOS="a c" runs a subset.
 # Every launch is bounded (timeout -k); waits poll files, events and job
 # states with generous ceilings. Each scenario runs even when an earlier one
@@ -39,7 +44,7 @@ if ! cluster_have; then
 fi
 LIMIT=${FINSIM_CLUSTER_RUN_LIMIT:-120}     # ceiling of one multi-host launch, seconds
 BOUND=(timeout -k 10 "$LIMIT")
-SCEN=${FINSIM_CLUSTER_SCENARIOS:-a b c d e f}
+SCEN=${FINSIM_CLUSTER_SCENARIOS:-a b c d e f g h}
 
 t0=$SECONDS
 cluster_start 3 "$T/cl"
@@ -103,6 +108,21 @@ scenario_b_node_local_output() {
   for i in 2 3; do
     [ ! -e "$(cluster_local "$i")/b.h5" ] || fail "b: host $i also has a b.h5 (only rank 0's host should)"
   done
+  # a parallel mode on the node-local path: a usage error naming the hosts, before any pricing
+  t=$(date +%s.%N)
+  expect_rc 2 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" run --store "$S/trades.h5" "${ARGS[@]}" \
+    --no-mirror --output "$CL_SCRATCH/bc.h5" --h5-write collective
+  echo "b: --h5-write collective on node-local output: exit 2 after $(since "$t") s"
+  expect_grep "needs an output directory that every host shares" "$T/last.err"
+  expect_grep "${CL_HOSTS[2]}, ${CL_HOSTS[3]}" "$T/last.err"
+  [ ! -e "$(cluster_local 1)/bc.h5.partial" ] || fail "b: a partial file after the refused parallel mode"
+  ! ls -A "$(cluster_local 1)" | grep -q finsim-probe || fail "b: the probe file was left behind"
+  # gather on the shared directory: the same bits as the parallel writes
+  expect_rc 0 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" run --store "$S/trades.h5" "${ARGS[@]}" \
+    --no-mirror --output "$S/bg.h5" --h5-write gather
+  expect_grep 'written by rank 0 alone' "$T/last.out"
+  H5CHECK same "$T/ref.h5" "$S/bg.h5"
+  H5CHECK valid "$S/bg.h5" $N 0
 }
 
 # ---- c. a host lost mid-run; the launcher ends within its grace; resume ----
@@ -407,10 +427,98 @@ f_task() {
   H5CHECK same "$T/fref.h5" "$wd/finsim-results.h5"
 }
 
+# ---- g. failures that one host meets alone ----
+# Each: host 3 (rank 2) lacks something that hosts 1 and 2 have, in its
+# node-local /scratch. Every rank must exit with the same code, within the
+# run limit, and the message must name host 3.
+# g_alone CODE WHAT CMD...: run CMD over the 3 hosts, expect CODE and host 3's name
+g_alone() {
+  local code=$1 what=$2 rc=0 t; shift 2
+  t=$(date +%s.%N)
+  "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$@" > "$T/g.out" 2> "$T/g.err" || rc=$?
+  echo "g: $what: exit $rc after $(since "$t") s"
+  case $rc in 124|137) fail "g: $what: hung (killed after $LIMIT s)" ;; esac
+  [ "$rc" = "$code" ] || { tail -5 "$T/g.err" >&2; fail "g: $what: exit $rc, want $code"; }
+  grep -q "${CL_HOSTS[3]}" "$T/g.err" || { cat "$T/g.err" >&2; fail "g: $what: the message does not name ${CL_HOSTS[3]}"; }
+  grep -m1 "${CL_HOSTS[3]}" "$T/g.err"
+  CHECKS=$((CHECKS + 2))
+}
+scenario_g() {
+  local i RUN=("$FINSIM_BIN" run --store "$S/trades.h5" "${ARGS[@]}" --no-mirror)
+  cluster_redis_start
+  "$FINSIM_BIN" generate --trades $N --seed 3 --store "$CL_REDIS_URL" > /dev/null
+  for i in 1 2; do
+    ln -s "$REDIS_SOCK" "$(cluster_local "$i")/redis.sock"
+    (umask 077; echo secret > "$(cluster_local "$i")/pw"; echo key > "$(cluster_local "$i")/key")
+    printf '[run]\nseed = 7\n' > "$(cluster_local "$i")/run.ini"
+    mkdir -p "$(cluster_local "$i")/out"
+  done
+  # a store that host 3 cannot reach (its /scratch has no socket)
+  g_alone 3 "store unreachable from host 3" "$FINSIM_BIN" run --store "unix://$CL_SCRATCH/redis.sock" "${ARGS[@]}" \
+    --no-mirror --output "$S/g1.h5"
+  expect_grep 'cannot open store' "$T/g.err"
+  # a password file that host 3 lacks
+  g_alone 2 "password file missing on host 3" "${RUN[@]}" --password-file "$CL_SCRATCH/pw" --output "$S/g2.h5"
+  # a config file that host 3 lacks
+  g_alone 2 "config file missing on host 3" "${RUN[@]}" --config "$CL_SCRATCH/run.ini" --output "$S/g3.h5"
+  # screen: an API-key file that host 3 lacks
+  g_alone 2 "API-key file missing on host 3" "$FINSIM_BIN" screen --store "$S/trades.h5" --paths 1000 \
+    --quotes "$T/none.csv" --api-key-file "$CL_SCRATCH/key" --no-signals-redis --csv "$S/g4.csv"
+  # an output directory that host 3 lacks, with parallel writes
+  g_alone 2 "output directory missing on host 3" "${RUN[@]}" --output "$CL_SCRATCH/out/g5.h5" \
+    --h5-write independent
+  expect_grep 'no such directory' "$T/g.err"
+  # with auto, rank 0 writes the file alone: host 3 needs no directory
+  expect_rc 0 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "${RUN[@]}" --output "$CL_SCRATCH/out/g6.h5"
+  H5CHECK same "$T/ref.h5" "$(cluster_local 1)/out/g6.h5"
+  # an output directory that rank 0's host lacks: exit 6 naming host 1
+  rm -rf "$(cluster_local 1)/out"
+  mkdir -p "$(cluster_local 3)/out"
+  expect_rc 6 "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "${RUN[@]}" --output "$CL_SCRATCH/out/g7.h5"
+  expect_grep "cannot create output files in $CL_SCRATCH/out on host ${CL_HOSTS[1]}" "$T/last.err"
+  redis_stop
+}
+
+# ---- h. gather mode with a host lost mid-run, then --resume ----
+scenario_h() {
+  local NH=90 mp rc=0 i
+  local RUN=(--algorithm synthetic --task-duration 60 --seed 4 --batch 3 --timeout 3 --start-trade 0 --trade-window $NH)
+  cluster_redis_start
+  "$FINSIM_BIN" generate --trades $NH --seed 9 --store "$CL_REDIS_URL" > /dev/null
+  expect_rc 0 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${RUN[@]}" --progress 0 --no-mirror --output "$T/href.h5"
+  setsid "${BOUND[@]}" mpirun "${CL_MPI_ARGS[@]}" -np 3 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${RUN[@]}" \
+    --progress 0.001 --events "$S/h.events" --output "$CL_SCRATCH/h.h5" > "$T/h.out" 2> "$T/h.err" &
+  mp=$!
+  SPIDS+=("$mp")
+  wait_for "$LIMIT" grep -qs '"event":"progress"' "$S/h.events" || fail "h: no progress event: $(tail -3 "$T/h.err")"
+  expect_grep 'gather' "$T/h.err"
+  cluster_link_down 3
+  echo "h: host 3's link is down"
+  # the job ends by itself (host 3's rank cannot reach the store) or is stopped
+  wait_for 20 gone "$mp" || kill -TERM -- -"$mp" 2>/dev/null || true
+  wait_for 20 gone "$mp" || kill -KILL -- -"$mp" 2>/dev/null || true
+  wait "$mp" || rc=$?
+  echo "h: the first run ended with exit $rc"
+  [ "$rc" != 0 ] || fail "h: the job survived a lost host"
+  cluster_reap
+  cluster_link_up 3
+  [ ! -e "$(cluster_local 1)/h.h5" ] || fail "h: a final output after a lost host"
+  cluster_hostfile "$S/hosts12" 1 1 2
+  local A12=("${CL_MPI_ARGS[@]}")
+  for i in "${!A12[@]}"; do [ "${A12[i]}" != "$CL_HOSTFILE" ] || A12[i]=$S/hosts12; done
+  expect_rc 0 "${BOUND[@]}" mpirun "${A12[@]}" -np 2 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${RUN[@]}" \
+    --progress 0 --resume --h5-write gather --output "$CL_SCRATCH/h.h5"
+  expect_grep 'resumed [1-9]' "$T/last.out"
+  H5CHECK same "$T/href.h5" "$(cluster_local 1)/h.h5"
+  [ ! -e "$(cluster_local 2)/h.h5" ] || fail "h: host 2 also has h.h5"
+  redis_stop
+}
+
 declare -A NAME=([a]="shared output" [b]="node-local output" [c]="lost host, launcher bound, resume"
-                 [d]="generate and screen" [e]="Slurm over 3 hosts" [f]="Azure Batch multi-instance rehearsal")
+                 [d]="generate and screen" [e]="Slurm over 3 hosts" [f]="Azure Batch multi-instance rehearsal"
+                 [g]="a failure on one host" [h]="gather mode, lost host, resume")
 declare -A FN=([a]=scenario_a [b]=scenario_b_node_local_output [c]=scenario_c [d]=scenario_d [e]=scenario_e
-               [f]=scenario_f)
+               [f]=scenario_f [g]=scenario_g [h]=scenario_h)
 failed=()
 for s in $SCEN; do
   echo "==== $s. ${NAME[$s]}"
