@@ -463,10 +463,8 @@ void h5out_abort(h5out_t *h)
     if (!h)
         return;
     for (int i = 0; i < H5OUT_GATHER_SENDS; i++) /* rows nobody will receive */
-        if (h->req[i] != MPI_REQUEST_NULL) {
-            MPI_Cancel(&h->req[i]);
+        if (h->req[i] != MPI_REQUEST_NULL)
             MPI_Request_free(&h->req[i]);
-        }
     if (h->results >= 0)
         H5Dclose(h->results);
     if (h->rtype >= 0)
