@@ -1,7 +1,7 @@
 # test_h5_gather.sh - finsim run --h5-write gather on one host: rank 0 writes
 # the whole file with the serial driver from the rows the other ranks send;
 # the file is bitwise the one of collective and independent MPI-IO writes
-# (static and dynamic schedules, many small batches, --resume), and auto
+# (static and dynamic schedules, many small batches, an ids file, --resume), and auto
 # picks independent writes for a directory that every rank shares.
 # (The multi-host cases, node-local output, are in test_cluster.sh.)
 source "$FINSIM_SRC/tests/lib/common.sh"
@@ -24,6 +24,16 @@ H5CHECK valid "$T/g.h5" $N 0
 expect_rc 0 MPIRUN -np 3 "$FINSIM_BIN" run --store "$T/trades.h5" "${ARGS[@]}" --no-mirror --output "$T/gd.h5" \
   --h5-write gather --schedule dynamic --chunk 3 --batch 2
 H5CHECK same "$T/c.h5" "$T/gd.h5"
+# an ids file on the dynamic schedule: rank 0 sends each chunk's ids (larger
+# than an eager message) while the other ranks may wait for it to take their
+# rows; this deadlocked while rank 0 sent the ids with a blocking send
+"$FINSIM_BIN" generate --trades 30000 --seed 5 --store "$T/many.h5" > /dev/null
+seq 0 29999 > "$T/many.ids"
+LIST=(--store "$T/many.h5" --ids-file "$T/many.ids" --algorithm synthetic --task-duration 0 --no-mirror --progress 0
+      --schedule dynamic --chunk 1000 --batch 1000)
+expect_rc 0 MPIRUN -np 3 "$FINSIM_BIN" run "${LIST[@]}" --output "$T/li.h5" --h5-write independent
+expect_rc 0 timeout 120 mpirun --oversubscribe -np 3 "$FINSIM_BIN" run "${LIST[@]}" --output "$T/lg.h5" --h5-write gather
+H5CHECK same "$T/li.h5" "$T/lg.h5"
 # one rank: gather is a plain serial write
 expect_rc 0 "$FINSIM_BIN" run --store "$T/trades.h5" "${ARGS[@]}" --no-mirror --output "$T/g1.h5" --h5-write gather
 H5CHECK same "$T/c.h5" "$T/g1.h5"

@@ -67,8 +67,14 @@ static void service(job_t *s, int block)
                 s->next_chunk += w[1];
             }
             MPI_Send(w, 2, MPI_INT64_T, stt.MPI_SOURCE, TAG_CHUNK, MPI_COMM_WORLD);
-            if (w[1] && s->all_ids)
-                MPI_Send(s->all_ids + w[0], (int)w[1], MPI_INT64_T, stt.MPI_SOURCE, TAG_IDS, MPI_COMM_WORLD);
+            if (w[1] && s->all_ids) {
+                /* not a blocking send: the rank takes the ids only after its
+                 * current chunk, and in gather mode it may wait for rank 0
+                 * to take its rows first. all_ids outlives the schedule. */
+                MPI_Request rq;
+                MPI_Isend(s->all_ids + w[0], (int)w[1], MPI_INT64_T, stt.MPI_SOURCE, TAG_IDS, MPI_COMM_WORLD, &rq);
+                MPI_Request_free(&rq);
+            }
         }
     }
 }
