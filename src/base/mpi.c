@@ -39,7 +39,8 @@ int fs_mpi_agree(int code)
 }
 
 /* Every rank's code, agreed; the message of the first failing rank is
- * printed once, by rank 0, with that rank's number and host. */
+ * printed once, by rank 0, with that rank's number and host unless every
+ * rank failed. */
 int fs_mpi_agree_err(int code, const char *msg)
 {
     int up = 0;
@@ -63,7 +64,7 @@ int fs_mpi_agree_err(int code, const char *msg)
         char host[MPI_MAX_PROCESSOR_NAME] = "";
         int len = 0;
         MPI_Get_processor_name(host, &len);
-        if (nranks > 1)
+        if (nfail < nranks) /* not everyone's failure: say whose */
             snprintf(buf, sizeof(buf), "%s (rank %d on host %s%s)", msg && *msg ? msg : "failed", rank, host,
                      nfail > 1 ? ", and more ranks" : "");
         else

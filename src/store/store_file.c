@@ -809,6 +809,31 @@ static int file_all_ok(const file_priv_t *p, MPI_Comm comm, int ok)
     return all;
 }
 
+/* Agree on a step of file_open over comm: STORE_OK when it worked on every
+ * rank (rc is this rank's outcome). Otherwise every rank takes the error
+ * code and message of the lowest failing rank, with that rank's number and
+ * host when there are several ranks (a trade file missing on one host is
+ * named there, not as "another rank failed"), and returns that code. */
+static int file_agree(store_t *st, const file_priv_t *p, MPI_Comm comm, int rc)
+{
+    if (file_all_ok(p, comm, rc == STORE_OK))
+        return STORE_OK;
+    if (!p->parallel)
+        return rc;
+    int mine = rc != STORE_OK ? p->rank : p->nranks, first = 0;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    struct { int code; char msg[sizeof(st->errstr)]; } e = {rc, ""};
+    if (p->rank == first) {
+        char host[MPI_MAX_PROCESSOR_NAME] = "";
+        int len = 0;
+        MPI_Get_processor_name(host, &len);
+        snprintf(e.msg, sizeof(e.msg), "%.*s (rank %d on host %s)", (int)(sizeof(e.msg) - 100), st->errstr,
+                 p->rank, host);
+    }
+    MPI_Bcast(&e, (int)sizeof(e), MPI_BYTE, first, comm);
+    return store_set_error(st, e.code, "%s", e.msg);
+}
+
 /* HDF5 refused to lock path: another process has it open in a way that
  * excludes this open. The error in plain words, with what to do. Returns
  * STORE_E_IO. */
@@ -853,8 +878,8 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
                                      "generate --store FILE --trades N)", path);
         }
     }
-    if (!file_all_ok(p, comm, rc == STORE_OK))
-        return rc != STORE_OK ? rc : store_set_error(st, STORE_E_IO, "another rank could not open %s", path);
+    if ((rc = file_agree(st, p, comm, rc)) != STORE_OK)
+        return rc;
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (p->parallel)
@@ -886,8 +911,8 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
         if (rc == STORE_OK)
             rc = file_open_layout(st);
     }
-    if (!file_all_ok(p, comm, rc == STORE_OK))
-        return rc != STORE_OK ? rc : store_set_error(st, STORE_E_IO, "another rank could not open %s", path);
+    if ((rc = file_agree(st, p, comm, rc)) != STORE_OK)
+        return rc;
     if (p->writable && o->expect_count > 0) {
         if (o->expect_first < 0 || o->expect_count > TRADE_MAX_ID + 1 ||
             o->expect_first > TRADE_MAX_ID + 1 - o->expect_count)
@@ -896,8 +921,8 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
                                  TRADE_MAX_ID);
         else
             rc = file_reserve(st, o->expect_first, o->expect_count);
-        if (!file_all_ok(p, comm, rc == STORE_OK))
-            return rc != STORE_OK ? rc : store_set_error(st, STORE_E_IO, "another rank could not reserve rows in %s", path);
+        if ((rc = file_agree(st, p, comm, rc)) != STORE_OK)
+            return rc;
     }
     return STORE_OK;
 }

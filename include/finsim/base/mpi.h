@@ -18,8 +18,9 @@ int fs_mpi_agree(int code);
 /* fs_mpi_agree for a failure that one rank may meet alone (a store it
  * cannot reach, a secret file it cannot read): returns the largest code of
  * all ranks; when that is not 0, rank 0 prints the message (msg, may be
- * NULL) of the lowest failing rank with that rank's number and host, so the
- * reason is shown once, whichever rank met it. Collective. */
+ * NULL) of the lowest failing rank with that rank's number and host (unless
+ * every rank failed), so the reason is shown once, whichever rank met it.
+ * Collective. */
 int fs_mpi_agree_err(int code, const char *msg);
 
 /* Outcomes of fs_mpi_dir_probe, ordered: the worst rank's wins. */
