@@ -19,9 +19,9 @@
 #      shared dirs, once with a shared mount (pool-mounts.json) and once all
 #      node-local; a password-protected Redis whose password is on no
 #      command line of any process during the run;
-#   g. failures that one host meets alone (a store it cannot reach, a
-#      password, API-key or config file it lacks, an output directory it
-#      lacks): every rank stops with the same exit code, the message names
+#   g. failures that one host meets alone (a store it cannot reach, a trade
+#      file, password, API-key or config file it lacks, an output directory
+#      it lacks): every rank stops with the same exit code, the message names
 #      the host, nothing hangs;
 #   h. gather mode (node-local output) with a host lost mid-run: --resume on
 #      the remaining hosts completes the same results on rank 0's host.
@@ -457,6 +457,12 @@ scenario_g() {
   g_alone 3 "store unreachable from host 3" "$FINSIM_BIN" run --store "unix://$CL_SCRATCH/redis.sock" "${ARGS[@]}" \
     --no-mirror --output "$S/g1.h5"
   expect_grep 'cannot open store' "$T/g.err"
+  # a trade file that host 3 lacks (the ranks open it together): host 3's own reason
+  cp "$S/trades.h5" "$(cluster_local 1)/trades.h5"
+  cp "$S/trades.h5" "$(cluster_local 2)/trades.h5"
+  g_alone 3 "trade file missing on host 3" "$FINSIM_BIN" run --store "$CL_SCRATCH/trades.h5" "${ARGS[@]}" \
+    --no-mirror --output "$S/g0.h5"
+  expect_grep "trade file $CL_SCRATCH/trades.h5 does not exist" "$T/g.err"
   # a password file that host 3 lacks
   g_alone 2 "password file missing on host 3" "${RUN[@]}" --password-file "$CL_SCRATCH/pw" --output "$S/g2.h5"
   # a config file that host 3 lacks
