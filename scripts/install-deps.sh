@@ -16,6 +16,7 @@ PKGS=(
   python3 python3-numpy python3-h5py
   procps
   slurmctld slurmd slurm-client munge
+  openssh-server iproute2 util-linux
   python3-matplotlib
 )
 PKGS+=("$@")

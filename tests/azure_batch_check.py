@@ -33,9 +33,20 @@ S = {
         "autoScaleFormula": "str", "autoScaleEvaluationInterval": DUR, "enableInterNodeCommunication": "bool",
         "networkConfiguration": "any", "startTask": "StartTask", "certificateReferences": ["any"],
         "applicationPackageReferences": ["any"], "taskSlotsPerNode": "int", "taskSchedulingPolicy": "any",
-        "userAccounts": ["any"], "metadata": ["MetadataItem"], "mountConfiguration": ["any"],
+        "userAccounts": ["any"], "metadata": ["MetadataItem"], "mountConfiguration": ["MountConfiguration"],
         "targetNodeCommunicationMode": {"default", "classic", "simplified"}, "upgradePolicy": "any",
         "resourceTags": "any"}),
+    # one of its properties per entry (they are mutually exclusive)
+    "MountConfiguration": (set(), {
+        "azureFileShareConfiguration": "AzureFileShareConfiguration", "nfsMountConfiguration": "NFSMountConfiguration",
+        "cifsMountConfiguration": "any", "azureBlobFileSystemConfiguration": "any"}),
+    "AzureFileShareConfiguration": ({"accountName", "azureFileUrl", "accountKey", "relativeMountPath"}, {
+        "accountName": "str", "azureFileUrl": "str", "accountKey": "str", "relativeMountPath": "str",
+        "mountOptions": "str"}),
+    "NFSMountConfiguration": ({"source", "relativeMountPath"}, {
+        "source": "str", "relativeMountPath": "str", "mountOptions": "str"}),
+    # finsim's pool-mounts.json (not a REST object): the mountConfiguration choices of submit.sh
+    "PoolMounts": (set(), {"azurefiles": ["MountConfiguration"], "nfs": ["MountConfiguration"]}),
     "VirtualMachineConfiguration": ({"imageReference", "nodeAgentSKUId"}, {
         "imageReference": "ImageReference", "nodeAgentSKUId": "str", "windowsConfiguration": "any",
         "dataDisks": ["any"], "licenseType": "str", "containerConfiguration": "ContainerConfiguration",
@@ -109,7 +120,7 @@ S = {
         "authenticationTokenSettings": "any", "allowLowPriorityNode": "bool"}),
 }
 KINDS = {"pool": "Pool", "job": "Job", "task": "Task", "job-schedule": "JobSchedule",
-         "screen-schedule": "JobSchedule"}
+         "screen-schedule": "JobSchedule", "pool-mounts": "PoolMounts"}
 PLACEHOLDER = re.compile(r"\$\{[A-Z0-9_]+\}")
 DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -181,6 +192,8 @@ def check(obj, typ, path, rendered):
         fail(f"{path}: imageReference needs publisher, offer and sku (or virtualMachineImageId)")
     if typ == "UserIdentity" and len({"username", "autoUser"} & obj.keys()) != 1:
         fail(f"{path}: userIdentity needs exactly one of username and autoUser")
+    if typ == "MountConfiguration" and len(obj) != 1:
+        fail(f"{path}: a mountConfiguration entry needs exactly one file system, found {sorted(obj)}")
     if typ == "ContainerRegistry" and "identityReference" not in obj and not {"username", "password"} <= obj.keys():
         fail(f"{path}: a container registry needs username and password, or identityReference")
 
@@ -220,7 +233,7 @@ def no_secrets(doc, name, rendered):
                 fail(f"{name}{p}: secret setting {e['name']} holds a value (use a ${{...}} placeholder "
                      f"that submit.sh fills)")
     for p, s in walk_strings(doc):
-        if p.endswith(".password") or p.endswith(".containerUrl"):
+        if p.endswith(".password") or p.endswith(".containerUrl") or p.endswith(".accountKey"):
             if not rendered and not PLACEHOLDER.fullmatch(s):
                 fail(f"{name}{p}: must be a placeholder in the template, found {s!r}")
         if p.endswith("FINSIM_TASK_JSON") or (".value" in p and re.fullmatch(r"[A-Za-z0-9+/=]{200,}", s)):
@@ -246,6 +259,13 @@ def daily_job_manager(doc, name):
 
 
 def finsim_rules(kind, doc, name, rendered):
+    if kind == "pool-mounts":
+        for k, lst in doc.items():
+            for m in lst:
+                for cfg in m.values():
+                    if cfg.get("relativeMountPath") != "finsim":
+                        fail(f"{name}: {k}: relativeMountPath must be 'finsim' (run-task.sh reads "
+                             f"$AZ_BATCH_NODE_MOUNTS_DIR/finsim)")
     if kind == "pool":
         if doc.get("taskSlotsPerNode") != 1:
             fail(f"{name}: taskSlotsPerNode must be 1 (one MPI task per node)")

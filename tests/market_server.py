@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A small market-data HTTP server for tests/test_screen.sh (127.0.0.1 only).
+"""A small market-data HTTP server for tests/test_screen.sh (127.0.0.1 by default;
+MARKET_BIND=ADDR in the environment listens on ADDR, e.g. a test network's own address).
 
     market_server.py DIR PORTFILE [SLOW_SECONDS [CERT KEY]]
 
@@ -90,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer((os.environ.get("MARKET_BIND", "127.0.0.1"), 0), Handler)
     srv.daemon_threads = True
     if len(sys.argv) > 5:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -89,6 +89,29 @@ expect_grep 'SIGNATURE' "$T/az-seen/task.json"
 expect_grep '^700$' "$T/az-seen/dirmode"
 [ -z "$(ls -A "$T/subtmp")" ] || { echo "FAIL: submit.sh left its private render directory behind" >&2; exit 1; }
 
+# the shared-mount option: pool-mounts.json follows the schema; submit.sh adds
+# the chosen entry to the pool, the storage key only in the private copy
+expect_rc 0 "$PY" "$CHK" pool-mounts="$A/pool-mounts.json"
+"$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); del d["azurefiles"][0]["azureFileShareConfiguration"]["accountKey"]; json.dump(d, open(sys.argv[2], "w"))' \
+  "$A/pool-mounts.json" "$T/bad-mounts.json"
+expect_rc 1 "$PY" "$CHK" pool-mounts="$T/bad-mounts.json"
+expect_grep "requires 'accountKey'" "$T/last.out"
+FILES_KEY="fk$(date +%N)secretkey=="
+expect_rc 0 env FINSIM_SHARED_MOUNT=azurefiles FINSIM_FILES_ACCOUNT=finsimfiles FINSIM_FILES_SHARE=results \
+  FINSIM_FILES_KEY="$FILES_KEY" bash "$A/submit.sh" render "$T/rendered-mount"
+expect_rc 0 "$PY" "$CHK" --rendered pool="$T/rendered-mount/pool.json" task="$T/rendered-mount/task.json"
+expect_grep '"azureFileUrl": "https://finsimfiles.file.core.windows.net/results"' "$T/rendered-mount/pool.json"
+expect_grep '"accountKey": "<redacted>"' "$T/rendered-mount/pool.json"
+expect_grep '"name": "FINSIM_SHARED_MOUNT"' "$T/rendered-mount/task.json"
+grep -rq "$FILES_KEY" "$T/rendered-mount" && { echo "FAIL: the storage key reached the rendered files" >&2; exit 1; }
+expect_rc 0 env FINSIM_SHARED_MOUNT=nfs FINSIM_NFS_SOURCE=nfs://finsimfiles.file.core.windows.net/finsimfiles/results \
+  bash "$A/submit.sh" render "$T/rendered-nfs"
+expect_rc 0 "$PY" "$CHK" --rendered pool="$T/rendered-nfs/pool.json"
+expect_grep '"nfsMountConfiguration"' "$T/rendered-nfs/pool.json"
+expect_rc 2 env FINSIM_SHARED_MOUNT=nfs bash "$A/submit.sh" render "$T/rendered-x"
+expect_grep 'FINSIM_NFS_SOURCE' "$T/last.err"
+expect_no_grep 'mountConfiguration' "$T/rendered/pool.json"
+
 # ---- 3. the command lines, run as Batch runs them ----
 "$FINSIM_BIN" generate --trades 40 --seed 3 --store "$T/trades.h5" >/dev/null 2>&1
 cp "$T/trades.h5" "$T/trades-ref.h5"

@@ -70,14 +70,13 @@ static void read_str_attr(hid_t f, const char *name, char *buf, size_t n)
 
 /* Rows written out of order, in pieces, read back at their offsets; a row
  * never written has status -1; attributes and telemetry are complete. */
-static void t_write_and_read_back(void **state)
+static void write_and_read_back(h5_write_mode_t mode)
 {
-    (void)state;
     char path[320], partial[340], err[512];
     snprintf(path, sizeof(path), "%s/out.h5", dir);
     snprintf(partial, sizeof(partial), "%s.partial", path);
     const int64_t nrows = 10;
-    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, nrows, err, sizeof(err));
+    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, nrows, mode, err, sizeof(err));
     if (!h)
         fail_msg("h5out_create: %s", err);
     assert_int_equal(access(partial, F_OK), 0);
@@ -155,6 +154,20 @@ static void t_write_and_read_back(void **state)
     H5Fclose(f);
 }
 
+/* Independent MPI-IO writes, and rank 0 alone with the serial driver
+ * (gather): the same file. */
+static void t_write_and_read_back(void **state)
+{
+    (void)state;
+    write_and_read_back(H5W_INDEPENDENT);
+}
+
+static void t_write_and_read_back_gather(void **state)
+{
+    (void)state;
+    write_and_read_back(H5W_GATHER);
+}
+
 /* The on-disk layout of /results is the packed little-endian one of
  * result_h5.h, whatever the machine. */
 static void t_disk_type_is_packed(void **state)
@@ -162,7 +175,7 @@ static void t_disk_type_is_packed(void **state)
     (void)state;
     char path[320], err[512];
     snprintf(path, sizeof(path), "%s/type.h5", dir);
-    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, 1, err, sizeof(err));
+    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, 1, H5W_INDEPENDENT, err, sizeof(err));
     assert_non_null(h);
     result_t r = make_result(1);
     assert_int_equal(h5out_write_rows(h, 0, &r, 1, err, sizeof(err)), 0);
@@ -187,7 +200,7 @@ static void t_abort_keeps_partial(void **state)
     char path[320], partial[340], err[512];
     snprintf(path, sizeof(path), "%s/aborted.h5", dir);
     snprintf(partial, sizeof(partial), "%s.partial", path);
-    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, 4, err, sizeof(err));
+    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, 4, H5W_INDEPENDENT, err, sizeof(err));
     assert_non_null(h);
     result_t r = make_result(0);
     assert_int_equal(h5out_write_rows(h, 0, &r, 1, err, sizeof(err)), 0);
@@ -203,7 +216,7 @@ static void t_missing_directory(void **state)
     (void)state;
     char path[320], err[512] = "";
     snprintf(path, sizeof(path), "%s/no/such/dir/out.h5", dir);
-    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, 4, err, sizeof(err));
+    h5out_t *h = h5out_create(path, MPI_COMM_WORLD, 4, H5W_INDEPENDENT, err, sizeof(err));
     assert_null(h);
     assert_true(strlen(err) > 0);
     assert_non_null(strstr(err, "out.h5"));
@@ -215,6 +228,7 @@ int main(int argc, char **argv)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the failure case prints no HDF5 stack */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(t_write_and_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_write_and_read_back_gather, setup, teardown),
         cmocka_unit_test_setup_teardown(t_disk_type_is_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(t_abort_keeps_partial, setup, teardown),
         cmocka_unit_test_setup_teardown(t_missing_directory, setup, teardown),

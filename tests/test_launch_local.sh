@@ -67,4 +67,38 @@ expect_no_grep 'hunter2' "$T/last.err"
 expect_rc 2 bash "$L" --password hunter2 -s "$T/trades.h5" -w 10
 expect_no_grep 'hunter2' "$T/last.err"
 expect_rc 2 bash "$L" -s "$T/trades.h5" -w 10 --bogus
+
+# FINSIM_ENV_SETUP: a file sourced before the launch (here it is what puts
+# finsim on PATH, as a module or Spack environment would)
+mkdir -p "$T/envbin"
+ln -s "$FINSIM_BIN" "$T/envbin/finsim"
+printf 'export PATH=%q:"$PATH"\nFINSIM_SETUP_SEEN=yes\n' "$T/envbin" > "$T/setup.sh"
+expect_rc 0 env -u FINSIM_BIN FINSIM_ENV_SETUP="$T/setup.sh" bash "$L" -n 2 -s "$T/trades.h5" -a deltavega \
+  --paths 1000 --seed 7 -w 40 -o "$T/setup.h5" -- --progress 0 --no-mirror
+H5CHECK same "$T/plain.h5" "$T/setup.h5"
+expect_rc 0 env -u FINSIM_BIN FINSIM_ENV_SETUP="$T/setup.sh" bash "$L" -s "$T/trades.h5" -w 4 --dry-run
+expect_grep "$T/envbin/finsim run" "$T/last.out"
+expect_rc 2 env FINSIM_ENV_SETUP="$T/nonexistent.sh" bash "$L" -s "$T/trades.h5" -w 4 --dry-run
+expect_grep 'FINSIM_ENV_SETUP' "$T/last.err"
+printf 'return 3\n' > "$T/bad-setup.sh"
+expect_rc 2 env FINSIM_ENV_SETUP="$T/bad-setup.sh" bash "$L" -s "$T/trades.h5" -w 4 --dry-run
+expect_grep 'failed \(status 3\)' "$T/last.err"
+expect_rc 2 env FINSIM_KILL_GRACE=soon FINSIM_BIN="$FINSIM_BIN" bash "$L" -n 1 -s "$T/trades.h5" -w 4 -o "$T/g.h5"
+expect_grep 'FINSIM_KILL_GRACE' "$T/last.err"
+# SIGTERM to the wrapper reaches mpirun and the ranks; the wrapper returns
+# (the kill grace after an ignored SIGTERM is tested with a partitioned host
+# in test_cluster)
+FINSIM_BIN="$FINSIM_BIN" FINSIM_KILL_GRACE=20 bash "$L" -n 2 -s "$T/trades.h5" -w 40 -o "$T/term.h5" -- \
+  --algorithm synthetic --task-duration 2000 --batch 1 --progress 0.001 --events "$T/term.events" --no-mirror \
+  > "$T/term.out" 2> "$T/term.err" &
+WP=$!
+for _ in $(seq 600); do grep -qs '"event":"progress"' "$T/term.events" && break; sleep 0.05; done
+grep -qs '"event":"' "$T/term.events" || { echo "FAIL: no event from the wrapped run" >&2; exit 1; }
+t0=$SECONDS
+kill -TERM "$WP"
+rc=0; wait "$WP" || rc=$?
+[ "$rc" != 0 ] || { echo "FAIL: a terminated run exited 0" >&2; exit 1; }
+[ $((SECONDS - t0)) -le 25 ] || { echo "FAIL: the wrapper took $((SECONDS - t0)) s after SIGTERM" >&2; exit 1; }
+expect_grep 'SIGTERM: stopping the launcher' "$T/term.err"
+[ ! -e "$T/term.h5" ] || { echo "FAIL: a terminated run left a results file" >&2; exit 1; }
 finish

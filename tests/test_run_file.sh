@@ -31,7 +31,7 @@ expect_rc 2 "$FINSIM_BIN" run --store "$T/trades.h5" "${ARGS[@]}" --output "$T/x
   --schedule dynamic
 expect_grep 'needs --schedule static' "$T/last.err"
 expect_rc 2 "$FINSIM_BIN" run --store "$T/trades.h5" "${ARGS[@]}" --output "$T/x.h5" --h5-write parallel
-expect_grep 'independent or collective' "$T/last.err"
+expect_grep 'auto, independent, collective or gather' "$T/last.err"
 # the file is complete only under its final name
 [ ! -e "$T/r4.h5.partial" ] || { echo "FAIL: partial file left behind"; exit 1; }
 

@@ -262,4 +262,51 @@ echo "scrontab entry: target $AT, daily job submitted $(job_field "$JD" SubmitTi
 st_epoch=$(date -d "$start" +%s)
 [ "$st_epoch" -ge "$AT_EPOCH" ] || { echo "FAIL: daily job started at $start, before the target $AT" >&2; exit 1; }
 CHECKS=$((CHECKS + 1))
+
+# 7. FINSIM_ENV_SETUP: the file the job sources before it looks for finsim
+# (here it is the only thing that puts finsim on PATH, as a module would)
+mkdir -p "$T/envbin"
+ln -sf "$FINSIM_BIN" "$T/envbin/finsim"
+printf 'export PATH=%q:"$PATH"\necho "env setup sourced"\n' "$T/envbin" > "$T/env.sh"
+cp "$T/trades.h5" "$T/store-f.h5"
+JF=$(unset FINSIM_BIN; FINSIM_ENV_SETUP="$T/env.sh" FINSIM_STORE="$T/store-f.h5" FINSIM_OUTPUT="$T/run-f.h5" \
+     submit -N1 -n2 -o "$T/f.out" "$J/finsim.sbatch")
+expect_state "$JF" COMPLETED "$T/f.out"
+expect_grep 'env setup sourced' "$T/f.out"
+H5CHECK same "$T/run-a.h5" "$T/run-f.h5"
+JF2=$(FINSIM_ENV_SETUP="$T/missing-env.sh" FINSIM_STORE="$T/store-f.h5" FINSIM_OUTPUT="$T/run-f2.h5" \
+     submit -N1 -n1 -o "$T/f2.out" "$J/finsim.sbatch")
+expect_state "$JF2" FAILED "$T/f2.out"
+expect_grep 'cannot read FINSIM_ENV_SETUP' "$T/f2.out"
+
+# 8. the default requeue codes include 3 (store unreachable): with a restart
+# limit of 0 the script says it would have requeued, and fails with 3
+JG=$(FINSIM_STORE=redis://127.0.0.1:1 FINSIM_OUTPUT="$T/run-g.h5" FINSIM_MAX_RESTARTS=0 \
+     FINSIM_EXTRA_ARGS="--timeout 2" submit -N1 -n1 -o "$T/g.out" "$J/finsim.sbatch")
+expect_state "$JG" FAILED "$T/g.out"
+expect_grep 'giving up after 0 restarts' "$T/g.out"
+[ "$(job_field "$JG" ExitCode)" = "3:0" ] || { echo "FAIL: job G exit $(job_field "$JG" ExitCode)" >&2; exit 1; }
+expect_grep 'FINSIM_REQUEUE_CODES:-3 9 10' "$J/finsim.sbatch"
+expect_grep '^#SBATCH --signal=B:USR1@' "$J/finsim.sbatch"
+
+# 9. SIGUSR1 (what --signal=B:USR1@N sends before the time limit) in the middle
+# of a run: the script stops the launcher, requeues, and the next attempt
+# resumes to the same bits as an uninterrupted run
+cp "$T/trades.h5" "$T/store-u.h5"
+cp "$T/trades.h5" "$T/store-uref.h5"
+USYN=(--algorithm synthetic --task-duration 150 --batch 2)
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" run --store "$T/store-uref.h5" "${USYN[@]}" --seed 7 --start-trade 0 \
+  --trade-window $N --no-mirror --progress 0 --output "$T/run-uref.h5"
+JU=$(FINSIM_STORE="$T/store-u.h5" FINSIM_OUTPUT="$T/run-u.h5" FINSIM_ALGORITHM=synthetic FINSIM_PROGRESS=0.001 \
+     FINSIM_KILL_GRACE=10 FINSIM_EXTRA_ARGS="--task-duration 150 --batch 2 --events $T/u.events" \
+     submit -N1 -n2 -o "$T/u.out" "$J/finsim.sbatch")
+for _ in $(seq 1500); do grep -qs '"event":"progress"' "$T/u.events" && break; sleep 0.05; done
+grep -qs '"event":"progress"' "$T/u.events" || { echo "FAIL: no progress event from job U" >&2; cat "$T/u.out" >&2; exit 1; }
+expect_rc 0 scancel --batch --signal=USR1 "$JU"
+expect_state "$JU" COMPLETED "$T/u.out"
+expect_grep 'stopped by SIGUSR1' "$T/u.out"
+expect_grep 'requeueing job' "$T/u.out"
+expect_grep 'resumed [1-9]' "$T/u.out"
+[ "$(job_field "$JU" Restarts)" = 1 ] || { echo "FAIL: job U restarts $(job_field "$JU" Restarts), expected 1" >&2; exit 1; }
+H5CHECK same "$T/run-uref.h5" "$T/run-u.h5"
 finish

@@ -68,6 +68,8 @@ UsePAM no
 PrintMotd no
 AcceptEnv FINSIM_* OMPI_*
 CONF
+# sshd insists on its privilege separation directory (absent in a fresh container)
+[ -d /run/sshd ] || mkdir -p -m 0755 /run/sshd 2>/dev/null || true
 if [ -s "$D/sshd.pid" ] && kill -0 "$(cat "$D/sshd.pid")" 2>/dev/null; then
     log "sshd already running (pid $(cat "$D/sshd.pid"))"
 else

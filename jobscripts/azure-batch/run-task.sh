@@ -20,6 +20,16 @@
 #   FINSIM_FAILURE          failure injection, first attempt only (rehearsal)
 #   FINSIM_EXTRA_ARGS       more 'finsim run' options, split on blanks (never secrets)
 #   FINSIM_SSH_PORT         sshd port on the nodes (default 2222; see coordinate.sh)
+#   FINSIM_KILL_GRACE       seconds mpirun gets after SIGTERM before its process group
+#                           is killed (default 30), so a lost node cannot hold the task
+#   FINSIM_SHARED_MOUNT     set (by submit.sh) when the pool mounts a file share at
+#                           $AZ_BATCH_NODE_MOUNTS_DIR/finsim (pool-mounts.json)
+#   FINSIM_OUTPUT_DIR       write the results here instead (a directory every node sees)
+# Output: AZ_BATCH_TASK_WORKING_DIR is node-local. finsim (--h5-write auto)
+# sees that the ranks on other nodes cannot reach it and rank 0 writes the
+# whole file. With a shared mount the file is written in parallel from every
+# node under $AZ_BATCH_NODE_MOUNTS_DIR/finsim/<job id>/<task id>/ and then
+# copied to the working directory, from which outputFiles upload it.
 # A failed attempt (finsim exit 10, a lost node) fails the task; Batch retries
 # it up to the task's maxTaskRetryCount and the retry resumes.
 set -euo pipefail
@@ -45,7 +55,14 @@ PER_NODE=${FINSIM_RANKS_PER_NODE:-}
 NP=$(( ${#HOSTS[@]} * PER_NODE ))
 HOSTSPEC=$(printf "%s:$PER_NODE," "${HOSTS[@]}")
 HOSTSPEC=${HOSTSPEC%,}
-OUTPUT=$AZ_BATCH_TASK_WORKING_DIR/${FINSIM_OUTPUT_NAME:-finsim-results.h5}
+NAME=${FINSIM_OUTPUT_NAME:-finsim-results.h5}
+if [ -z "${FINSIM_OUTPUT_DIR:-}" ] && [ -n "${FINSIM_SHARED_MOUNT:-}" ]; then
+    [ -n "${AZ_BATCH_NODE_MOUNTS_DIR:-}" ] && [ -d "$AZ_BATCH_NODE_MOUNTS_DIR/finsim" ] ||
+        die "FINSIM_SHARED_MOUNT is set but $AZ_BATCH_NODE_MOUNTS_DIR/finsim is not mounted in this container"
+    FINSIM_OUTPUT_DIR=$AZ_BATCH_NODE_MOUNTS_DIR/finsim/$AZ_BATCH_JOB_ID/$AZ_BATCH_TASK_ID
+fi
+[ -z "${FINSIM_OUTPUT_DIR:-}" ] || mkdir -p "$FINSIM_OUTPUT_DIR"
+OUTPUT=${FINSIM_OUTPUT_DIR:-$AZ_BATCH_TASK_WORKING_DIR}/$NAME
 STATE=$AZ_BATCH_NODE_SHARED_DIR/finsim/$AZ_BATCH_JOB_ID/$AZ_BATCH_TASK_ID
 ATTEMPT=$(cat "$STATE/attempts" 2>/dev/null || echo 1)
 
@@ -93,7 +110,48 @@ fi
 if [ -n "${FINSIM_REDIS_PASSWORD:-}" ]; then pw="set (environment setting)"; else pw="none"; fi
 log "job $AZ_BATCH_JOB_ID task $AZ_BATCH_TASK_ID attempt $ATTEMPT: $NP ranks on ${#HOSTS[@]} node(s) ($HOSTSPEC)"
 log "store $FINSIM_STORE, password $pw, resume $([ "$RESUME" = 1 ] && echo yes || echo no), output $OUTPUT"
+# run_bounded CMD...: run the launcher CMD (mpirun/srun) in its own process
+# group and return its exit status. SIGTERM, SIGINT or SIGUSR1 to this script
+# are forwarded to it as SIGTERM; if it is still running FINSIM_KILL_GRACE
+# seconds later (default 30) its whole process group gets SIGKILL. A launcher
+# that waits for ever on a partitioned host (mpirun may ignore SIGTERM then)
+# thus cannot hold the job. RB_SIGNAL is set to the signal that stopped it.
+RB_SIGNAL=
+run_bounded() {
+    local grace=${FINSIM_KILL_GRACE:-30} pid rc t
+    [[ "$grace" =~ ^[0-9]+$ ]] || { echo "${PROG:-finsim}: FINSIM_KILL_GRACE must be whole seconds, not '$grace'" >&2; return 2; }
+    RB_SIGNAL=
+    trap 'RB_SIGNAL=TERM' TERM
+    trap 'RB_SIGNAL=INT' INT
+    trap 'RB_SIGNAL=USR1' USR1
+    if command -v setsid >/dev/null 2>&1; then setsid "$@" & else "$@" & fi
+    pid=$!
+    while :; do
+        rc=0
+        wait "$pid" || rc=$?
+        kill -0 "$pid" 2>/dev/null || break          # it ended; rc is its status
+        [ -n "$RB_SIGNAL" ] || continue
+        echo "${PROG:-finsim}: SIG$RB_SIGNAL: stopping the launcher (pid $pid; SIGKILL in ${grace} s)" >&2
+        kill -TERM "$pid" 2>/dev/null || true
+        t=$((SECONDS + grace))
+        while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$t" ]; do sleep 0.2; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "${PROG:-finsim}: the launcher ignored SIGTERM for ${grace} s: killing its process group" >&2
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        fi
+        rc=0
+        wait "$pid" || rc=$?
+        break
+    done
+    trap - TERM INT USR1
+    return "$rc"
+}
+
 rc=0
-"${MPI[@]}" "$FINSIM" "${ARGS[@]}" || rc=$?
-log "finsim exited with status $rc"
+run_bounded "${MPI[@]}" "$FINSIM" "${ARGS[@]}" || rc=$?
+log "finsim exited with status $rc${RB_SIGNAL:+ (stopped by SIG$RB_SIGNAL)}"
+if [ "$rc" = 0 ] && [ -n "${FINSIM_OUTPUT_DIR:-}" ]; then
+    cp "$OUTPUT" "$AZ_BATCH_TASK_WORKING_DIR/$NAME.tmp" && mv "$AZ_BATCH_TASK_WORKING_DIR/$NAME.tmp" "$AZ_BATCH_TASK_WORKING_DIR/$NAME" ||
+        { log "cannot copy $OUTPUT to the task working directory"; rc=6; }
+fi
 exit "$rc"

@@ -36,6 +36,16 @@
 #   FINSIM_RESULTS_CONTAINER_URL results container URL, with a write SAS unless
 #                                FINSIM_RESULTS_IDENTITY_ID is set  (finsim-results-container-url)
 #   FINSIM_REGISTRY_PASSWORD     registry password         (finsim-registry-password)
+#   FINSIM_FILES_KEY             storage account key of the Azure Files share (only with
+#                                FINSIM_SHARED_MOUNT=azurefiles; finsim-files-key)
+# Shared output (optional): FINSIM_SHARED_MOUNT=azurefiles (FINSIM_FILES_ACCOUNT,
+# FINSIM_FILES_SHARE, FINSIM_FILES_KEY) or nfs (FINSIM_NFS_SOURCE, e.g.
+# nfs://ACCOUNT.file.core.windows.net/ACCOUNT/SHARE or host:/export) adds that entry of
+# pool-mounts.json as the pool's mountConfiguration (mounted at
+# $AZ_BATCH_NODE_MOUNTS_DIR/finsim on every node) and sets FINSIM_SHARED_MOUNT on the
+# task: run-task.sh then writes the results there, in parallel from every node, and
+# copies them to the task directory for upload. Without it the working directory is
+# node-local and rank 0 writes the whole file (docs/CLUSTER.md).
 # A fresh ssh key for Open MPI between the nodes is made for each job or schedule.
 # az must be logged in to the Batch account (az login; az batch account login ...).
 set -euo pipefail
@@ -98,13 +108,28 @@ fi
 # environment settings and unused registry entries
 for v in FINSIM_ALGORITHM FINSIM_SEED FINSIM_PATHS FINSIM_TRADE_WINDOW FINSIM_RANKS_PER_NODE FINSIM_STORE \
          FINSIM_REDIS_PASSWORD FINSIM_RESULTS_CONTAINER_URL FINSIM_RESULTS_IDENTITY_ID FINSIM_IDENTITY_CLIENT_ID \
-         FINSIM_REGISTRY_SERVER FINSIM_REGISTRY_USER FINSIM_REGISTRY_PASSWORD FINSIM_REGISTRY_IDENTITY_ID; do
+         FINSIM_REGISTRY_SERVER FINSIM_REGISTRY_USER FINSIM_REGISTRY_PASSWORD FINSIM_REGISTRY_IDENTITY_ID \
+         FINSIM_SHARED_MOUNT FINSIM_FILES_ACCOUNT FINSIM_FILES_SHARE FINSIM_FILES_KEY FINSIM_NFS_SOURCE; do
     export "$v=${!v:-}"
 done
 if [ -n "$FINSIM_REGISTRY_SERVER" ] && [ -z "$FINSIM_REGISTRY_IDENTITY_ID" ] &&
    { [ -z "$FINSIM_REGISTRY_USER" ] || { [ -z "$FINSIM_REGISTRY_PASSWORD" ] && [ "$DRY" = 0 ] && [ "$CMD" != render ]; }; }; then
     die "FINSIM_REGISTRY_SERVER needs FINSIM_REGISTRY_USER and FINSIM_REGISTRY_PASSWORD, or FINSIM_REGISTRY_IDENTITY_ID"
 fi
+case "$FINSIM_SHARED_MOUNT" in
+    "") ;;
+    azurefiles)
+        [ -n "$FINSIM_FILES_ACCOUNT" ] && [ -n "$FINSIM_FILES_SHARE" ] ||
+            die "FINSIM_SHARED_MOUNT=azurefiles needs FINSIM_FILES_ACCOUNT and FINSIM_FILES_SHARE (and FINSIM_FILES_KEY)"
+        if [ -z "$FINSIM_FILES_KEY" ] && [ "$DRY" = 0 ] && [ "$CMD" != render ]; then
+            [ -n "${FINSIM_KEYVAULT:-}" ] || die "set FINSIM_FILES_KEY (or the Key Vault secret finsim-files-key)"
+            FINSIM_FILES_KEY=$(az keyvault secret show --vault-name "$FINSIM_KEYVAULT" --name finsim-files-key \
+                --query value -o tsv 2>/dev/null) || die "cannot read secret 'finsim-files-key' from Key Vault $FINSIM_KEYVAULT"
+            export FINSIM_FILES_KEY
+        fi ;;
+    nfs) [ -n "$FINSIM_NFS_SOURCE" ] || die "FINSIM_SHARED_MOUNT=nfs needs FINSIM_NFS_SOURCE" ;;
+    *) die "FINSIM_SHARED_MOUNT must be azurefiles or nfs, not '$FINSIM_SHARED_MOUNT'" ;;
+esac
 
 umask 077
 W=$(mktemp -d "${TMPDIR:-/tmp}/finsim-submit.XXXXXX")
@@ -129,7 +154,7 @@ import base64, datetime, json, os, re, sys
 here, out = sys.argv[1], sys.argv[2]
 env = os.environ
 SECRETS = {"FINSIM_REDIS_PASSWORD", "FINSIM_RESULTS_CONTAINER_URL", "FINSIM_REGISTRY_PASSWORD",
-           "FINSIM_MPI_SSH_KEY"}
+           "FINSIM_MPI_SSH_KEY", "FINSIM_FILES_KEY"}
 redact = env.get("FINSIM_RENDER_REDACT") == "1"
 
 def value(name):
@@ -186,10 +211,16 @@ elif env.get("FINSIM_REGISTRY_IDENTITY_ID"):    # the pool's managed identity pu
     cc["containerRegistries"] = [{"registryServer": env["FINSIM_REGISTRY_SERVER"],
                                   "identityReference": {"resourceId": env["FINSIM_REGISTRY_IDENTITY_ID"]}}]
 
+if env.get("FINSIM_SHARED_MOUNT"):
+    # only the chosen entry is substituted: the other one's settings may be unset
+    pool["mountConfiguration"] = subst(load("pool-mounts.json")[env["FINSIM_SHARED_MOUNT"]], missing)
+
 def render_task():
     t = subst(load("task.json"), missing)
     t["multiInstanceSettings"]["numberOfInstances"] = nodes
     t["environmentSettings"] = drop_empty_env(t["environmentSettings"])
+    if env.get("FINSIM_SHARED_MOUNT"):
+        t["environmentSettings"].append({"name": "FINSIM_SHARED_MOUNT", "value": env["FINSIM_SHARED_MOUNT"]})
     ident = env.get("FINSIM_RESULTS_IDENTITY_ID", "")
     for of in t["outputFiles"]:
         if ident:

@@ -35,12 +35,21 @@ options (environment variable in brackets; the option wins):
       --dry-run          print the command line and exit
   -h, --help             this text
 
+environment only:
+  FINSIM_ENV_SETUP       a file sourced before the launch (load a module, a Spack
+                         or Apptainer environment, put finsim/mpirun on PATH)
+  FINSIM_KILL_GRACE      seconds mpirun gets after SIGTERM/SIGINT to this wrapper
+                         before its whole process group is killed (default 30)
+
 mpirun flags are added only when needed: --allow-run-as-root when running as
 root (Open MPI refuses root otherwise), --oversubscribe when RANKS exceeds the
 cores of this machine and no hostfile is given.
 
 exit status: that of finsim (0 all priced, 1 some trades failed, 10 injected
 failure: rerun with --resume), or 2 for a usage error of this wrapper.
+A SIGTERM or SIGINT is passed on to mpirun; one that does not end within
+FINSIM_KILL_GRACE seconds (a host it cannot reach) is killed, so the wrapper
+never hangs on a partitioned host.
 
 examples:
   $PROG --store trades.h5 --trade-window 1000 --paths 10000
@@ -106,6 +115,19 @@ case "$ALGO" in ""|pvonly|deltavega|synthetic) ;; *) die "unknown algorithm '$AL
 [ -z "$HOSTFILE" ] || [ -r "$HOSTFILE" ] || die "cannot read hostfile '$HOSTFILE'"
 [ -z "$PWFILE" ] || [ -r "$PWFILE" ] || die "cannot read password file '$PWFILE'"
 
+# The site's environment (modules, Spack, Apptainer) before finsim and mpirun are looked up.
+if [ -n "${FINSIM_ENV_SETUP:-}" ]; then
+    [ -r "$FINSIM_ENV_SETUP" ] || die "cannot read FINSIM_ENV_SETUP file '$FINSIM_ENV_SETUP'"
+    # module and Spack scripts are not written for 'set -eu'
+    set +eu
+    # shellcheck disable=SC1090
+    . "$FINSIM_ENV_SETUP"
+    setup_rc=$?
+    set -eu
+    [ "$setup_rc" = 0 ] || die "FINSIM_ENV_SETUP file '$FINSIM_ENV_SETUP' failed (status $setup_rc)"
+    [ -n "$FINSIM" ] || FINSIM=${FINSIM_BIN:-}
+fi
+
 # Locate finsim: explicit, PATH, then the repository's build directories.
 if [ -z "$FINSIM" ]; then
     if command -v finsim >/dev/null 2>&1; then
@@ -146,5 +168,45 @@ if [ "$DRYRUN" = 1 ]; then
     printf '%q ' "${CMD[@]}"; echo
     exit 0
 fi
+# run_bounded CMD...: run the launcher CMD (mpirun/srun) in its own process
+# group and return its exit status. SIGTERM, SIGINT or SIGUSR1 to this script
+# are forwarded to it as SIGTERM; if it is still running FINSIM_KILL_GRACE
+# seconds later (default 30) its whole process group gets SIGKILL. A launcher
+# that waits for ever on a partitioned host (mpirun may ignore SIGTERM then)
+# thus cannot hold the job. RB_SIGNAL is set to the signal that stopped it.
+RB_SIGNAL=
+run_bounded() {
+    local grace=${FINSIM_KILL_GRACE:-30} pid rc t
+    [[ "$grace" =~ ^[0-9]+$ ]] || { echo "${PROG:-finsim}: FINSIM_KILL_GRACE must be whole seconds, not '$grace'" >&2; return 2; }
+    RB_SIGNAL=
+    trap 'RB_SIGNAL=TERM' TERM
+    trap 'RB_SIGNAL=INT' INT
+    trap 'RB_SIGNAL=USR1' USR1
+    if command -v setsid >/dev/null 2>&1; then setsid "$@" & else "$@" & fi
+    pid=$!
+    while :; do
+        rc=0
+        wait "$pid" || rc=$?
+        kill -0 "$pid" 2>/dev/null || break          # it ended; rc is its status
+        [ -n "$RB_SIGNAL" ] || continue
+        echo "${PROG:-finsim}: SIG$RB_SIGNAL: stopping the launcher (pid $pid; SIGKILL in ${grace} s)" >&2
+        kill -TERM "$pid" 2>/dev/null || true
+        t=$((SECONDS + grace))
+        while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$t" ]; do sleep 0.2; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "${PROG:-finsim}: the launcher ignored SIGTERM for ${grace} s: killing its process group" >&2
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        fi
+        rc=0
+        wait "$pid" || rc=$?
+        break
+    done
+    trap - TERM INT USR1
+    return "$rc"
+}
+
 echo "$PROG: $RANKS ranks, trades $START..$((START + WINDOW - 1)), output $OUTPUT" >&2
-exec "${CMD[@]}"
+rc=0
+run_bounded "${CMD[@]}" || rc=$?
+[ -z "$RB_SIGNAL" ] || echo "$PROG: stopped by SIG$RB_SIGNAL; mpirun exited with status $rc" >&2
+exit "$rc"

@@ -14,6 +14,7 @@
 int fs_log_verbose = 0;
 static int log_rank = 0;
 static int log_nranks = 1;
+static char log_host[64]; /* this host, in the prefix of runs with several ranks */
 
 static const char *const status_names[] = {
     [FS_OK] = "ok",
@@ -103,17 +104,22 @@ void fs_dirname(const char *path, char *out, size_t cap)
         *slash = '\0';
 }
 
+/* Set the rank (and, with several ranks, this host's name) of the prefix. */
 void fs_log_set_rank(int rank, int nranks)
 {
     log_rank = rank;
     log_nranks = nranks;
+    if (nranks > 1 && gethostname(log_host, sizeof(log_host) - 1) != 0)
+        log_host[0] = '\0';
 }
 
 static void vlog(const char *level, const char *fmt, va_list ap)
 {
     char line[2048];
     int n = 0;
-    if (log_nranks > 1)
+    if (log_nranks > 1 && log_host[0]) /* a failing rank on another host names it */
+        n = snprintf(line, sizeof(line), "finsim[%d@%s]: %s", log_rank, log_host, level);
+    else if (log_nranks > 1)
         n = snprintf(line, sizeof(line), "finsim[%d]: %s", log_rank, level);
     else
         n = snprintf(line, sizeof(line), "finsim: %s", level);

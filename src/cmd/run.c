@@ -64,7 +64,7 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
         return fs_error("run: --resume takes the results a previous run mirrored to the store, and --no-mirror "
                         "turns the mirror off: give one of them"), -1;
     c->list_mode = c->window <= 0;
-    if (c->h5_collective && c->schedule == RUN_DYNAMIC)
+    if (c->h5_write == H5W_COLLECTIVE && c->schedule == RUN_DYNAMIC)
         return fs_error("run: --h5-write collective needs --schedule static (collective writes put the "
                         "ranks in lock step, one write per batch index; dynamic chunks cannot promise that)"),
                -1;

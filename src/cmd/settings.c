@@ -10,6 +10,7 @@
 #include "finsim/base/secret.h"
 #include "finsim/base/util.h"
 #include "finsim/job/job.h"
+#include "finsim/output/h5out.h"
 #include "finsim/trade/trade.h"
 
 /* ---- callbacks ------------------------------------------------------------ */
@@ -189,7 +190,8 @@ static const char *const sched_names[] = {"static", "dynamic", NULL};
 static const int sched_values[] = {RUN_STATIC, RUN_DYNAMIC};
 static const char *const balance_names[] = {"count", "cost", NULL};
 static const int balance_values[] = {RUN_BALANCE_COUNT, RUN_BALANCE_COST};
-static const char *const h5w_names[] = {"independent", "collective", NULL};
+static const char *const h5w_names[] = {"auto", "independent", "collective", "gather", NULL};
+static const int h5w_values[] = {H5W_AUTO, H5W_INDEPENDENT, H5W_COLLECTIVE, H5W_GATHER};
 static const char *const fmode_names[] = {"exit", "record", NULL};
 static const int fmode_values[] = {1, 0};
 
@@ -235,9 +237,15 @@ static const opt_def_t run_rows[] = {
     {.name = "force", .type = OPT_FLAG,
      .help = "replace an existing results file (without it, or --resume, an\n"
              "existing FILE.h5 is refused)", .off = offsetof(run_cfg_t, force)},
-    {.name = "h5-write", .type = OPT_ENUM, .arg = "W", .def = "independent", .names = h5w_names, .section = "run",
-     .help = "independent (default) or collective MPI-IO writes (static\nschedule only)",
-     .off = offsetof(run_cfg_t, h5_collective)},
+    {.name = "h5-write", .type = OPT_ENUM, .arg = "M", .def = "auto", .names = h5w_names, .values = h5w_values,
+     .section = "run",
+     .help = "auto (default): independent MPI-IO writes when every host\n"
+             "shares the output directory, else gather; independent;\n"
+             "collective (static schedule only); gather: rank 0 writes\n"
+             "the whole file alone, on its host (node-local paths work).\n"
+             "independent or collective on a directory that is not\n"
+             "shared: exit 2, naming the hosts",
+     .off = offsetof(run_cfg_t, h5_write)},
     {.name = "expect-checksum", .type = OPT_CB, .arg = "X", .section = "run", .set = set_expect,
      .show = show_expect, .help = "fail (exit 7) unless the verification checksum is X (hex)"},
     {.name = "events", .type = OPT_STR, .arg = "FILE", .section = "run",

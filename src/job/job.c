@@ -87,12 +87,18 @@ int job_open(const run_cfg_t *c, job_t **out)
     MPI_Comm world = MPI_COMM_WORLD;
     char err[512] = "";
     int ecode = 0;
-    s->st = store_open(c->store_url, &c->so, &world, err, sizeof(err), &ecode);
-    int status = fs_mpi_agree(s->st ? JOB_OK : job_store_status(ecode));
+    store_opts_t so = c->so;
+    so.readonly = !c->mirror; /* --no-mirror only reads: any number of jobs may share a trade file */
+    s->st = store_open(c->store_url, &so, &world, err, sizeof(err), &ecode);
+    char msg[1024] = "", red[512];
+    if (!s->st)
+        snprintf(msg, sizeof(msg), "cannot open store %s: %s", store_redact_url(c->store_url, red, sizeof(red)),
+                 err);
+    /* a store one host cannot reach: rank 0 names that host */
+    int status = fs_mpi_agree_err(s->st ? JOB_OK : job_store_status(ecode), msg);
     if (status != JOB_OK) {
-        char red[512];
-        if (!s->st && (s->rank == 0 || fs_log_verbose))
-            fs_error("cannot open store %s: %s", store_redact_url(c->store_url, red, sizeof(red)), err);
+        if (!s->st && s->rank != 0 && fs_log_verbose)
+            fs_error("%s", msg);
         job_close(s);
         *out = NULL;
         return status;
@@ -148,6 +154,46 @@ void job_abandon(job_t *s)
     s->lock = NULL;
 }
 
+/* Decide how the output is written (s->wmode): --h5-write gather as asked;
+ * the others probe whether every rank's host shares the output directory.
+ * auto picks independent writes there, else gather; independent and
+ * collective on a directory that is not shared are an error naming the
+ * hosts. Collective; returns JOB_OK, JOB_E_CONFIG or JOB_E_IO (rank 0
+ * printed why), the same on every rank. */
+static int job_output_mode(job_t *s)
+{
+    const run_cfg_t *c = s->cfg;
+    s->wmode = c->h5_write;
+    if (c->h5_write == H5W_GATHER)
+        return JOB_OK;
+    char dir[4096], hosts[4096], err[512];
+    fs_dirname(c->output, dir, sizeof(dir));
+    int shared = fs_mpi_dir_probe(dir, hosts, sizeof(hosts), err, sizeof(err));
+    if (shared < 0) {
+        if (s->rank == 0)
+            fs_error("%s", err);
+        return JOB_E_IO;
+    }
+    if (shared == FS_DIR_SHARED) {
+        if (s->wmode == H5W_AUTO)
+            s->wmode = H5W_INDEPENDENT;
+        return JOB_OK;
+    }
+    if (s->wmode == H5W_AUTO) {
+        s->wmode = H5W_GATHER;
+        if (s->rank == 0 && !c->quiet)
+            fs_info("output directory %s is not shared with host(s) %s: rank 0 writes the whole file "
+                    "(--h5-write gather), on its host only", dir, hosts);
+        return JOB_OK;
+    }
+    if (s->rank == 0)
+        fs_error("--h5-write %s writes with MPI-IO from every rank and needs an output directory that every "
+                 "host shares, but %s on rank 0's host is not the same directory on host(s) %s; use --h5-write "
+                 "gather or auto (rank 0 writes the whole file) or a shared file system",
+                 h5_write_mode_name(c->h5_write), dir, hosts);
+    return JOB_E_CONFIG;
+}
+
 /* Buffers for one batch (ids twice: the batch and the ids to fetch). */
 int job_start(job_t *s, const char *command_line)
 {
@@ -161,13 +207,15 @@ int job_start(job_t *s, const char *command_line)
     s->prev = xmalloc(b * sizeof(*s->prev));
     s->found = xmalloc(b * sizeof(*s->found));
     s->work = mc_work_new();
-    s->out = h5out_create(c->output, MPI_COMM_WORLD, s->total, err, sizeof(err));
+    int status = job_output_mode(s);
+    if (status != JOB_OK)
+        return status;
+    s->out = h5out_create(c->output, MPI_COMM_WORLD, s->total, s->wmode, err, sizeof(err));
     if (!s->out) {
         if (s->rank == 0)
             fs_error("%s", err);
         return JOB_E_IO;
     }
-    h5out_set_collective(s->out, c->h5_collective);
     if (s->rank == 0 && c->events_path) {
         s->events = fopen(c->events_path, "a");
         if (!s->events)
@@ -175,9 +223,10 @@ int job_start(job_t *s, const char *command_line)
     }
     s->tty = s->rank == 0 && isatty(2);
     if (s->rank == 0 && !c->quiet)
-        fs_info("run: %lld trades on %d rank%s, %s, %s schedule, store %s, output %s", (long long)s->total,
-                s->nranks, s->nranks > 1 ? "s" : "", mc_algo_name(c->mo.algo),
-                c->schedule == RUN_DYNAMIC ? "dynamic" : "static", store_describe(s->st), c->output);
+        fs_info("run: %lld trades on %d rank%s, %s, %s schedule, store %s, output %s (%s writes)",
+                (long long)s->total, s->nranks, s->nranks > 1 ? "s" : "", mc_algo_name(c->mo.algo),
+                c->schedule == RUN_DYNAMIC ? "dynamic" : "static", store_describe(s->st), c->output,
+                h5_write_mode_name(s->wmode));
     job_events_write(s, "\"event\":\"start\",\"trades\":%" PRId64 ",\"ranks\":%d,\"algorithm\":\"%s\"", s->total,
                      s->nranks, mc_algo_name(c->mo.algo));
     return JOB_OK;

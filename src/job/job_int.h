@@ -30,6 +30,7 @@ struct job {
     store_t *st;
     h5out_t *out;
     struct outlock *lock;    /* rank 0: the output's lock (outguard.h) */
+    h5_write_mode_t wmode;   /* how the output is written (never H5W_AUTO) */
     mc_work_t *work;
     tl_list_t list;          /* rank 0: the trade list (ids NULL for a range) */
     int64_t total;           /* trades in the whole list */

@@ -227,7 +227,9 @@ static int print_report(job_t *s, const totals_t *t, double wall, int status)
                "                 and were priced again\n", (long long)t->stale);
     print_phases(t, s->nranks);
     print_performance(s, t, wall);
-    printf("output         : %s%s\n", c->output, c->h5_collective ? " (collective MPI-IO writes)" : "");
+    printf("output         : %s%s\n", c->output,
+           s->wmode == H5W_COLLECTIVE ? " (collective MPI-IO writes)"
+           : s->wmode == H5W_GATHER   ? " (gathered: written by rank 0 alone)" : "");
     printf("checksum       : %s\n", t->sums);
     if (c->have_expect && c->expect_checksum != t->checksum) {
         printf("RESULT: CHECKSUM MISMATCH (expected %016llx)\n", (unsigned long long)c->expect_checksum);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "finsim/base/mpi.h"
 #include "finsim/base/util.h"
@@ -66,8 +67,14 @@ static void service(job_t *s, int block)
                 s->next_chunk += w[1];
             }
             MPI_Send(w, 2, MPI_INT64_T, stt.MPI_SOURCE, TAG_CHUNK, MPI_COMM_WORLD);
-            if (w[1] && s->all_ids)
-                MPI_Send(s->all_ids + w[0], (int)w[1], MPI_INT64_T, stt.MPI_SOURCE, TAG_IDS, MPI_COMM_WORLD);
+            if (w[1] && s->all_ids) {
+                /* not a blocking send: the rank takes the ids only after its
+                 * current chunk, and in gather mode it may wait for rank 0
+                 * to take its rows first. all_ids outlives the schedule. */
+                MPI_Request rq;
+                MPI_Isend(s->all_ids + w[0], (int)w[1], MPI_INT64_T, stt.MPI_SOURCE, TAG_IDS, MPI_COMM_WORLD, &rq);
+                MPI_Request_free(&rq);
+            }
         }
     }
 }
@@ -78,6 +85,8 @@ void job_progress_add(job_t *s, int64_t n)
     if (s->rank == 0) {
         s->done_global += n;
         service(s, 0);
+        char err[256]; /* gather mode: take the rows that came; a failed write shows at the next one */
+        (void)h5out_poll(s->out, err, sizeof(err));
         job_progress_show(s, 0);
     } else {
         MPI_Send(&n, 1, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD);
@@ -130,7 +139,7 @@ static int run_static(job_t *s, const int64_t *bounds)
      * the rank with the most batches, agreed before the first (HDF5's own
      * collectives run inside each write; a failed rank aborts the job) */
     int64_t b = s->cfg->batch, nb = (w.count + b - 1) / b, most = nb;
-    if (s->cfg->h5_collective)
+    if (s->wmode == H5W_COLLECTIVE)
         MPI_Allreduce(&nb, &most, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
     int rc = job_do_window(s, &w);
     free(w.ids);
@@ -222,6 +231,30 @@ static int static_bounds(job_t *s, int64_t **bounds)
     return JOB_OK;
 }
 
+/* Rank 0, after its own trades: wait for every other rank's DONE (and, in
+ * gather mode, for the rows of every rank, written as they come: a rank
+ * may still wait for rank 0 to take them, so both are polled). Returns 0,
+ * or -1 when writing received rows failed (s->err). */
+static int wait_ranks(job_t *s)
+{
+    if (s->wmode != H5W_GATHER) {
+        while (s->done_ranks < s->nranks - 1)
+            service(s, 1);
+        return 0;
+    }
+    while (s->done_ranks < s->nranks - 1 || h5out_pending(s->out) > 0) {
+        int before = s->done_ranks, pend = h5out_pending(s->out);
+        service(s, 0);
+        if (h5out_poll(s->out, s->err, sizeof(s->err)) != 0)
+            return -1;
+        if (s->done_ranks == before && h5out_pending(s->out) == pend) {
+            struct timespec pause = {0, 200000}; /* nothing came: let the senders run */
+            nanosleep(&pause, NULL);
+        }
+    }
+    return 0;
+}
+
 /* Price with the configured schedule; on success rank 0 waits for every
  * rank's DONE (collecting the last progress messages). */
 int job_schedule(job_t *s)
@@ -246,11 +279,12 @@ int job_schedule(job_t *s)
     if (rc != 0)
         return s->fatal ? s->fatal : JOB_E_INTERNAL;
     if (s->rank == 0) {
-        while (s->done_ranks < s->nranks - 1)
-            service(s, 1);
+        if (wait_ranks(s) != 0)
+            return JOB_E_IO;
         job_progress_show(s, 1);
     } else {
         int64_t zero = 0;
+        h5out_end_rows(s->out); /* gather mode: all rows sent */
         MPI_Send(&zero, 1, MPI_INT64_T, 0, TAG_DONE, MPI_COMM_WORLD);
     }
     return JOB_OK;

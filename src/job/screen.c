@@ -236,9 +236,8 @@ int screen_open_store(screen_job_t *j)
     char err[512];
     int ecode = 0;
     j->st = store_open(j->c->store_url, &j->c->so, NULL, err, sizeof(err), &ecode);
-    if (!j->st && (j->rank == 0 || ecode != STORE_E_CONNECT))
-        fs_error("%s", err);
-    return fs_mpi_agree(j->st ? 0 : job_store_status(ecode));
+    /* one host may fail alone (a store it cannot reach): rank 0 names it */
+    return fs_mpi_agree_err(j->st ? 0 : job_store_status(ecode), err);
 }
 
 /* A window is cut into shares on every rank; the store's list is read by

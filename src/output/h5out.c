@@ -1,10 +1,18 @@
-/* h5out.c - the HDF5 results file, written with parallel HDF5 (MPI-IO).
+/* h5out.c - the HDF5 results file, written with parallel HDF5 (MPI-IO), or
+ * by rank 0 alone (gather mode).
  *
- * Every rank writes the rows of its own trades as soon as they are priced
- * (independent writes into a dataset allocated at creation, or collective
- * ones in lock step when asked), so no rank ever holds more than one batch of
- * results and rank 0 never gathers the portfolio. Metadata (datasets,
- * attributes) is created collectively. */
+ * Parallel modes: every rank writes the rows of its own trades as soon as
+ * they are priced (independent writes into a dataset allocated at creation,
+ * or collective ones in lock step when asked), so no rank ever holds more
+ * than one batch of results and rank 0 never gathers the portfolio.
+ * Metadata (datasets, attributes) is created collectively.
+ *
+ * Gather mode (an output directory that the hosts do not share): rank 0
+ * opens the file with the serial driver; the other ranks send each batch
+ * (row offset, count, rows) to rank 0 on a duplicate communicator, with at
+ * most H5OUT_GATHER_SENDS batches in flight, and rank 0 writes them as they
+ * arrive (h5out_poll), so memory stays bounded by a few batches too. The
+ * same rows land at the same offsets: the file equals a parallel one. */
 #include "finsim/output/h5out.h"
 
 #include <errno.h>
@@ -30,7 +38,40 @@ struct h5out {
     char *path;          /* final path */
     char *partial;       /* path being written */
     double write_s;      /* seconds in writes on this rank */
+    /* gather mode */
+    int gather;          /* rank 0 writes every row */
+    int rank, nranks;    /* in comm */
+    MPI_Comm gcomm;      /* duplicate of comm for the rows */
+    MPI_Request req[H5OUT_GATHER_SENDS]; /* rank != 0: sends in flight */
+    char *sbuf[H5OUT_GATHER_SENDS];      /* their buffers */
+    size_t scap[H5OUT_GATHER_SENDS];     /* and capacities */
+    int next;            /* rank != 0: the slot to use next */
+    int ended;           /* rank != 0: end marker sent */
+    int ends;            /* rank 0: end markers received */
+    char *rbuf;          /* rank 0: receive buffer */
+    size_t rcap;
+    char gerr[256];      /* rank 0: the first failed write of received rows */
 };
+
+/* Message tags of gather mode (on the duplicate communicator). */
+enum { TAG_ROWS = 301, TAG_END = 302 };
+
+static const char *const mode_names[] = {"auto", "independent", "collective", "gather"};
+
+int h5_write_mode_parse(const char *s, h5_write_mode_t *mode)
+{
+    for (int m = H5W_AUTO; m <= H5W_GATHER; m++)
+        if (s && !strcmp(s, mode_names[m])) {
+            *mode = (h5_write_mode_t)m;
+            return 0;
+        }
+    return -1;
+}
+
+const char *h5_write_mode_name(h5_write_mode_t mode)
+{
+    return mode >= H5W_AUTO && mode <= H5W_GATHER ? mode_names[mode] : "?";
+}
 
 hid_t h5out_telemetry_type(void)
 {
@@ -88,54 +129,54 @@ static int check_space(const char *partial, int64_t nrows, int nranks, char *err
     return 0;
 }
 
-h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err, size_t errlen)
+/* Free a handle whose file is not (or no longer) open; NULL. */
+static h5out_t *h5out_free(h5out_t *h)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by finsim, once */
-    h5out_t *h = xcalloc(1, sizeof(*h));
-    h->comm = comm;
-    h->nrows = nrows;
-    h->path = xstrdup(path);
-    size_t n = strlen(path) + sizeof(".partial");
-    h->partial = xmalloc(n);
-    snprintf(h->partial, n, "%s.partial", path);
-    h->file = h->results = h->rtype = H5I_INVALID_HID;
-    h->dxpl = H5P_DEFAULT;
+    if (h->gather && h->gcomm != MPI_COMM_NULL)
+        MPI_Comm_free(&h->gcomm);
+    for (int i = 0; i < H5OUT_GATHER_SENDS; i++)
+        free(h->sbuf[i]);
+    free(h->rbuf);
+    free(h->path);
+    free(h->partial);
+    free(h);
+    return NULL;
+}
 
-    int rank, nranks, ok_space = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &nranks);
-    if (rank == 0)
-        ok_space = check_space(h->partial, nrows, nranks, err, errlen) == 0;
-    MPI_Bcast(&ok_space, 1, MPI_INT, 0, comm);
-    if (!ok_space) {
-        free(h->path);
-        free(h->partial);
-        free(h);
-        return NULL;
+/* Create the file (every rank with MPI-IO, or rank 0 alone with the serial
+ * driver in gather mode) and agree on it. Returns 0, or -1 with the reason
+ * in err (every rank). */
+static int create_file(h5out_t *h, char *err, size_t errlen)
+{
+    if (!h->gather || h->rank == 0) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        if (!h->gather)
+            H5Pset_fapl_mpio(fapl, h->comm, MPI_INFO_NULL);
+        h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
     }
+    if (all_ok(h->comm, h->file >= 0 || (h->gather && h->rank != 0)))
+        return 0;
+    /* find the OS reason on rank 0 with a plain open */
+    FILE *f = h->rank == 0 ? fopen(h->partial, "wb") : NULL;
+    fs_seterr(err, errlen, "cannot create output %s: %s", h->partial, f ? "HDF5 create failed" : strerror(errno));
+    if (f) {
+        fclose(f);
+        remove(h->partial);
+    }
+    if (h->file >= 0)
+        H5Fclose(h->file);
+    h->file = H5I_INVALID_HID;
+    return -1;
+}
 
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-    h->file = H5Fcreate(h->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
-    if (!all_ok(comm, h->file >= 0)) {
-        /* find the OS reason on rank 0 with a plain open */
-        FILE *f = rank == 0 ? fopen(h->partial, "wb") : NULL;
-        fs_seterr(err, errlen, "cannot create output %s: %s", h->partial,
-                  f ? "HDF5 create failed" : strerror(errno));
-        if (f) {
-            fclose(f);
-            remove(h->partial);
-        }
-        if (h->file >= 0)
-            H5Fclose(h->file);
-        free(h->path);
-        free(h->partial);
-        free(h);
-        return NULL;
-    }
-    h->rtype = result_h5_type(RESULT_H5_NATIVE);
-    hsize_t dims[1] = {(hsize_t)nrows};
+/* Create /results, filled with status -1, and flush (on every rank that
+ * has the file open). Returns 1 if that worked there, else 0. */
+static int create_results(h5out_t *h)
+{
+    if (h->file < 0)
+        return 1;
+    hsize_t dims[1] = {(hsize_t)h->nrows};
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     result_t fill;
@@ -146,16 +187,48 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err,
     h->results = H5Dcreate2(h->file, "results", h->rtype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(space);
-    int ok = h->results >= 0 && H5Fflush(h->file, H5F_SCOPE_GLOBAL) >= 0;
-    if (!all_ok(comm, ok)) {
+    return h->results >= 0 && H5Fflush(h->file, H5F_SCOPE_GLOBAL) >= 0;
+}
+
+h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_mode_t mode, char *err,
+                      size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* errors are reported by finsim, once */
+    h5out_t *h = xcalloc(1, sizeof(*h));
+    h->comm = comm;
+    h->nrows = nrows;
+    h->gather = mode == H5W_GATHER;
+    h->gcomm = MPI_COMM_NULL;
+    h->path = xstrdup(path);
+    size_t n = strlen(path) + sizeof(".partial");
+    h->partial = xmalloc(n);
+    snprintf(h->partial, n, "%s.partial", path);
+    h->file = h->results = h->rtype = H5I_INVALID_HID;
+    h->dxpl = H5P_DEFAULT;
+    for (int i = 0; i < H5OUT_GATHER_SENDS; i++)
+        h->req[i] = MPI_REQUEST_NULL;
+
+    int ok_space = 1;
+    MPI_Comm_rank(comm, &h->rank);
+    MPI_Comm_size(comm, &h->nranks);
+    if (h->rank == 0)
+        ok_space = check_space(h->partial, nrows, h->nranks, err, errlen) == 0;
+    MPI_Bcast(&ok_space, 1, MPI_INT, 0, comm);
+    if (!ok_space || create_file(h, err, errlen) != 0)
+        return h5out_free(h);
+    h->rtype = result_h5_type(RESULT_H5_NATIVE);
+    if (!all_ok(comm, create_results(h))) {
         /* HDF5 cannot close a file whose metadata it failed to write (it
          * would crash at exit): end the job here, nothing has been priced. */
-        if (rank == 0)
+        if (h->rank == 0)
             fs_error("cannot create the /results dataset (%lld rows) in %s (disk full?)", (long long)nrows,
                      h->partial);
         fflush(NULL);
         MPI_Abort(comm, H5OUT_ABORT_STATUS);
     }
+    if (h->gather)
+        MPI_Comm_dup(comm, &h->gcomm);
+    h5out_set_collective(h, mode == H5W_COLLECTIVE);
     return h;
 }
 
@@ -171,11 +244,10 @@ void h5out_set_collective(h5out_t *h, int collective)
     }
 }
 
-int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char *err, size_t errlen)
+/* Write n rows at row0 into the open file (n = 0: an empty collective
+ * round). Returns the H5Dwrite result. */
+static herr_t write_local(h5out_t *h, int64_t row0, const result_t *r, size_t n)
 {
-    if (n == 0 && !h->collective)
-        return 0;
-    double t0 = fs_now();
     hsize_t start[1] = {(hsize_t)row0}, count[1] = {(hsize_t)(n ? n : 1)};
     hid_t fspace = H5Dget_space(h->results);
     hid_t mspace = H5Screate_simple(1, count, NULL);
@@ -198,11 +270,121 @@ int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char
     }
     H5Sclose(mspace);
     H5Sclose(fspace);
+    return rc;
+}
+
+/* Gather mode, rank != 0: send rows [row0, row0+n) to rank 0 as one message
+ * (int64 row0 and n, then the rows), waiting first for the oldest send when
+ * H5OUT_GATHER_SENDS are in flight. Cannot fail (MPI errors abort). */
+static void gather_send(h5out_t *h, int64_t row0, const result_t *r, size_t n)
+{
+    int k = h->next;
+    h->next = (k + 1) % H5OUT_GATHER_SENDS;
+    MPI_Wait(&h->req[k], MPI_STATUS_IGNORE); /* returns at once for MPI_REQUEST_NULL */
+    size_t bytes = 2 * sizeof(int64_t) + n * sizeof(result_t);
+    if (h->scap[k] < bytes) {
+        free(h->sbuf[k]);
+        h->sbuf[k] = xmalloc(bytes);
+        h->scap[k] = bytes;
+    }
+    int64_t head[2] = {row0, (int64_t)n};
+    memcpy(h->sbuf[k], head, sizeof(head));
+    memcpy(h->sbuf[k] + sizeof(head), r, n * sizeof(result_t));
+    MPI_Isend(h->sbuf[k], (int)bytes, MPI_BYTE, 0, TAG_ROWS, h->gcomm, &h->req[k]);
+}
+
+/* Gather mode, rank 0: receive the message that st announced and write its
+ * rows (or count an end marker). Returns 0, or -1 when the write failed
+ * (reason kept in h->gerr). */
+static int gather_recv(h5out_t *h, const MPI_Status *st)
+{
+    int bytes = 0;
+    MPI_Get_count(st, MPI_BYTE, &bytes);
+    if ((size_t)bytes > h->rcap) {
+        free(h->rbuf);
+        h->rbuf = xmalloc((size_t)bytes);
+        h->rcap = (size_t)bytes;
+    }
+    MPI_Recv(h->rbuf, bytes, MPI_BYTE, st->MPI_SOURCE, st->MPI_TAG, h->gcomm, MPI_STATUS_IGNORE);
+    if (st->MPI_TAG == TAG_END) {
+        h->ends++;
+        return 0;
+    }
+    int64_t head[2];
+    memcpy(head, h->rbuf, sizeof(head));
+    if (write_local(h, head[0], (const result_t *)(h->rbuf + sizeof(head)), (size_t)head[1]) < 0) {
+        if (!h->gerr[0])
+            fs_seterr(h->gerr, sizeof(h->gerr), "writing rows %lld..%lld (from rank %d) of %s failed (disk full?)",
+                      (long long)head[0], (long long)(head[0] + head[1] - 1), st->MPI_SOURCE, h->partial);
+        return -1;
+    }
+    return 0;
+}
+
+int h5out_poll(h5out_t *h, char *err, size_t errlen)
+{
+    if (!h || !h->gather || h->rank != 0)
+        return 0;
+    double t0 = fs_now();
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, h->gcomm, &flag, &st);
+        if (!flag)
+            break;
+        gather_recv(h, &st);
+    }
+    h->write_s += fs_now() - t0;
+    if (h->gerr[0])
+        return fs_seterr(err, errlen, "%s", h->gerr);
+    return 0;
+}
+
+int h5out_pending(const h5out_t *h)
+{
+    return h && h->gather && h->rank == 0 ? h->nranks - 1 - h->ends : 0;
+}
+
+void h5out_end_rows(h5out_t *h)
+{
+    if (!h || !h->gather || h->rank == 0 || h->ended)
+        return;
+    double t0 = fs_now();
+    MPI_Waitall(H5OUT_GATHER_SENDS, h->req, MPI_STATUSES_IGNORE);
+    MPI_Send(NULL, 0, MPI_BYTE, 0, TAG_END, h->gcomm);
+    h->ended = 1;
+    h->write_s += fs_now() - t0;
+}
+
+/* Gather mode, rank 0: write rows as they arrive until every other rank has
+ * sent its end marker. Returns 0, or -1 when a write failed (h->gerr). */
+static int gather_drain(h5out_t *h)
+{
+    double t0 = fs_now();
+    while (h->ends < h->nranks - 1) {
+        MPI_Status st;
+        MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, h->gcomm, &st);
+        gather_recv(h, &st);
+    }
+    h->write_s += fs_now() - t0;
+    return h->gerr[0] ? -1 : 0;
+}
+
+int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char *err, size_t errlen)
+{
+    if (n == 0 && !h->collective)
+        return 0;
+    double t0 = fs_now();
+    herr_t rc = 0;
+    if (h->gather && h->rank != 0)
+        gather_send(h, row0, r, n);
+    else
+        rc = write_local(h, row0, r, n);
     h->write_s += fs_now() - t0;
     if (rc < 0)
         return fs_seterr(err, errlen, "writing rows %lld..%lld of %s failed (disk full?)", (long long)row0,
                          (long long)(row0 + (int64_t)n - 1), h->partial);
-    return 0;
+    return h5out_poll(h, err, errlen);
 }
 
 int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause)
@@ -217,19 +399,19 @@ double h5out_write_seconds(const h5out_t *h)
     return h ? h->write_s : 0;
 }
 
-int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
-                 int nattrs, uint64_t checksum, char *err, size_t errlen)
+/* Write /telemetry (rank 0's copy), the root attributes and checksum_u64,
+ * and close the file, on a rank that has it open. Returns 1 if all of that
+ * worked, else 0. */
+static int write_meta(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
+                      int nattrs, uint64_t checksum)
 {
-    double t0 = fs_now();
-    int rank;
-    MPI_Comm_rank(h->comm, &rank);
     int ok = 1;
     hid_t ttype = h5out_telemetry_type();
     hsize_t dims[1] = {(hsize_t)nranks};
     hid_t space = H5Screate_simple(1, dims, NULL);
     hid_t dset = H5Dcreate2(h->file, "telemetry", ttype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     ok &= dset >= 0;
-    if (dset >= 0 && rank == 0) /* independent write by one rank */
+    if (dset >= 0 && h->rank == 0) /* independent write by one rank */
         ok &= H5Dwrite(dset, ttype, H5S_ALL, H5S_ALL, H5P_DEFAULT, tel) >= 0;
     if (dset >= 0)
         H5Dclose(dset);
@@ -241,9 +423,27 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
     ok &= h5_attr_scalar(root, "checksum_u64", H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, &checksum) == 0;
     H5Gclose(root);
     H5Dclose(h->results);
-    H5Tclose(h->rtype);
+    h->results = H5I_INVALID_HID;
     h5out_set_collective(h, 0);
     ok &= H5Fclose(h->file) >= 0;
+    h->file = H5I_INVALID_HID;
+    return ok;
+}
+
+int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
+                 int nattrs, uint64_t checksum, char *err, size_t errlen)
+{
+    double t0 = fs_now();
+    int rank = h->rank, ok = 1;
+    h5out_end_rows(h);
+    if (h->gather && rank == 0 && gather_drain(h) != 0) {
+        fs_error("%s", h->gerr);
+        ok = 0;
+    }
+    if (h->file >= 0)
+        ok &= write_meta(h, tel, nranks, attrs, nattrs, checksum);
+    H5Tclose(h->rtype);
+    h->rtype = H5I_INVALID_HID;
     h->write_s += fs_now() - t0;
     ok = all_ok(h->comm, ok);
     if (ok && rank == 0 && fs_durable_rename(h->partial, h->path, err, errlen) != 0) {
@@ -254,9 +454,7 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
     MPI_Bcast(&ok, 1, MPI_INT, 0, h->comm);
     if (!ok && err && !err[0])
         fs_seterr(err, errlen, "finishing %s failed", h->path);
-    free(h->path);
-    free(h->partial);
-    free(h);
+    h5out_free(h);
     return ok ? 0 : -1;
 }
 
@@ -264,6 +462,9 @@ void h5out_abort(h5out_t *h)
 {
     if (!h)
         return;
+    for (int i = 0; i < H5OUT_GATHER_SENDS; i++) /* rows nobody will receive */
+        if (h->req[i] != MPI_REQUEST_NULL)
+            MPI_Request_free(&h->req[i]);
     if (h->results >= 0)
         H5Dclose(h->results);
     if (h->rtype >= 0)
@@ -271,7 +472,5 @@ void h5out_abort(h5out_t *h)
     h5out_set_collective(h, 0);
     if (h->file >= 0)
         H5Fclose(h->file);
-    free(h->path);
-    free(h->partial);
-    free(h);
+    h5out_free(h);
 }

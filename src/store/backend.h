@@ -55,7 +55,7 @@ struct store {
     const store_backend_t *be; /* the backend */
     store_opts_t opts;         /* copy of the options (strings borrowed) */
     char url[512];             /* URL, user info removed */
-    char errstr[256];          /* last error, one line */
+    char errstr[512];          /* last error, one line */
     int err;                   /* last error code */
     store_stats_t stats;       /* accumulated counters */
     void *priv;                /* backend state */

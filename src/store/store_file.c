@@ -857,6 +857,43 @@ static int file_all_ok(const file_priv_t *p, MPI_Comm comm, int ok)
     return all;
 }
 
+/* Agree on a step of file_open over comm: STORE_OK when it worked on every
+ * rank (rc is this rank's outcome). Otherwise every rank takes the error
+ * code and message of the lowest failing rank, with that rank's number and
+ * host when there are several ranks (a trade file missing on one host is
+ * named there, not as "another rank failed"), and returns that code. */
+static int file_agree(store_t *st, const file_priv_t *p, MPI_Comm comm, int rc)
+{
+    if (file_all_ok(p, comm, rc == STORE_OK))
+        return STORE_OK;
+    if (!p->parallel)
+        return rc;
+    int mine = rc != STORE_OK ? p->rank : p->nranks, first = 0;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    struct { int code; char msg[sizeof(st->errstr)]; } e = {rc, ""};
+    if (p->rank == first) {
+        char host[MPI_MAX_PROCESSOR_NAME] = "";
+        int len = 0;
+        MPI_Get_processor_name(host, &len);
+        snprintf(e.msg, sizeof(e.msg), "%.*s (rank %d on host %s)", (int)(sizeof(e.msg) - 100), st->errstr,
+                 p->rank, host);
+    }
+    MPI_Bcast(&e, (int)sizeof(e), MPI_BYTE, first, comm);
+    return store_set_error(st, e.code, "%s", e.msg);
+}
+
+/* HDF5 refused to lock path: another process has it open in a way that
+ * excludes this open. The error in plain words, with what to do. Returns
+ * STORE_E_IO. */
+static int file_locked(store_t *st, const char *path)
+{
+    return store_set_error(st, STORE_E_IO,
+                           "trade file %s is locked by another process (HDF5 file locking): readers (run "
+                           "--no-mirror, export, screen) share a file, a writer needs it alone. Wait for the "
+                           "other process; on NFS or Lustre without locks set HDF5_USE_FILE_LOCKING=FALSE",
+                           path);
+}
+
 /* The body of file_open once p is attached to st. */
 static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
 {
@@ -889,8 +926,8 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
                                      "generate --store FILE --trades N)", path);
         }
     }
-    if (!file_all_ok(p, comm, rc == STORE_OK))
-        return rc != STORE_OK ? rc : store_set_error(st, STORE_E_IO, "another rank could not open %s", path);
+    if ((rc = file_agree(st, p, comm, rc)) != STORE_OK)
+        return rc;
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (p->parallel)
@@ -899,15 +936,18 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
         p->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     else
         p->file = H5Fopen(path, p->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    char why[160], h5why[160] = "";
+    if (p->file < 0) /* before the next HDF5 call clears the error stack */
+        file_h5_reason(h5why);
     H5Pclose(fapl);
     if (!file_all_ok(p, comm, p->file >= 0)) {
-        char why[160], h5why[160];
-        file_h5_reason(h5why);
         why[0] = '\0';
         if (p->rank == 0)
             file_os_reason(path, o->create ? O_WRONLY | O_CREAT : p->writable ? O_RDWR : O_RDONLY, why, sizeof(why));
         if (p->parallel)
             MPI_Bcast(why, sizeof(why), MPI_CHAR, 0, comm);
+        if (!why[0] && p->file < 0 && strstr(h5why, "lock"))
+            return file_locked(st, path);
         return store_set_error(st, STORE_E_IO, "cannot %s trade file %s: %s",
                                o->create ? "create" : p->writable ? "open for writing" : "open", path,
                                why[0] ? why : p->file < 0 ? h5why : "another rank failed");
@@ -919,8 +959,8 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
         if (rc == STORE_OK)
             rc = file_open_layout(st);
     }
-    if (!file_all_ok(p, comm, rc == STORE_OK))
-        return rc != STORE_OK ? rc : store_set_error(st, STORE_E_IO, "another rank could not open %s", path);
+    if ((rc = file_agree(st, p, comm, rc)) != STORE_OK)
+        return rc;
     if (p->writable && o->expect_count > 0) {
         if (o->expect_first < 0 || o->expect_count > TRADE_MAX_ID + 1 ||
             o->expect_first > TRADE_MAX_ID + 1 - o->expect_count)
@@ -929,8 +969,8 @@ static int file_open_body(store_t *st, const store_opts_t *o, MPI_Comm comm)
                                  TRADE_MAX_ID);
         else
             rc = file_reserve(st, o->expect_first, o->expect_count);
-        if (!file_all_ok(p, comm, rc == STORE_OK))
-            return rc != STORE_OK ? rc : store_set_error(st, STORE_E_IO, "another rank could not reserve rows in %s", path);
+        if ((rc = file_agree(st, p, comm, rc)) != STORE_OK)
+            return rc;
     }
     return STORE_OK;
 }

@@ -24,7 +24,7 @@ _slurm_free_port() {
 slurm_start() {
   local S=$1
   SLURM_DIR=$S
-  mkdir -p "$S"/{etc,state,spool,log}
+  mkdir -p "$S"/{etc,state,spool,log,tmp}
   # munged runs as user munge and insists that everyone can reach its socket dir.
   chmod 0711 "$S"
   # the test's own temp dir ($T, mode 0700 from mktemp) must be passable too
@@ -62,6 +62,9 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MailProg=/bin/true
+# PMIx makes per-step directories (spmix_appdir_<uid>_<job>.<step>) here: a
+# private TmpFS keeps them from colliding with another test's job of the same id
+TmpFS=$S/tmp
 ScronParameters=enable
 StateSaveLocation=$S/state
 SlurmdSpoolDir=$S/spool

@@ -2,6 +2,8 @@
 #ifndef FINSIM_MPI_H
 #define FINSIM_MPI_H
 
+#include <stddef.h>
+
 /* As fs_mpi_world, but never starts MPI: 0 and 1 when it is not running.
  * For reading options before the command knows it will run (help). */
 void fs_mpi_peek(int *rank, int *nranks);
@@ -18,5 +20,28 @@ void fs_mpi_world(int *rank, int *nranks);
  * or enum job_status). Collective: every rank must call it. Returns code
  * itself when MPI is not initialised. */
 int fs_mpi_agree(int code);
+
+/* fs_mpi_agree for a failure that one rank may meet alone (a store it
+ * cannot reach, a secret file it cannot read): returns the largest code of
+ * all ranks; when that is not 0, rank 0 prints the message (msg, may be
+ * NULL) of the lowest failing rank with that rank's number and host (unless
+ * every rank failed), so the reason is shown once, whichever rank met it.
+ * Collective. */
+int fs_mpi_agree_err(int code, const char *msg);
+
+/* Outcomes of fs_mpi_dir_probe, ordered: the worst rank's wins. */
+enum { FS_DIR_SHARED = 0, FS_DIR_LOCAL = 1, FS_DIR_MISSING = 2 };
+
+/* Collective over MPI_COMM_WORLD: does every rank see the directory dir as
+ * the same directory? Rank 0 writes a probe file with a random token there
+ * (dir/.finsim-probe-<token>), every rank tries to read it back, one
+ * reduction decides, rank 0 removes the file. Returns FS_DIR_SHARED (also
+ * with one rank or without MPI), FS_DIR_LOCAL (some host has another
+ * directory of that name), FS_DIR_MISSING (some host has no such
+ * directory), the same on every rank; in the last two cases hosts gets the
+ * hosts that do not see rank 0's directory ("h2, h3 (no such directory)").
+ * Returns -1 with the reason in err (every rank) when rank 0 cannot write
+ * in dir. */
+int fs_mpi_dir_probe(const char *dir, char *hosts, size_t hostslen, char *err, size_t errlen);
 
 #endif

@@ -49,8 +49,8 @@ void fs_dirname(const char *path, char *out, size_t cap);
 /* Monotonic wall-clock time in seconds. */
 double fs_now(void);
 
-/* Logging to stderr, prefixed "finsim: " (and "[rank N] " when the rank is
- * set with fs_log_set_rank and N > 0 or the run has more than one rank).
+/* Logging to stderr, prefixed "finsim: ", or "finsim[N@HOST]: " (rank N on
+ * host HOST) once fs_log_set_rank has been told of more than one rank.
  * fs_debug prints only when fs_log_verbose >= 1. */
 extern int fs_log_verbose;
 void fs_log_set_rank(int rank, int nranks);

@@ -16,6 +16,7 @@
 #define FINSIM_JOB_H
 
 #include <stdint.h>
+#include "finsim/output/h5out.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
 #include "finsim/job/status.h"
@@ -43,7 +44,7 @@ typedef struct run_cfg {
     run_schedule_t schedule;     /* --schedule */
     run_balance_t balance;       /* --balance (static) */
     int64_t chunk;               /* --chunk (dynamic; 0 = auto) */
-    int h5_collective;           /* --h5-write collective (static schedule only) */
+    h5_write_mode_t h5_write;    /* --h5-write (collective: static schedule only) */
     int resume;                  /* --resume */
     int force;                   /* --force: replace an existing results file */
     int mirror;                  /* mirror results to the store (default 1) */
@@ -78,10 +79,13 @@ const char *job_store_name(job_t *j);
  * store's status when listing failed; rank 0 prints the message. */
 int job_build_list(job_t *j);
 
-/* Allocate the batch buffers, create the output file (before any pricing),
- * open the events file and print the start line. command_line is recorded
- * for the report; it must outlive the job. JOB_E_IO when the output cannot
- * be created (rank 0 prints why). */
+/* Allocate the batch buffers, decide how the output is written (--h5-write
+ * auto: probe whether every rank's host shares the output directory, see
+ * fs_mpi_dir_probe), create the output file (before any pricing), open the
+ * events file and print the start line. command_line is recorded for the
+ * report; it must outlive the job. JOB_E_CONFIG when a parallel mode was
+ * asked for on a directory that is not shared, JOB_E_IO when the output
+ * cannot be created (rank 0 prints why, naming the hosts). */
 int job_start(job_t *j, const char *command_line);
 
 /* Price every trade of the list with the configured schedule, then rank 0

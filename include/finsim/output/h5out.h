@@ -42,6 +42,21 @@ hid_t h5out_telemetry_type(void);
  * renames it to PATH, so a PATH that exists is always complete. */
 typedef struct h5out h5out_t;
 
+/* How the rows reach the file (finsim run --h5-write). */
+typedef enum h5_write_mode {
+    H5W_AUTO = 0,        /* independent when every host shares the directory, else gather */
+    H5W_INDEPENDENT = 1, /* every rank writes its rows with independent MPI-IO writes */
+    H5W_COLLECTIVE = 2,  /* collective MPI-IO writes in lock step */
+    H5W_GATHER = 3       /* the ranks send their rows to rank 0, which writes the file alone */
+} h5_write_mode_t;
+
+/* Parse a --h5-write value (auto, independent, collective, gather) into
+ * *mode. Returns 0, or -1 for any other string (*mode untouched). */
+int h5_write_mode_parse(const char *s, h5_write_mode_t *mode);
+
+/* The name of a mode as --h5-write takes it ("auto", ...). */
+const char *h5_write_mode_name(h5_write_mode_t mode);
+
 /* One string attribute of the root group. */
 typedef struct h5out_attr {
     const char *name;   /* attribute name */
@@ -54,25 +69,52 @@ typedef struct h5out_attr {
 #define H5OUT_ABORT_STATUS 6
 
 /* Collective over comm: create PATH.partial with /results of nrows rows
- * (status -1 until written). Returns NULL on failure with a one-line reason
- * in err (the same outcome on every rank). */
-h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, char *err, size_t errlen);
+ * (status -1 until written), to be written in mode (not H5W_AUTO: the
+ * caller decides). With H5W_GATHER only rank 0 opens the file, with
+ * HDF5's serial driver (no MPI-IO), and the other ranks' rows travel to it
+ * as messages on a duplicate of comm. Returns NULL on failure with a
+ * one-line reason in err (the same outcome on every rank). */
+h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_mode_t mode, char *err,
+                      size_t errlen);
 
 /* Make the row writes collective (1) or independent (0, the default). */
 void h5out_set_collective(h5out_t *h, int collective);
 
 /* Write n results at rows row0 .. row0+n-1. Independent by default; after
  * h5out_set_collective(h, 1), every rank must call it the same number of
- * times (n = 0 when a rank has no rows for that round). Returns 0 or -1
- * (reason in err). */
+ * times (n = 0 when a rank has no rows for that round). In gather mode a
+ * rank other than 0 sends the rows to rank 0 (at most H5OUT_GATHER_SENDS
+ * batches in flight: it waits for the oldest when that many are), and rank
+ * 0 writes its own rows, then those that have arrived (h5out_poll).
+ * Returns 0 or -1 (reason in err). */
 int h5out_write_rows(h5out_t *h, int64_t row0, const result_t *r, size_t n, char *err, size_t errlen);
+
+/* Batches a rank may have in flight to rank 0 in gather mode. */
+#define H5OUT_GATHER_SENDS 2
+
+/* Gather mode, rank 0: write the rows that other ranks have sent, without
+ * waiting for more. Call it often while pricing (rank 0's service loop), or
+ * the senders wait. Returns 0, or -1 when a write failed (reason in err).
+ * Does nothing in the other modes and on other ranks. */
+int h5out_poll(h5out_t *h, char *err, size_t errlen);
+
+/* Gather mode, rank 0: ranks whose end marker (h5out_end_rows) has not yet
+ * arrived; 0 in the other modes and on other ranks. */
+int h5out_pending(const h5out_t *h);
+
+/* Gather mode, a rank other than 0: wait until its rows are sent, then send
+ * the end marker (it writes no more rows). Idempotent; h5out_finish calls
+ * it. Does nothing in the other modes and on rank 0. */
+void h5out_end_rows(h5out_t *h);
 
 /* Collective writes that HDF5 carried out as independent ones on this rank,
  * and (in *cause, may be NULL) the H5D_mpio_no_collective_cause_t bits of
  * the first. 0 when writes are independent or all were collective. */
 int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause);
 
-/* Collective: write /telemetry (tel[0..nranks), identical on every rank),
+/* Collective: (gather mode: rank 0 first writes the rows of every rank,
+ * until each has sent its end marker) write /telemetry (tel[0..nranks),
+ * identical on every rank),
  * the root attributes (identical on every rank), the uint64 attribute
  * "checksum_u64", close, and rename PATH.partial to PATH. Frees h. Returns 0
  * or -1 with the reason in err (same outcome on every rank). */
