@@ -1,5 +1,5 @@
 /* bench_synthetic.c - costs of the synthetic algorithm that are timings, not
- * behaviour (so they live here, not in tests/test_mc.c):
+ * behaviour (so they live here, not in tests/unit/test_mc.c):
  *   - the second trade of a work space after a --delay-start of 150 ms (the
  *     delay is paid once per work space: expected well under 75 ms);
  *   - the per-trade overhead when nothing is asked (no duration, no memory;

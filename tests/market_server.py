@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A small market-data HTTP server for tests/test_screen.sh (127.0.0.1 by default;
+"""A small market-data HTTP server for tests/cli/test_screen.sh (127.0.0.1 by default;
 MARKET_BIND=ADDR in the environment listens on ADDR, e.g. a test network's own address).
 
     market_server.py DIR PORTFILE [SLOW_SECONDS [CERT KEY]]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent NumPy prices for tests/test_mc.c (the Monte Carlo kernels).
+"""Independent NumPy prices for tests/unit/test_mc.c (the Monte Carlo kernels).
 
 Implements the model of docs/DESIGN.md from scratch with NumPy's own generator
 (PCG64, fixed seed): antithetic pairs (z, -z) averaged per pair, S and vol in

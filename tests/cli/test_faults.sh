@@ -3,7 +3,7 @@
 # HDF5 /results equal, bit for bit, to an uninterrupted run:
 #   redis-server killed in the middle of a run; Redis emptied mid-run
 #   (a restart without persistence); one rank killed with SIGKILL. (A full
-#   disk: tests/test_faults_disk.sh.) Every fault is injected on an event of
+#   disk: tests/cli/test_faults_disk.sh.) Every fault is injected on an event of
 #   the run (rank 0's first progress event in --events), never after a sleep.
 source "$FINSIM_SRC/tests/lib/common.sh"
 source "$FINSIM_SRC/tests/lib/redis.sh"

@@ -15,7 +15,7 @@
 
 #include <gsl/gsl_rng.h>
 
-#include "../src/pricing/mc_kernel.h"
+#include "../../src/pricing/mc_kernel.h"
 #include "finsim/trade/gen.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/trade/rng.h"
