@@ -26,6 +26,7 @@ void fs_mpi_peek(int *rank, int *nranks)
     if (up && !down) {
         MPI_Comm_rank(MPI_COMM_WORLD, rank);
         MPI_Comm_size(MPI_COMM_WORLD, nranks);
+        fs_log_set_rank(*rank, *nranks); /* messages about the options name the rank and host */
     }
 }
 

@@ -4,8 +4,9 @@
 
 #include <stddef.h>
 
-/* As fs_mpi_world, but never starts MPI: 0 and 1 when it is not running.
- * For reading options before the command knows it will run (help). */
+/* As fs_mpi_world (the log prefix included), but never starts MPI: 0 and 1
+ * when it is not running. For reading options before the command knows it
+ * will run (help). */
 void fs_mpi_peek(int *rank, int *nranks);
 
 /* This process's rank and the number of ranks in MPI_COMM_WORLD; also sets
