@@ -539,7 +539,11 @@ static inline __attribute__((always_inline)) void box_muller(double x1, double x
  * averages to vals. The constant arguments fold away after inlining, so each
  * entry point is its own specialised loop. Every lane runs the same
  * instructions, so a pair's bits do not depend on its neighbours, and the
- * normals are the same whether drawn here or read from memory. */
+ * normals are the same whether drawn here or read from memory.
+ * It is longer than the other functions on purpose: the time-step loop
+ * keeps the base and the four bumped scenarios' state in registers across
+ * all lanes, and splitting it into calls the compiler would not inline as
+ * one loop costs the vectorisation (docs/PERFORMANCE.md). */
 static inline __attribute__((always_inline)) void
 group_body(const mc_model_t *m, const uint32_t *st, size_t stride, const double *zin, double *zout,
            int paths, int greeks, double *vals, size_t vstride)
