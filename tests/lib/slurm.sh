@@ -40,6 +40,25 @@ slurm_start() {
     --pid-file="$S/munge/munged.pid" --log-file="$S/munge/munged.log" --seed-file="$S/munge/munged.seed" ||
     { echo "slurm.sh: munged failed:" >&2; tail -5 "$S/munge/munged.log" >&2; return 1; }
 
+  # Slurm needs its ports in slurm.conf before it binds them, so the OS
+  # cannot pick them at bind time: take two free ones, and when another
+  # process grabs one first (the daemon logs "Address already in use"),
+  # take two more, up to 5 times.
+  local try
+  for try in 1 2 3 4 5; do
+    _slurm_try_ports "$S" && return 0
+    grep -qs 'Address already in use' "$S/log/slurmctld.log" "$S/log/slurmd.log" || return 1
+    echo "slurm.sh: a port was taken by another process; new ports (try $((try + 1)))" >&2
+    _slurm_kill_daemons "$S"
+    rm -rf "$S/state" "$S/spool" "$S/log" && mkdir -p "$S/state" "$S/spool" "$S/log"
+  done
+  return 1
+}
+
+# _slurm_try_ports DIR: write slurm.conf with two free ports, start slurmctld
+# and slurmd, wait until the node is idle. Returns 0 or 1 (logs shown).
+_slurm_try_ports() {
+  local S=$1
   local mem cpus ctld_port d_port
   mem=$(awk '/MemTotal/ { printf "%d", $2 / 1024 - 1024 }' /proc/meminfo)
   cpus=$(nproc)
@@ -92,6 +111,16 @@ CONF
   echo "slurm.sh: node not idle after 30 s (state '$state')" >&2
   tail -20 "$S/log/slurmctld.log" "$S/log/slurmd.log" >&2
   return 1
+}
+
+# _slurm_kill_daemons DIR: stop slurmd and slurmctld of DIR (munged stays).
+_slurm_kill_daemons() {
+  local f p
+  for f in "$1/slurmd.pid" "$1/slurmctld.pid"; do
+    p=$(cat "$f" 2>/dev/null || true)
+    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+    rm -f "$f"
+  done
 }
 
 slurm_stop() {
