@@ -407,6 +407,7 @@ void redis_close(store_t *st)
 #endif
     free(p->cmd);
     free(p->nil_idx);
+    free(p->pend);
     free(p->rep);
     free(p);
     st->priv = NULL;

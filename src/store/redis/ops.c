@@ -13,8 +13,9 @@
 typedef struct redis_get_arg {
     const int64_t *ids;  /* requested ids */
     trade_slot_t *out;   /* one slot per id */
-    size_t *nil;         /* positions MGET answered with nil (p->nil_idx) */
+    size_t *nil;         /* positions left open for the follow-up (p->nil_idx) */
     size_t nnil;         /* entries used in nil */
+    unsigned char *pend; /* per id: 1 when the GETRANGE left it for the follow-up */
 } redis_get_arg_t;
 
 /* Decode the value stored under key for trade id into slot. Never fails:
@@ -68,60 +69,76 @@ static void redis_mget_keys(store_t *st, redis_priv_t *p, const int64_t *ids, si
     }
 }
 
-/* MGET of the trade keys of ids[lo..hi). */
+/* Append GETRANGE key 0 TRADE_DOC_MAX for trade id to p->cmd: at most one
+ * byte more than a document may hold, so a longer value is seen to be too
+ * large without reading it. */
+static void redis_getrange_cmd(store_t *st, redis_priv_t *p, int64_t id)
+{
+    char key[300], end[24];
+    int kl = trade_key(key, sizeof(key), st->opts.key_prefix, id);
+    int el = snprintf(end, sizeof(end), "%d", TRADE_DOC_MAX);
+    redis_cmd_begin(p, 4);
+    redis_cmd_arg(p, "GETRANGE", 8);
+    redis_cmd_arg(p, key, (size_t)kl);
+    redis_cmd_arg(p, "0", 1);
+    redis_cmd_arg(p, end, (size_t)el);
+}
+
+/* One GETRANGE per trade key of ids[lo..hi): a value longer than
+ * TRADE_DOC_MAX crosses the wire as its first TRADE_DOC_MAX + 1 bytes only
+ * (then refused as too large), so a batch costs at most ~1 MiB per reply
+ * and, consumed reply by reply, ~1 MiB at a time. */
 static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
-    redis_mget_keys(st, p, a->ids, lo, hi, trade_key);
-    return 1;
+    for (size_t i = lo; i < hi; i++)
+        redis_getrange_cmd(st, p, a->ids[i]);
+    return hi - lo;
 }
 
-/* Parse each MGET value into its slot; remember nil positions for the
- * follow-up (nil means missing *or* not a string). */
-static int redis_get_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+/* Parse one GETRANGE answer into its slot. "" (a missing key or an empty
+ * value) and WRONGTYPE leave the slot open (a->pend) for the follow-up. */
+static int redis_get_each(store_t *st, redisReply *e, size_t k, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
-    redisReply *r = rep[0];
+    size_t i = lo + k;
     char key[300];
-    size_t n = hi - lo;
-    (void)nrep;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        return store_set_error(st,
-                               r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH
-                                                                                                 : STORE_E_PROTOCOL,
-                               "MGET of %zu trade keys on %s: %.100s", n, st->url,
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    double t0 = fs_now();
-    for (size_t k = 0; k < n; k++) {
-        redisReply *e = r->element[k];
-        if (e->type == REDIS_REPLY_STRING) {
-            /* the key is only needed in a failure message: name it then */
-            trade_slot_t *slot = &a->out[lo + k];
-            redis_fill_slot("", a->ids[lo + k], e->str, e->len, slot);
-            if (slot->status != FS_OK) {
-                char why[sizeof(slot->msg)];
-                trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[lo + k]);
-                snprintf(why, sizeof(why), "%s", slot->msg);
-                fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, why);
-            }
-        } else {
-            a->nil[a->nnil++] = lo + k;
+    (void)hi;
+    if (e->type == REDIS_REPLY_STRING && e->len > 0) {
+        double t0 = fs_now();
+        /* the key is only needed in a failure message: name it then */
+        trade_slot_t *slot = &a->out[i];
+        redis_fill_slot("", a->ids[i], e->str, e->len, slot);
+        if (slot->status != FS_OK) {
+            char why[sizeof(slot->msg)];
+            trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+            snprintf(why, sizeof(why), "%s", slot->msg);
+            fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, why);
         }
+        a->pend[i] = 0;
+        st->stats.parse_s += fs_now() - t0;
+        return 0;
     }
-    st->stats.parse_s += fs_now() - t0;
-    return 0;
+    if (e->type == REDIS_REPLY_STRING || (e->type == REDIS_REPLY_ERROR && strncmp(e->str, "WRONGTYPE", 9) == 0)) {
+        a->pend[i] = 1;
+        return 0;
+    }
+    trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+    return store_set_error(st,
+                           e->type == REDIS_REPLY_ERROR && strncmp(e->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH
+                                                                                           : STORE_E_PROTOCOL,
+                           "GETRANGE %s on %s: %.100s", key, st->url,
+                           e->type == REDIS_REPLY_ERROR ? e->str : "unexpected reply");
 }
 
-/* GET + TYPE for the slots MGET answered with nil (items index a->nil). */
+/* GETRANGE + TYPE for the slots left open (items index a->nil). */
 static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
     char key[300];
     for (size_t k = lo; k < hi; k++) {
         int kl = trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[a->nil[k]]);
-        redis_cmd_begin(p, 2);
-        redis_cmd_arg(p, "GET", 3);
-        redis_cmd_arg(p, key, (size_t)kl);
+        redis_getrange_cmd(st, p, a->ids[a->nil[k]]);
         redis_cmd_begin(p, 2);
         redis_cmd_arg(p, "TYPE", 4);
         redis_cmd_arg(p, key, (size_t)kl);
@@ -129,8 +146,8 @@ static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t h
     return 2 * (hi - lo);
 }
 
-/* Tell missing keys (nil) from keys of another type (WRONGTYPE); a value
- * that appeared in between is parsed like any other. */
+/* Tell missing keys (TYPE none) from empty values and keys of another type
+ * (WRONGTYPE); a value that appeared in between is parsed like any other. */
 static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
@@ -142,10 +159,11 @@ static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
         trade_slot_t *slot = &a->out[i];
         redisReply *g = rep[2 * (k - lo)], *t = rep[2 * (k - lo) + 1];
         trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
-        if (g->type == REDIS_REPLY_STRING) {
-            redis_fill_slot(key, a->ids[i], g->str, g->len, slot);
-        } else if (g->type == REDIS_REPLY_NIL) {
+        if (g->type == REDIS_REPLY_NIL || (g->type == REDIS_REPLY_STRING && g->len == 0 &&
+                                            t->type == REDIS_REPLY_STATUS && strcmp(t->str, "none") == 0)) {
             redis_slot_missing(st, key, a->ids[i], slot);
+        } else if (g->type == REDIS_REPLY_STRING) {
+            redis_fill_slot(key, a->ids[i], g->str, g->len, slot);
         } else if (g->type == REDIS_REPLY_ERROR && strncmp(g->str, "WRONGTYPE", 9) == 0) {
             redis_slot_fail(slot, a->ids[i], FS_E_WRONG_TYPE);
             fs_seterr(slot->msg, sizeof(slot->msg), "key %s in %s holds a %s, not a string (trade document)", key,
@@ -160,11 +178,11 @@ static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
     return 0;
 }
 
-static const redis_pipe_ops_t redis_get_ops = {"reading trades", redis_get_encode, redis_get_consume};
-static const redis_pipe_ops_t redis_nil_ops = {"reading trades", redis_nil_encode, redis_nil_consume};
+static const redis_pipe_ops_t redis_get_ops = {"reading trades", redis_get_encode, NULL, redis_get_each};
+static const redis_pipe_ops_t redis_nil_ops = {"reading trades", redis_nil_encode, redis_nil_consume, NULL};
 
-/* Read trades ids[0..n) into out[0..n): pipelined MGETs, then GET + TYPE for
- * the nil answers. Per-slot outcomes: FS_OK, FS_E_NOT_FOUND,
+/* Read trades ids[0..n) into out[0..n): pipelined GETRANGEs, then
+ * GETRANGE + TYPE for the empty and WRONGTYPE answers. Per-slot outcomes: FS_OK, FS_E_NOT_FOUND,
  * FS_E_WRONG_TYPE, the parse status, FS_E_ID_MISMATCH. Returns 0, or a
  * STORE_E_* code when the store failed; the slots not resolved then hold
  * FS_E_STORE and st->errstr. */
@@ -175,9 +193,17 @@ static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slo
         p->nil_idx = xrealloc(p->nil_idx, n * sizeof(*p->nil_idx));
         p->nil_cap = n;
     }
-    redis_get_arg_t a = {.ids = ids, .out = out, .nil = p->nil_idx, .nnil = 0};
+    if (n > p->pend_cap) {
+        p->pend = xrealloc(p->pend, n);
+        p->pend_cap = n;
+    }
+    redis_get_arg_t a = {.ids = ids, .out = out, .nil = p->nil_idx, .nnil = 0, .pend = p->pend};
     size_t done = 0, nil_done = 0;
     int rc = redis_pipeline(st, n, &redis_get_ops, &a, &done);
+    if (rc == 0) /* collected after the pipeline: a resent batch must not list a slot twice */
+        for (size_t i = 0; i < n; i++)
+            if (a.pend[i])
+                a.nil[a.nnil++] = i;
     if (rc == 0 && a.nnil > 0)
         rc = redis_pipeline(st, a.nnil, &redis_nil_ops, &a, &nil_done);
     if (rc != 0) {
@@ -268,7 +294,7 @@ static size_t redis_put_trades_encode(store_t *st, redis_priv_t *p, size_t lo, s
     return 1;
 }
 
-static const redis_pipe_ops_t redis_put_trades_ops = {"writing trades", redis_put_trades_encode, redis_mset_consume};
+static const redis_pipe_ops_t redis_put_trades_ops = {"writing trades", redis_put_trades_encode, redis_mset_consume, NULL};
 
 /* Write trades t[0..n) (overwrite). Returns 0 or STORE_E_*. */
 static int redis_put_trades(store_t *st, const trade_t *t, size_t n)
@@ -296,7 +322,7 @@ static size_t redis_put_docs_encode(store_t *st, redis_priv_t *p, size_t lo, siz
     return 1;
 }
 
-static const redis_pipe_ops_t redis_put_docs_ops = {"writing trades", redis_put_docs_encode, redis_mset_consume};
+static const redis_pipe_ops_t redis_put_docs_ops = {"writing trades", redis_put_docs_encode, redis_mset_consume, NULL};
 
 static int redis_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n)
 {
@@ -369,7 +395,7 @@ static int redis_rank_consume(store_t *st, redisReply **rep, size_t nrep, size_t
     return 0;
 }
 
-static const redis_pipe_ops_t redis_rank_ops = {"replacing a ranking", redis_rank_encode, redis_rank_consume};
+static const redis_pipe_ops_t redis_rank_ops = {"replacing a ranking", redis_rank_encode, redis_rank_consume, NULL};
 
 static int redis_put_ranking(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n)
 {
@@ -394,7 +420,7 @@ static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, 
 }
 
 static const redis_pipe_ops_t redis_put_results_ops = {"writing results", redis_put_results_encode,
-                                                       redis_mset_consume};
+                                                       redis_mset_consume, NULL};
 
 /* Write result mirrors r[0..n) (overwrite). Returns 0 or STORE_E_*. */
 static int redis_put_results(store_t *st, const result_t *r, size_t n)
@@ -442,7 +468,7 @@ static int redis_get_results_consume(store_t *st, redisReply **rep, size_t nrep,
 }
 
 static const redis_pipe_ops_t redis_get_results_ops = {"reading results", redis_get_results_encode,
-                                                       redis_get_results_consume};
+                                                       redis_get_results_consume, NULL};
 
 /* Read result mirrors for ids[0..n). Returns 0 or STORE_E_* (found[] is then
  * 0 for the results not read). */

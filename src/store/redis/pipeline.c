@@ -102,11 +102,26 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
             if (rc != 0)
                 break;
             redis_inflight_t f = fl[head];
-            if ((rc = redis_recv(st, p, f.nrep, ops->what)) != 0)
-                break;
-            rc = ops->consume(st, p->rep, f.nrep, f.lo, f.hi, arg);
-            for (size_t k = 0; k < f.nrep; k++)
-                freeReplyObject(p->rep[k]);
+            if (ops->each) {
+                for (size_t k = 0; k < f.nrep; k++) {
+                    if ((rc = redis_recv(st, p, 1, ops->what)) != 0)
+                        break; /* connection lost or timed out: the retry logic below */
+                    rc = ops->each(st, p->rep[0], k, f.lo, f.hi, arg);
+                    freeReplyObject(p->rep[0]);
+                    if (rc != 0) {
+                        redis_drop(p); /* replies still on the wire */
+                        return rc;
+                    }
+                }
+                if (rc != 0)
+                    break;
+            } else {
+                if ((rc = redis_recv(st, p, f.nrep, ops->what)) != 0)
+                    break;
+                rc = ops->consume(st, p->rep, f.nrep, f.lo, f.hi, arg);
+                for (size_t k = 0; k < f.nrep; k++)
+                    freeReplyObject(p->rep[k]);
+            }
             if (rc != 0) {
                 redis_drop(p); /* replies of later batches are still on the wire */
                 return rc;

@@ -11,10 +11,14 @@
  * user of the machine. The password arrives in opts->password (the caller
  * reads FINSIM_REDIS_PASSWORD or a password file) and is never printed.
  *
- * Wire protocol: reads send one MGET per batch (values for string keys, nil
- * for anything else) and resolve the nil slots with a small pipelined
- * GET + TYPE follow-up, so a missing key and a key of the wrong type are told
- * apart per slot. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
+ * Wire protocol: trade reads send one GETRANGE key 0 TRADE_DOC_MAX per key
+ * (never more than 1 MiB + 1 byte per value crosses the wire, however large
+ * the stored value: a longer answer is "too large" without reading the
+ * rest) and consume the replies one by one as they arrive, so a batch holds
+ * one value at a time; slots answered with "" or WRONGTYPE are resolved by a
+ * small pipelined GETRANGE + TYPE follow-up, so a missing key, an empty
+ * value and a key of the wrong type are told apart per slot. Result reads
+ * send one MGET per batch. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
  * batches are on the wire at once, so encoding/parsing here overlaps with
  * the server's work. Commands are encoded into one reusable RESP buffer per
  * store, so a batch costs no per-key mallocs on our side (hiredis still
@@ -74,8 +78,10 @@ typedef struct redis_priv {
     char *cmd;             /* RESP command buffer, reused by every batch */
     size_t cmd_len;        /* bytes used in cmd */
     size_t cmd_cap;        /* bytes allocated for cmd */
-    size_t *nil_idx;       /* get_trades: positions MGET answered with nil */
+    size_t *nil_idx;       /* get_trades: positions left for the follow-up */
     size_t nil_cap;        /* entries allocated in nil_idx */
+    unsigned char *pend;   /* get_trades: 1 where GETRANGE left the slot open */
+    size_t pend_cap;       /* entries allocated in pend */
     redisReply **rep;      /* replies of the batch being consumed */
     size_t rep_cap;        /* entries allocated in rep */
 } redis_priv_t;
@@ -156,6 +162,13 @@ typedef struct redis_pipe_ops {
      * them). Returns 0, or a final STORE_E_* code for an error reply that
      * fails the whole operation. */
     int (*consume)(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg);
+    /* Optional: when set, each reply is handed here as soon as it arrives
+     * (k: its index among the batch's replies) and freed right after, and
+     * consume is not called. A batch then holds one reply at a time, not
+     * all of them: the memory of a batch is bounded by its largest reply,
+     * not by the sum. Must be idempotent per (batch, k): a batch is sent
+     * again after a lost connection. Returns 0 or a final STORE_E_* code. */
+    int (*each)(store_t *st, redisReply *r, size_t k, size_t lo, size_t hi, void *arg);
 } redis_pipe_ops_t;
 
 /* Start a command of argc arguments. */
