@@ -56,6 +56,12 @@ typedef struct store_opts {
     int batch;                /* keys per pipelined batch; 0 = default 1000 */
     double timeout_s;         /* connect and command timeout; 0 = default 10 */
     int retries;              /* retries for connect / lost connection; default 3 */
+    double retry_s;           /* redis: outage window. After the store was reached once, a
+                               * lost connection or a timeout is retried (reconnect with
+                               * backoff, AUTH/SELECT again, the batch resent: every command
+                               * the store sends is idempotent) for up to this many seconds,
+                               * each attempt bounded by timeout_s; then the error is final.
+                               * 0 = off (only `retries` reconnects for a lost connection) */
     int create;               /* file: create (truncate) for writing */
     int readonly;             /* file: open read-only */
     int collective;           /* file: open with MPI-IO on comm (see store_open) */

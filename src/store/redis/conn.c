@@ -295,7 +295,10 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
         return rc;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        int code = strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL;
+        /* LOADING: a restarted server still reading its data: try again later */
+        int code = strncmp(r->str, "NOAUTH", 6) == 0    ? STORE_E_AUTH
+                   : strncmp(r->str, "LOADING", 7) == 0 ? STORE_E_CONNECT
+                                                        : STORE_E_PROTOCOL;
         store_set_error(st, code, "%s answered PING with: %.100s%s", st->url, r->str,
                         code == STORE_E_AUTH ? " (set FINSIM_REDIS_PASSWORD or a password file)" : "");
         freeReplyObject(r);
@@ -329,6 +332,48 @@ static int redis_connect(store_t *st, redis_priv_t *p)
         snprintf(st->errstr + l, sizeof(st->errstr) - l, " (%d attempts)", st->opts.retries + 1);
     }
     return rc;
+}
+
+/* Decide whether to retry after failure rc of an idempotent command; see
+ * redis.h. */
+int redis_retry(store_t *st, redis_priv_t *p, int rc, int *attempt)
+{
+    if (st->opts.retry_s > 0) {
+        if (rc != STORE_E_CONNECT && rc != STORE_E_TIMEOUT)
+            return 0;
+        double now = fs_now();
+        if (p->outage_t0 == 0) {
+            p->outage_t0 = now;
+            *attempt = 0;
+            fs_warn("store %s unreachable (%s), retrying for up to %g s", st->url, st->errstr, st->opts.retry_s);
+        }
+        double left = st->opts.retry_s - (now - p->outage_t0);
+        if (left <= 0) {
+            size_t l = strlen(st->errstr);
+            snprintf(st->errstr + l, sizeof(st->errstr) - l, " (unreachable for %.1f s, beyond --store-retry %g)",
+                     now - p->outage_t0, st->opts.retry_s);
+            return 0;
+        }
+        double d = redis_backoff(*attempt);
+        redis_sleep(d < left ? d : left);
+        (*attempt)++;
+        return 1;
+    }
+    if (rc != STORE_E_CONNECT || *attempt >= st->opts.retries)
+        return 0;
+    fs_warn("%s; reconnecting (%d of %d)", st->errstr, *attempt + 1, st->opts.retries);
+    redis_sleep(redis_backoff(*attempt));
+    (*attempt)++;
+    return 1;
+}
+
+/* An idempotent command succeeded: end the outage, if any. */
+void redis_outage_end(store_t *st, redis_priv_t *p)
+{
+    if (p->outage_t0 == 0)
+        return;
+    fs_warn("store %s back after %.1f s", st->url, fs_now() - p->outage_t0);
+    p->outage_t0 = 0;
 }
 
 /* Make sure there is a live connection, reconnecting if an earlier failure

@@ -582,16 +582,15 @@ static int redis_list_trades(store_t *st, int64_t **ids, size_t *n)
     *n = 0;
     /* A lost connection restarts the scan from cursor 0: SCAN cursors do
      * not carry over between connections' views of a changing keyspace. */
-    for (int attempt = 0;; attempt++) {
+    for (int attempt = 0;;) {
         if ((rc = redis_ensure(st, p)) == 0 && (rc = redis_list_scan(st, p, &a)) == 0)
             break;
-        if (rc != STORE_E_CONNECT || attempt >= st->opts.retries) {
+        if (!redis_retry(st, p, rc, &attempt)) {
             free(a.ids);
             return rc;
         }
-        fs_warn("%s; reconnecting (%d of %d)", st->errstr, attempt + 1, st->opts.retries);
-        redis_sleep(redis_backoff(attempt));
     }
+    redis_outage_end(st, p);
     if (a.n > 1) {
         qsort(a.ids, a.n, sizeof(*a.ids), redis_cmp_i64);
         size_t u = 1;

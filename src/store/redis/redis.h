@@ -72,6 +72,7 @@ typedef struct redis_priv {
     char user[128];        /* ACL user ("" = default user) */
     char tls_name[256];    /* name sent as SNI and verified in the certificate */
     int reconnects;        /* connections made after the first one */
+    double outage_t0;      /* fs_now() when the current outage began; 0: none */
 #if FINSIM_HAVE_TLS
     SSL_CTX *ssl_ctx;      /* TLS settings shared by every reconnect */
 #endif
@@ -118,6 +119,19 @@ void redis_drop(redis_priv_t *p);
  * dropped. An error *reply* is not a failure here: the caller looks at it. */
 int redis_call(store_t *st, redis_priv_t *p, int argc, const char **argv, const char *what,
                redisReply **out);
+
+/* After failure rc of an idempotent command (the connection is dropped):
+ * decide whether to try again. With opts.retry_s > 0, a lost connection or
+ * a timeout is retried until retry_s seconds after the outage began (the
+ * first failure warns "store URL unreachable (...), retrying for up to N s");
+ * without it, a lost connection is retried opts.retries times in a row
+ * (*attempt counts them). Sleeps the backoff and returns 1 to retry, or
+ * returns 0 with st->errstr saying why it gave up. */
+int redis_retry(store_t *st, redis_priv_t *p, int rc, int *attempt);
+
+/* An idempotent command succeeded: when an outage was under way, warn
+ * "store URL back after S s" and end it. Cannot fail. */
+void redis_outage_end(store_t *st, redis_priv_t *p);
 
 /* Make sure there is a live connection, reconnecting if an earlier failure
  * dropped it. Returns 0 or a STORE_E_* code. */
