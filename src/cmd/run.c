@@ -65,6 +65,9 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
         return fs_error("run: --h5-write collective needs --schedule static (collective writes put the "
                         "ranks in lock step, one write per batch index; dynamic chunks cannot promise that)"),
                -1;
+    /* what the run will do with the store: checked against its ACLs at connect */
+    c->so.needs = STORE_NEED_READ_TRADES | (c->mirror ? STORE_NEED_WRITE_RESULTS : 0u) |
+                  (c->resume ? STORE_NEED_READ_RESULTS : 0u) | (c->all_trades ? STORE_NEED_LIST : 0u);
     return settings_store_password(c->password_file, &c->so, owned_password, NULL);
 }
 
@@ -206,7 +209,11 @@ static void run_abort(job_t *job, int status)
     const char *why = job_errstr(job);
     if (status != JOB_E_INJECTED || !why[0] || strcmp(why, "injected failure"))
         fs_error("%s", why);
-    fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
+    if (code == FS_EXIT_AUTH) /* the store refused a command: likely nothing was mirrored */
+        fs_error("stopping the job (exit %d); fix the store user's ACL rules named above, then rerun "
+                 "(with --resume to keep any results already mirrored)", code);
+    else
+        fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
     fflush(NULL);
     MPI_Abort(MPI_COMM_WORLD, code);
 }

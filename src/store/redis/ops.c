@@ -53,6 +53,18 @@ static void redis_slot_missing(store_t *st, const char *key, int64_t id, trade_s
               st->url, st->url, (long long)id);
 }
 
+/* The key globs of trade and result keys under st's prefix, for messages
+ * (tglob / rglob) and the ACL key pattern that allows both (acl). */
+static void redis_globs(const store_t *st, char *tglob, char *rglob, char *acl, size_t cap)
+{
+    const char *pre = st->opts.key_prefix ? st->opts.key_prefix : "";
+    if (tglob)
+        snprintf(tglob, cap, "%sey*.xml", pre);
+    if (rglob)
+        snprintf(rglob, cap, "%sey*_result.xml", pre);
+    snprintf(acl, cap, "%sey*", pre);
+}
+
 /* Names the key of trade id under prefix, snprintf style (trade_key,
  * trade_result_key). */
 typedef int (*redis_key_fn)(char *buf, size_t cap, const char *prefix, int64_t id);
@@ -123,12 +135,13 @@ static int redis_get_each(store_t *st, redisReply *e, size_t k, size_t lo, size_
         a->pend[i] = 1;
         return 0;
     }
+    if (e->type == REDIS_REPLY_ERROR) {
+        char glob[300], acl[300];
+        redis_globs(st, glob, NULL, acl, sizeof(glob));
+        return redis_reply_error(st, e->str, "GETRANGE", glob, acl);
+    }
     trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
-    return store_set_error(st,
-                           e->type == REDIS_REPLY_ERROR && strncmp(e->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH
-                                                                                           : STORE_E_PROTOCOL,
-                           "GETRANGE %s on %s: %.100s", key, st->url,
-                           e->type == REDIS_REPLY_ERROR ? e->str : "unexpected reply");
+    return store_set_error(st, STORE_E_PROTOCOL, "GETRANGE %s on %s: unexpected reply", key, st->url);
 }
 
 /* GETRANGE + TYPE for the slots left open (items index a->nil). */
@@ -168,9 +181,15 @@ static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
             redis_slot_fail(slot, a->ids[i], FS_E_WRONG_TYPE);
             fs_seterr(slot->msg, sizeof(slot->msg), "key %s in %s holds a %s, not a string (trade document)", key,
                       st->url, t->type == REDIS_REPLY_STATUS ? t->str : "value of another type");
+        } else if ((g->type == REDIS_REPLY_ERROR && strncmp(g->str, "NOPERM", 6) == 0) ||
+                   (t->type == REDIS_REPLY_ERROR && strncmp(t->str, "NOPERM", 6) == 0)) {
+            char glob[300], acl[300];
+            redis_globs(st, glob, NULL, acl, sizeof(glob));
+            int gbad = g->type == REDIS_REPLY_ERROR && strncmp(g->str, "NOPERM", 6) == 0;
+            return redis_reply_error(st, gbad ? g->str : t->str, gbad ? "GETRANGE" : "TYPE", glob, acl);
         } else {
             redis_slot_fail(slot, a->ids[i], FS_E_STORE);
-            fs_seterr(slot->msg, sizeof(slot->msg), "GET %s on %s: %.100s", key, st->url,
+            fs_seterr(slot->msg, sizeof(slot->msg), "GETRANGE %s on %s: %.100s", key, st->url,
                       g->type == REDIS_REPLY_ERROR ? g->str : "unexpected reply type");
         }
     }
@@ -221,18 +240,33 @@ static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slo
 }
 
 /* Check the single "+OK" reply of an MSET. */
-static int redis_mset_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+static int redis_mset_check(store_t *st, redisReply **rep, size_t lo, size_t hi, int results)
 {
     redisReply *r = rep[0];
-    (void)nrep;
-    (void)arg;
-    if (r->type == REDIS_REPLY_ERROR)
-        return store_set_error(st, strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
-                               "MSET of %zu keys on %s: %.120s", hi - lo, st->url, r->str);
+    if (r->type == REDIS_REPLY_ERROR) {
+        char glob[300], acl[300];
+        redis_globs(st, results ? NULL : glob, results ? glob : NULL, acl, sizeof(glob));
+        return redis_reply_error(st, r->str, "MSET", glob, acl);
+    }
     if (r->type != REDIS_REPLY_STATUS)
         return store_set_error(st, STORE_E_PROTOCOL, "MSET of %zu keys on %s: unexpected reply type %d", hi - lo,
                                st->url, r->type);
     return 0;
+}
+
+/* redis_mset_check of trade and of result writes. */
+static int redis_mset_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    (void)nrep;
+    (void)arg;
+    return redis_mset_check(st, rep, lo, hi, 0);
+}
+
+static int redis_mset_res_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    (void)nrep;
+    (void)arg;
+    return redis_mset_check(st, rep, lo, hi, 1);
 }
 
 /* Append the pair "key value" to the MSET being built in p->cmd. */
@@ -381,10 +415,15 @@ static int redis_rank_consume(store_t *st, redisReply **rep, size_t nrep, size_t
     (void)lo;
     (void)hi;
     for (size_t i = 0; i + 1 < nrep; i++)
-        if (rep[i]->type == REDIS_REPLY_ERROR)
-            return store_set_error(st, strncmp(rep[i]->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
-                                   "replacing %s on %s: %.200s", a->key, st->url, rep[i]->str);
+        if (rep[i]->type == REDIS_REPLY_ERROR) {
+            if (strncmp(rep[i]->str, "NOPERM", 6) == 0) /* MULTI, DEL, ZADD... in order */
+                return redis_reply_error(st, rep[i]->str, i == 0 ? "MULTI" : i == 1 ? "DEL" : "ZADD", a->key, a->key);
+            return store_set_error(st, redis_reply_code(rep[i]->str), "replacing %s on %s: %.200s", a->key, st->url,
+                                   rep[i]->str);
+        }
     const redisReply *x = rep[nrep - 1];
+    if (x->type == REDIS_REPLY_ERROR && strncmp(x->str, "NOPERM", 6) == 0)
+        return redis_reply_error(st, x->str, "EXEC", NULL, NULL);
     if (x->type != REDIS_REPLY_ARRAY)
         return store_set_error(st, STORE_E_PROTOCOL, "replacing %s on %s: transaction aborted (%.200s)", a->key,
                                st->url, x->type == REDIS_REPLY_ERROR ? x->str : "no EXEC result");
@@ -420,7 +459,7 @@ static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, 
 }
 
 static const redis_pipe_ops_t redis_put_results_ops = {"writing results", redis_put_results_encode,
-                                                       redis_mset_consume, NULL};
+                                                       redis_mset_res_consume, NULL};
 
 /* Write result mirrors r[0..n) (overwrite). Returns 0 or STORE_E_*. */
 static int redis_put_results(store_t *st, const result_t *r, size_t n)
@@ -452,8 +491,13 @@ static int redis_get_results_consume(store_t *st, redisReply **rep, size_t nrep,
     redisReply *r = rep[0];
     size_t n = hi - lo;
     (void)nrep;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOPERM", 6) == 0) {
+        char glob[300], acl[300];
+        redis_globs(st, NULL, glob, acl, sizeof(glob));
+        return redis_reply_error(st, r->str, "MGET", glob, acl);
+    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        return store_set_error(st, STORE_E_PROTOCOL, "MGET of %zu result keys on %s: %.100s", n, st->url,
+        return store_set_error(st, redis_reply_code(r->type == REDIS_REPLY_ERROR ? r->str : ""), "MGET of %zu result keys on %s: %.100s", n, st->url,
                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     for (size_t k = 0; k < n; k++) {
         redisReply *e = r->element[k];
@@ -546,8 +590,9 @@ static int redis_list_scan(store_t *st, redis_priv_t *p, redis_list_arg_t *a)
         st->stats.round_trips++;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
-            rc = store_set_error(st, STORE_E_PROTOCOL, "SCAN on %s: %.100s", st->url,
-                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            rc = r->type == REDIS_REPLY_ERROR ? redis_reply_error(st, r->str, "SCAN", NULL, NULL)
+                                              : store_set_error(st, STORE_E_PROTOCOL, "SCAN on %s: unexpected reply",
+                                                                st->url);
             freeReplyObject(r);
             break;
         }

@@ -73,6 +73,7 @@ typedef struct redis_priv {
     char tls_name[256];    /* name sent as SNI and verified in the certificate */
     int reconnects;        /* connections made after the first one */
     double outage_t0;      /* fs_now() when the current outage began; 0: none */
+    int probed;            /* 1: the ACL probe of opts.needs ran (first connect) */
 #if FINSIM_HAVE_TLS
     SSL_CTX *ssl_ctx;      /* TLS settings shared by every reconnect */
 #endif
@@ -119,6 +120,18 @@ void redis_drop(redis_priv_t *p);
  * dropped. An error *reply* is not a failure here: the caller looks at it. */
 int redis_call(store_t *st, redis_priv_t *p, int argc, const char **argv, const char *what,
                redisReply **out);
+
+/* The STORE_E_* code of an error reply: STORE_E_AUTH for NOAUTH and
+ * NOPERM (a user refused a command or a key), else STORE_E_PROTOCOL. */
+int redis_reply_code(const char *reply);
+
+/* Set st->errstr for the error reply r to command cmd (upper case) on keys
+ * described by keys (e.g. "ey*_result.xml", or NULL for none; aclkey: the
+ * ACL key pattern that allows them, e.g. "ey*"). A NOPERM
+ * reply names the ACL rules to add: "user 'U' may not run MSET on
+ * ey*_result.xml: add +mset and ~<prefix>ey* (NOPERM ...)". Returns the
+ * reply's STORE_E_* code (redis_reply_code). */
+int redis_reply_error(store_t *st, const char *reply, const char *cmd, const char *keys, const char *aclkey);
 
 /* After failure rc of an idempotent command (the connection is dropped):
  * decide whether to try again. With opts.retry_s > 0, a lost connection or
