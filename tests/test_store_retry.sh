@@ -9,7 +9,8 @@
 #   2. redis-server stopped and started again (appendonly: the data
 #      survives) for longer than the reconnects of --store-retry 0 last;
 #   3. with --store-retry 0 the old behaviour: the pause ends the run with
-#      exit 9 (timeout), the restart with exit 3 (unreachable).
+#      exit 9 (timeout), the restart with exit 3 (unreachable); a pause longer
+#      than the window ends it with exit 9 once the window has passed.
 source "$FINSIM_SRC/tests/lib/common.sh"
 source "$FINSIM_SRC/tests/lib/redis.sh"
 N=120
@@ -64,6 +65,14 @@ redis-cli -p "$REDIS_PORT" CLIENT PAUSE 5000 > /dev/null
 rc=0; wait $P || rc=$?
 expect_status 9 "$rc" "run with --store-retry 0 through a pause (exit 9: timeout)" "$T/p0.out" "$T/p0.err"
 expect_no_grep 'retrying for up to' "$T/p0.err"
+wait_for 60 "the pause to end" redis-cli -p "$REDIS_PORT" PING
+# an outage longer than the window: the old error and exit code, after it
+start pw --store-retry 2
+redis-cli -p "$REDIS_PORT" CLIENT PAUSE 6000 > /dev/null
+rc=0; wait $P || rc=$?
+expect_status 9 "$rc" "run through a pause longer than --store-retry 2 (exit 9)" "$T/pw.out" "$T/pw.err"
+expect_grep 'retrying for up to 2 s' "$T/pw.err"
+expect_grep 'within 1 s.*\(unreachable for [0-9.]+ s, beyond --store-retry 2\)' "$T/pw.err"
 wait_for 60 "the pause to end" redis-cli -p "$REDIS_PORT" PING
 start r0 --store-retry 0
 redis_kill TERM
