@@ -13,12 +13,14 @@ URL=redis://finsim@127.0.0.1:$REDIS_PORT
 N=12
 "$FINSIM_BIN" generate --trades $N --seed 3 --store "$REDIS_URL" > /dev/null
 "$FINSIM_BIN" export --store "$REDIS_URL" --start-trade 0 --trade-window 3 --eyxml-dir "$T/docs" > /dev/null
+"$FINSIM_BIN" screen --make-quotes "$T/q.csv" --store "$REDIS_URL" --paths 200 --seed 5 --quote-noise 0.05 2> /dev/null
 export FINSIM_REDIS_PASSWORD=s3cret-acl
 # the documented users (docs/USAGE.md), without the ACL SETUSER finsim prefix
 RUN_MIRROR='reset on >s3cret-acl ~ey* +getrange +type +mset +multi +discard'
 RUN_NOMIRROR='reset on >s3cret-acl ~ey* +getrange +type +multi +discard'
 GENERATE='reset on >s3cret-acl ~ey* +mset +multi +discard'
 EXPORT='reset on >s3cret-acl ~ey* +getrange +type +scan +multi +discard'
+SCREEN='reset on >s3cret-acl ~ey* ~finsim:signals +getrange +type +scan +multi +discard +del +zadd +exec'
 user() { CLI ACL SETUSER finsim $1 > /dev/null; }
 # without RULES: the documented rules with one removed
 without() { local r=" $1 "; echo "${r/ $2 / }"; }
@@ -71,6 +73,20 @@ expect_rc 0 "$FINSIM_BIN" export --store "$URL" --eyxml "$T/all.xml"
 user "$(without "$EXPORT" +scan)"
 expect_rc 4 "$FINSIM_BIN" export --store "$URL" --eyxml "$T/all2.xml"
 expect_grep "user 'finsim' may not run SCAN in .*: add \+scan" "$T/last.err"
+
+# screen, publishing the signals to the store's sorted set
+SCR=(screen --store "$URL" --quotes "$T/q.csv" --paths 200 --seed 5 --min-edge -1e9 --min-z -1e300)
+user "$SCREEN"
+expect_rc 0 "$FINSIM_BIN" "${SCR[@]}" --output "$T/s.h5"
+[ "$(CLI ZCARD finsim:signals)" -gt 0 ] || { echo "FAIL: no signals published"; exit 1; }
+for rule in +zadd '~finsim:signals'; do
+  user "$(without "$SCREEN" "$rule")"
+  expect_rc 4 "$FINSIM_BIN" "${SCR[@]}" --output "$T/s2.h5"
+  expect_grep "user 'finsim' may not run (DEL|ZADD) on finsim:signals in .*: add \+(del|zadd) and ~finsim:signals" "$T/last.err"
+done
+user "$(without "$SCREEN" +exec)"
+expect_rc 4 "$FINSIM_BIN" "${SCR[@]}" --output "$T/s3.h5"
+expect_grep "user 'finsim' may not run EXEC in .*: add \+exec" "$T/last.err"
 
 # no +multi: nothing is checked at connect, but a refused command is still
 # exit 4 naming the rule (here after the first batch is priced)

@@ -422,8 +422,9 @@ static int redis_rank_consume(store_t *st, redisReply **rep, size_t nrep, size_t
                                    rep[i]->str);
         }
     const redisReply *x = rep[nrep - 1];
-    if (x->type == REDIS_REPLY_ERROR && strncmp(x->str, "NOPERM", 6) == 0)
-        return redis_reply_error(st, x->str, "EXEC", NULL, NULL);
+    /* a refused EXEC answers "EXECABORT ... NOPERM ... 'exec' command" */
+    if (x->type == REDIS_REPLY_ERROR && strstr(x->str, "NOPERM"))
+        return redis_reply_error(st, strstr(x->str, "NOPERM"), "EXEC", NULL, NULL);
     if (x->type != REDIS_REPLY_ARRAY)
         return store_set_error(st, STORE_E_PROTOCOL, "replacing %s on %s: transaction aborted (%.200s)", a->key,
                                st->url, x->type == REDIS_REPLY_ERROR ? x->str : "no EXEC result");
