@@ -43,13 +43,14 @@ for rule in +getrange +type +mset '~ey*'; do
   [ "$(CLI EXISTS ey0000000_result.xml)" = 0 ] || { echo "FAIL: a result mirrored by a refused user"; exit 1; }
   [ ! -e "$T/m-$rule.h5" ] || { echo "FAIL: an output after exit 4"; exit 1; }
 done
-# run --resume adds +mget (reading the mirror), run --all-trades +scan
-user "$RUN_MIRROR +mget"
+# run --resume needs nothing more (the mirror is read with GETRANGE too);
+# run --all-trades adds +scan
+user "$RUN_MIRROR"
 expect_rc 0 "$FINSIM_BIN" "${RUN[@]}" --output "$T/res.h5" --resume
 expect_grep 'resumed [1-9]' "$T/last.out"
-user "$RUN_MIRROR"
+user "$(without "$RUN_MIRROR" +getrange)"
 expect_rc 4 "$FINSIM_BIN" "${RUN[@]}" --output "$T/res2.h5" --resume
-expect_grep "may not run MGET on ey\*_result\.xml in .*: add \+mget and ~ey\*" "$T/last.err"
+expect_grep "may not run GETRANGE on ey\*(_result)?\.xml in .*: add \+getrange and ~ey\*" "$T/last.err"
 user "$RUN_MIRROR +scan"
 expect_rc 0 "$FINSIM_BIN" run --store "$URL" --paths 50 --all-trades --progress 0 --output "$T/all.h5"
 user "$RUN_MIRROR"

@@ -146,10 +146,13 @@ for i in 1 2 3 4 5 6 7 8; do
   { CLI --raw GET "$k" | head -c -1; cat "$T/pad"; } > "$T/doc"
   CLI -x SET "$k" < "$T/doc" > /dev/null
 done
+# and 32 MB values under the result keys of the two good trades, read by
+# --resume (the mirror is read with GETRANGE too: a huge one is "not mirrored")
+for i in 0 9; do CLI -x SET "big:ey000000${i}_result.xml" < "$T/pad" > /dev/null; done
 rm -f "$T/pad" "$T/doc"
 [ "$(CLI STRLEN "big:$(key 8)")" -gt 33554432 ] || { echo "FAIL: the 32 MB values were not stored"; exit 1; }
 expect_rc 1 MPIRUN -np 1 "$FINSIM_BIN" run --store "$REDIS_URL" --key-prefix big: --algorithm pvonly --paths 200 \
-  --start-trade 0 --trade-window 10 --output "$T/big.h5" --progress 0 --batch 8 --no-mirror
+  --start-trade 0 --trade-window 10 --output "$T/big.h5" --progress 0 --batch 8 --resume
 expect_grep "RESULT: 8 TRADES FAILED" "$T/last.out"
 expect_grep 'big:ey0000008.xml: document larger than 1 MiB' "$T/last.err"
 H5CHECK valid "$T/big.h5" 10 8

@@ -276,7 +276,7 @@ static int redis_probe(store_t *st, redis_priv_t *p)
     if (need & STORE_NEED_WRITE_TRADES)
         c[n++] = (redis_probe_cmd_t){{"MSET", tk, ""}, 3, tglob, acl};
     if (need & STORE_NEED_READ_RESULTS)
-        c[n++] = (redis_probe_cmd_t){{"MGET", rk}, 2, rglob, acl};
+        c[n++] = (redis_probe_cmd_t){{"GETRANGE", rk, "0", "0"}, 4, rglob, acl};
     if (need & STORE_NEED_WRITE_RESULTS)
         c[n++] = (redis_probe_cmd_t){{"MSET", rk, ""}, 3, rglob, acl};
     if (need & STORE_NEED_LIST)

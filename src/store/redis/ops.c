@@ -65,22 +65,6 @@ static void redis_globs(const store_t *st, char *tglob, char *rglob, char *acl, 
     snprintf(acl, cap, "%sey*", pre);
 }
 
-/* Names the key of trade id under prefix, snprintf style (trade_key,
- * trade_result_key). */
-typedef int (*redis_key_fn)(char *buf, size_t cap, const char *prefix, int64_t id);
-
-/* Encode one MGET of the keys that key names for ids[lo..hi) into p->cmd. */
-static void redis_mget_keys(store_t *st, redis_priv_t *p, const int64_t *ids, size_t lo, size_t hi, redis_key_fn key)
-{
-    char name[300];
-    redis_cmd_begin(p, hi - lo + 1);
-    redis_cmd_arg(p, "MGET", 4);
-    for (size_t i = lo; i < hi; i++) {
-        int kl = key(name, sizeof(name), st->opts.key_prefix, ids[i]);
-        redis_cmd_arg(p, name, (size_t)kl);
-    }
-}
-
 /* Append GETRANGE key 0 TRADE_DOC_MAX for trade id to p->cmd: at most one
  * byte more than a document may hold, so a longer value is seen to be too
  * large without reading it. */
@@ -476,44 +460,48 @@ typedef struct redis_getres_arg {
     int *found;          /* 1 when present and well-formed */
 } redis_getres_arg_t;
 
-/* MGET of the result keys of ids[lo..hi). */
+/* GETRANGE key 0 TRADE_DOC_MAX of the result keys of ids[lo..hi): like
+ * trade reads, a huge value under a result key never crosses the wire
+ * whole, and replies are consumed one at a time. */
 static size_t redis_get_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_getres_arg_t *a = arg;
-    redis_mget_keys(st, p, a->ids, lo, hi, trade_result_key);
-    return 1;
+    char key[300], end[24];
+    int el = snprintf(end, sizeof(end), "%d", TRADE_DOC_MAX);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = trade_result_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        redis_cmd_begin(p, 4);
+        redis_cmd_arg(p, "GETRANGE", 8);
+        redis_cmd_arg(p, key, (size_t)kl);
+        redis_cmd_arg(p, "0", 1);
+        redis_cmd_arg(p, end, (size_t)el);
+    }
+    return hi - lo;
 }
 
-/* A value that is absent, not a string, malformed or for another trade
- * gives found = 0 (and a failed result record). */
-static int redis_get_results_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+/* A value that is absent (""), not a string (WRONGTYPE), too large,
+ * malformed or for another trade gives found = 0 (and a failed result
+ * record). Any other error reply fails the read. */
+static int redis_get_results_each(store_t *st, redisReply *e, size_t k, size_t lo, size_t hi, void *arg)
 {
     redis_getres_arg_t *a = arg;
-    redisReply *r = rep[0];
-    size_t n = hi - lo;
-    (void)nrep;
-    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOPERM", 6) == 0) {
+    size_t i = lo + k;
+    char why[128];
+    (void)hi;
+    if (e->type == REDIS_REPLY_ERROR && strncmp(e->str, "WRONGTYPE", 9) != 0) {
         char glob[300], acl[300];
         redis_globs(st, NULL, glob, acl, sizeof(glob));
-        return redis_reply_error(st, r->str, "MGET", glob, acl);
+        return redis_reply_error(st, e->str, "GETRANGE", glob, acl);
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        return store_set_error(st, redis_reply_code(r->type == REDIS_REPLY_ERROR ? r->str : ""), "MGET of %zu result keys on %s: %.100s", n, st->url,
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    for (size_t k = 0; k < n; k++) {
-        redisReply *e = r->element[k];
-        size_t i = lo + k;
-        char why[128];
-        a->found[i] = e->type == REDIS_REPLY_STRING && result_parse(e->str, e->len, &a->out[i], why, sizeof(why)) == 0 &&
-                      a->out[i].trade_id == a->ids[i];
-        if (!a->found[i])
-            result_fail(&a->out[i], a->ids[i], FS_E_NOT_FOUND, -1);
-    }
+    a->found[i] = e->type == REDIS_REPLY_STRING && e->len > 0 && e->len <= TRADE_DOC_MAX &&
+                  result_parse(e->str, e->len, &a->out[i], why, sizeof(why)) == 0 && a->out[i].trade_id == a->ids[i];
+    if (!a->found[i])
+        result_fail(&a->out[i], a->ids[i], FS_E_NOT_FOUND, -1);
     return 0;
 }
 
-static const redis_pipe_ops_t redis_get_results_ops = {"reading results", redis_get_results_encode,
-                                                       redis_get_results_consume, NULL};
+static const redis_pipe_ops_t redis_get_results_ops = {"reading results", redis_get_results_encode, NULL,
+                                                       redis_get_results_each};
 
 /* Read result mirrors for ids[0..n). Returns 0 or STORE_E_* (found[] is then
  * 0 for the results not read). */

@@ -66,7 +66,7 @@ typedef struct redis_inflight {
  * REDIS_PIPE_DEPTH batches on the wire so that encoding, the network and
  * the server overlap. Replies are consumed in order. When the connection is
  * lost, the batches not yet consumed are sent again after a reconnect
- * (every command we batch is idempotent: GETRANGE, TYPE, MGET, MSET, and
+ * (every command we batch is idempotent: GETRANGE, TYPE, MSET, and
  * the ranking's MULTI DEL ZADD... EXEC, which replaces the whole set), at
  * most opts.retries times in a row without progress, or, with
  * opts.retry_s, for as long as the outage window lasts (redis_retry). *done receives the number of items consumed.

@@ -18,7 +18,7 @@
  * one value at a time; slots answered with "" or WRONGTYPE are resolved by a
  * small pipelined GETRANGE + TYPE follow-up, so a missing key, an empty
  * value and a key of the wrong type are told apart per slot. Result reads
- * send one MGET per batch. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
+ * (--resume) send GETRANGE the same way. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
  * batches are on the wire at once, so encoding/parsing here overlaps with
  * the server's work. Commands are encoded into one reusable RESP buffer per
  * store, so a batch costs no per-key mallocs on our side (hiredis still
