@@ -433,8 +433,9 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
     }
     freeReplyObject(r);
     if (!p->probed && o->needs) {
-        p->probed = 1;
-        if ((rc = redis_probe(st, p)) != 0)
+        rc = redis_probe(st, p);
+        p->probed = rc == 0 || rc == STORE_E_AUTH; /* a lost connection: probe again on the next */
+        if (rc != 0)
             return rc;
     }
     return 0;
