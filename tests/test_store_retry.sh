@@ -8,6 +8,7 @@
 #   1. the server paused (CLIENT PAUSE) longer than --timeout;
 #   2. redis-server stopped and started again (appendonly: the data
 #      survives) for longer than the reconnects of --store-retry 0 last;
+#      the server wants a password, so each reconnect authenticates again;
 #   3. with --store-retry 0 the old behaviour: the pause ends the run with
 #      exit 9 (timeout), the restart with exit 3 (unreachable); a pause longer
 #      than the window ends it with exit 9 once the window has passed.
@@ -31,13 +32,15 @@ gen "$T/trades.h5"
 expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" "${RUN[@]}" --progress 0 --store "$T/trades.h5" --no-mirror --output "$T/ref.h5"
 H5CHECK valid "$T/ref.h5" $N 0
 
-redis_start --appendonly yes --appendfsync always
+# a password: every reconnect must authenticate again
+export FINSIM_REDIS_PASSWORD=retry-pw-5150
+redis_start --appendonly yes --appendfsync always --requirepass "$FINSIM_REDIS_PASSWORD"
 add_cleanup redis_stop
 gen "$REDIS_URL"
 
 # 1. paused for 5 s, past --timeout 1 (each attempt times out), within the window
 start p --store-retry 30
-redis-cli -p "$REDIS_PORT" CLIENT PAUSE 5000 > /dev/null
+redis_cli CLIENT PAUSE 5000 > /dev/null
 rc=0; wait $P || rc=$?
 expect_status 0 "$rc" "run through a 5 s pause of its store" "$T/p.out" "$T/p.err"
 expect_grep "store redis://127.0.0.1:$REDIS_PORT/0 unreachable \(.*\), retrying for up to 30 s" "$T/p.err"
@@ -47,7 +50,7 @@ H5CHECK same "$T/ref.h5" "$T/p.h5"
 # 2. restarted: stopped (SIGTERM: the append-only file is complete), down for
 # 4 s once finsim has noticed (the outage we inject: longer than the ~2 s of
 # reconnects without a window), then started again on the same port and dir
-redis-cli -p "$REDIS_PORT" FLUSHALL > /dev/null; gen "$REDIS_URL"
+redis_cli FLUSHALL > /dev/null; gen "$REDIS_URL"
 start r
 redis_kill TERM
 wait_for 60 "outage warning" grep -qs 'unreachable (.*), retrying for up to 60 s' "$T/r.err"
@@ -61,19 +64,19 @@ H5CHECK same "$T/ref.h5" "$T/r.h5"
 
 # 3. --store-retry 0: the old behaviour
 start p0 --store-retry 0
-redis-cli -p "$REDIS_PORT" CLIENT PAUSE 5000 > /dev/null
+redis_cli CLIENT PAUSE 5000 > /dev/null
 rc=0; wait $P || rc=$?
 expect_status 9 "$rc" "run with --store-retry 0 through a pause (exit 9: timeout)" "$T/p0.out" "$T/p0.err"
 expect_no_grep 'retrying for up to' "$T/p0.err"
-wait_for 60 "the pause to end" redis-cli -p "$REDIS_PORT" PING
+wait_for 60 "the pause to end" redis_cli PING
 # an outage longer than the window: the old error and exit code, after it
 start pw --store-retry 2
-redis-cli -p "$REDIS_PORT" CLIENT PAUSE 6000 > /dev/null
+redis_cli CLIENT PAUSE 6000 > /dev/null
 rc=0; wait $P || rc=$?
 expect_status 9 "$rc" "run through a pause longer than --store-retry 2 (exit 9)" "$T/pw.out" "$T/pw.err"
 expect_grep 'retrying for up to 2 s' "$T/pw.err"
 expect_grep 'within 1 s.*\(unreachable for [0-9.]+ s, beyond --store-retry 2\)' "$T/pw.err"
-wait_for 60 "the pause to end" redis-cli -p "$REDIS_PORT" PING
+wait_for 60 "the pause to end" redis_cli PING
 start r0 --store-retry 0
 redis_kill TERM
 rc=0; wait $P || rc=$?
