@@ -201,6 +201,7 @@ static int cmd_generate_store(gen_cfg_t *g)
     store_opts_t so = g->so; /* key prefix, TLS, timeout: settings_generate */
     so.create = 0; /* an existing trade file keeps its other trades; see below */
     so.batch = batch;
+    so.needs = STORE_NEED_WRITE_TRADES;
     so.expect_first = start; /* the file store makes these rows collectively */
     so.expect_count = n;
     char *password = NULL;

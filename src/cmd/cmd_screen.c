@@ -104,6 +104,7 @@ static int screen_secrets(screen_cfg_t *c, screen_secrets_t *s)
     }
     c->so.readonly = 1;
     c->so.batch = (int)c->batch;
+    c->so.needs = STORE_NEED_READ_TRADES | (c->window > 0 ? 0u : STORE_NEED_LIST);
     return fs_mpi_agree(bad ? FS_EXIT_USAGE : 0);
 }
 

@@ -81,6 +81,7 @@ int cmd_export(int argc, char **argv)
     opt_sources_t src;
     char *password = NULL;
     int rc = export_parse(&c, argc, argv, &src, &password);
+    c.so.needs = STORE_NEED_READ_TRADES | (c.window ? 0u : STORE_NEED_LIST);
     if (rc < 0) {
         xfer_export_cfg_t x = {c.store_url, c.eyxml, c.dir, c.to_url, c.start, c.window,
                                c.have_start, c.batch, c.so};
@@ -128,6 +129,7 @@ int cmd_import(int argc, char **argv)
     int rc = xfer_parse(&settings_import, &c, argc, argv, &src, &password);
     if (rc < 0)
         rc = import_check(&c, src.layers.argc, src.layers.argv, &files, &nfiles);
+    c.so.needs = STORE_NEED_WRITE_TRADES;
     if (rc < 0) {
         xfer_import_cfg_t x = {c.store_url, files, nfiles, c.dir, c.batch, c.so};
         rc = cli_exit_code(xfer_import(&x));

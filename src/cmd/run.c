@@ -68,6 +68,9 @@ static int parse_run_args(int argc, char **argv, run_cfg_t *c, char **owned_pass
         return fs_error("run: --h5-write collective needs --schedule static (collective writes put the "
                         "ranks in lock step, one write per batch index; dynamic chunks cannot promise that)"),
                -1;
+    /* what the run will do with the store: checked against its ACLs at connect */
+    c->so.needs = STORE_NEED_READ_TRADES | (c->mirror ? STORE_NEED_WRITE_RESULTS : 0u) |
+                  (c->resume ? STORE_NEED_READ_RESULTS : 0u) | (c->all_trades ? STORE_NEED_LIST : 0u);
     return settings_store_password(c->password_file, &c->so, owned_password, NULL);
 }
 
@@ -212,7 +215,10 @@ static void run_abort(job_t *job, const run_cfg_t *c, int status)
     if (status != JOB_E_INJECTED || !why[0] || strcmp(why, "injected failure"))
         fs_error("%s", why);
     job_abandon(job); /* flush the mirror, drop the output's lock */
-    if (c->mirror)
+    if (code == FS_EXIT_AUTH) /* the store refused a command: likely nothing was mirrored */
+        fs_error("stopping the job (exit %d); fix the store user's ACL rules named above, then rerun "
+                 "(with --resume to keep any results already mirrored)", code);
+    else if (c->mirror)
         fs_error("stopping the job (exit %d); rerun with --resume to keep the results already mirrored", code);
     else
         fs_error("stopping the job (exit %d); without a mirror (--no-mirror) a rerun prices every trade again",

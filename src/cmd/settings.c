@@ -140,7 +140,13 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
     {.name = "tls-insecure", .type = OPT_FLAG, .section = "tls",                                           \
      .help = "TLS settings for rediss:// (insecure: skip verification)", .off = offsetof(T, so.tls_insecure)}, \
     {.name = "timeout", .type = OPT_DBL, .arg = "SEC", .def = "10", .lo = 0, .lo_open = 1, .hi = 3600,      \
-     .section = "store", .help = "store connect/command timeout (default 10)", .off = offsetof(T, so.timeout_s)}
+     .section = "store", .help = "store connect/command timeout (default 10)", .off = offsetof(T, so.timeout_s)}, \
+    {.name = "store-retry", .type = OPT_DBL, .arg = "SEC", .def = "60", .lo = 0, .hi = 86400,               \
+     .section = "store",                                                                                  \
+     .help = "ride out a store outage (failover, restart, pause) of up to\n"                               \
+             "SEC s mid-run: reconnect, re-authenticate, resend (default 60;\n"                            \
+             "0 = off: a timeout or lost connection ends the run)",                                      \
+     .off = offsetof(T, so.retry_s)}
 
 #define ROW_CONFIG(grp, text)                                                                             \
     {.name = "config", .type = OPT_CB, .arg = "FILE", .group = grp, .help = text, .set = set_nothing}

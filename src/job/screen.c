@@ -546,7 +546,9 @@ static int screen_publish_redis(const char *url, const store_opts_t *so, const s
     }
     char why[512];
     int code = 0;
-    store_t *st = store_open(url, so, NULL, why, sizeof(why), &code);
+    store_opts_t pso = *so; /* the ranking store: checked for what publishing needs */
+    pso.needs = STORE_NEED_RANKING, pso.ranking_name = name;
+    store_t *st = store_open(url, &pso, NULL, why, sizeof(why), &code);
     if (!st) {
         fs_seterr(err, errlen, "signals: %s", why);
         return job_store_status(code);

@@ -64,6 +64,16 @@ typedef struct store_opts {
     int batch;                /* keys per pipelined batch; 0 = default 1000 */
     double timeout_s;         /* connect and command timeout; 0 = default 10 */
     int retries;              /* retries for connect / lost connection; default 3 */
+    double retry_s;           /* redis: outage window. After the store was reached once, a
+                               * lost connection or a timeout is retried (reconnect with
+                               * backoff, AUTH/SELECT again, the batch resent: every command
+                               * the store sends is idempotent) for up to this many seconds,
+                               * each attempt bounded by timeout_s; then the error is final.
+                               * 0 = off (only `retries` reconnects for a lost connection) */
+    unsigned needs;           /* redis: STORE_NEED_* bits, what the caller will do; the
+                               * store checks at connect that the user may (ACLs) and
+                               * fails with STORE_E_AUTH naming the rules to add */
+    const char *ranking_name; /* redis, with STORE_NEED_RANKING: the ranking's name */
     int create;               /* file: create (truncate) for writing */
     int readonly;             /* file: open read-only */
     int collective;           /* file: open with MPI-IO on comm (see store_open) */
@@ -72,6 +82,16 @@ typedef struct store_opts {
                                * (collectively); needed for put_trades from several
                                * ranks, optional with one; 0 = none */
 } store_opts_t;
+
+/* store_opts_t.needs: what a command will do with the store. */
+enum store_need {
+    STORE_NEED_READ_TRADES = 1,   /* store_get_trades */
+    STORE_NEED_WRITE_TRADES = 2,  /* store_put_trades, store_put_trade_docs */
+    STORE_NEED_READ_RESULTS = 4,  /* store_get_results */
+    STORE_NEED_WRITE_RESULTS = 8, /* store_put_results */
+    STORE_NEED_LIST = 16,         /* store_list_trades */
+    STORE_NEED_RANKING = 32       /* store_put_ranking (opts.ranking_name) */
+};
 
 /* One slot of a batch read: the trade or why it could not be had. */
 typedef struct trade_slot {

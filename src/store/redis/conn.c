@@ -17,6 +17,7 @@
 #include "redis.h"
 
 #include "finsim/base/util.h"
+#include "finsim/trade/trade.h"
 
 /* Sleep for s seconds (EINTR restarts with the time left). Cannot fail. */
 void redis_sleep(double s)
@@ -208,6 +209,126 @@ int redis_call(store_t *st, redis_priv_t *p, int argc, const char **argv, const 
     return code;
 }
 
+/* The ACL user's name for messages. */
+static const char *redis_user(const store_t *st)
+{
+    const redis_priv_t *p = st->priv;
+    const char *u = st->opts.username && *st->opts.username ? st->opts.username : p->user;
+    return u && *u ? u : "default";
+}
+
+int redis_reply_code(const char *reply)
+{
+    return strncmp(reply, "NOAUTH", 6) == 0 || strncmp(reply, "NOPERM", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL;
+}
+
+int redis_reply_error(store_t *st, const char *reply, const char *cmd, const char *keys, const char *aclkey)
+{
+    int code = redis_reply_code(reply);
+    if (strncmp(reply, "NOPERM", 6) != 0)
+        return store_set_error(st, code, "%s%s%s on %s: %.200s", cmd, keys ? " " : "", keys ? keys : "", st->url,
+                               reply);
+    char lower[32];
+    size_t i = 0;
+    for (; cmd[i] && i + 1 < sizeof(lower); i++)
+        lower[i] = (char)(cmd[i] >= 'A' && cmd[i] <= 'Z' ? cmd[i] - 'A' + 'a' : cmd[i]);
+    lower[i] = 0;
+    if (keys)
+        return store_set_error(st, STORE_E_AUTH, "user '%s' may not run %s on %s in %s: add +%s and ~%s (%.120s)",
+                               redis_user(st), cmd, keys, st->url, lower, aclkey ? aclkey : keys, reply);
+    return store_set_error(st, STORE_E_AUTH, "user '%s' may not run %s in %s: add +%s (%.120s)", redis_user(st), cmd,
+                           st->url, lower, reply);
+}
+
+/* One command of the ACL probe: its words, and how to name it. */
+typedef struct redis_probe_cmd {
+    const char *argv[6];
+    int argc;
+    const char *keys;   /* key glob for messages, or NULL */
+    const char *aclkey; /* the ACL key pattern to add */
+} redis_probe_cmd_t;
+
+/* Check at connect that the user may run every command opts.needs implies,
+ * on its keys: queue them inside MULTI ... DISCARD (Redis checks ACLs,
+ * key patterns included, when queueing, answers NOPERM, and DISCARD runs
+ * nothing). When MULTI itself is refused, nothing is checked here (every
+ * NOPERM later is still STORE_E_AUTH with the rule named). Returns 0 or
+ * STORE_E_AUTH naming the first missing rule (connection dropped), or a
+ * connection's STORE_E_* code. */
+static int redis_probe(store_t *st, redis_priv_t *p)
+{
+    const char *pre = st->opts.key_prefix ? st->opts.key_prefix : "";
+    char tk[300], rk[300], tglob[300], rglob[300], acl[300], pat[310], rank[300];
+    unsigned need = st->opts.needs;
+    trade_key(tk, sizeof(tk), pre, 0);
+    trade_result_key(rk, sizeof(rk), pre, 0);
+    snprintf(tglob, sizeof(tglob), "%sey*.xml", pre);
+    snprintf(rglob, sizeof(rglob), "%sey*_result.xml", pre);
+    snprintf(acl, sizeof(acl), "%sey*", pre);
+    snprintf(pat, sizeof(pat), "%sey*.xml", pre);
+    snprintf(rank, sizeof(rank), "%s%s", pre, st->opts.ranking_name ? st->opts.ranking_name : "finsim:signals");
+    redis_probe_cmd_t c[8];
+    int n = 0;
+    if (need & STORE_NEED_READ_TRADES) {
+        c[n++] = (redis_probe_cmd_t){{"GETRANGE", tk, "0", "0"}, 4, tglob, acl};
+        c[n++] = (redis_probe_cmd_t){{"TYPE", tk}, 2, tglob, acl};
+    }
+    if (need & STORE_NEED_WRITE_TRADES)
+        c[n++] = (redis_probe_cmd_t){{"MSET", tk, ""}, 3, tglob, acl};
+    if (need & STORE_NEED_READ_RESULTS)
+        c[n++] = (redis_probe_cmd_t){{"GETRANGE", rk, "0", "0"}, 4, rglob, acl};
+    if (need & STORE_NEED_WRITE_RESULTS)
+        c[n++] = (redis_probe_cmd_t){{"MSET", rk, ""}, 3, rglob, acl};
+    if (need & STORE_NEED_LIST)
+        c[n++] = (redis_probe_cmd_t){{"SCAN", "0", "MATCH", pat, "COUNT", "1"}, 6, NULL, NULL};
+    if (need & STORE_NEED_RANKING) {
+        c[n++] = (redis_probe_cmd_t){{"DEL", rank}, 2, rank, rank};
+        c[n++] = (redis_probe_cmd_t){{"ZADD", rank, "0", "0"}, 4, rank, rank};
+    }
+    if (n == 0)
+        return 0;
+    const char *multi[1] = {"MULTI"};
+    redisReply *r = NULL;
+    int rc = redis_call(st, p, 1, multi, "MULTI", &r);
+    if (rc != 0)
+        return rc;
+    int ok = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (!ok) {
+        fs_debug("%s: MULTI refused; ACLs are checked as commands run", st->url);
+        return 0;
+    }
+    p->cmd_len = 0;
+    for (int i = 0; i < n; i++) {
+        redis_cmd_begin(p, (size_t)c[i].argc);
+        for (int k = 0; k < c[i].argc; k++)
+            redis_cmd_arg(p, c[i].argv[k], strlen(c[i].argv[k]));
+    }
+    redis_cmd_begin(p, 1);
+    redis_cmd_arg(p, "DISCARD", 7);
+    if ((rc = redis_send(st, p, "checking permissions")) != 0 ||
+        (rc = redis_recv(st, p, (size_t)n + 1, "checking permissions")) != 0)
+        return rc;
+    st->stats.round_trips--; /* not a batch */
+    int bad = -1;
+    for (int i = 0; i < n; i++)
+        if (bad < 0 && p->rep[i]->type == REDIS_REPLY_ERROR && strncmp(p->rep[i]->str, "NOPERM", 6) == 0) {
+            bad = i;
+            redis_reply_error(st, p->rep[i]->str, c[i].argv[0], c[i].keys, c[i].aclkey);
+        }
+    int discarded = p->rep[n]->type == REDIS_REPLY_STATUS;
+    for (int i = 0; i <= n; i++)
+        freeReplyObject(p->rep[i]);
+    p->cmd_len = 0;
+    if (bad >= 0) {
+        redis_drop(p);
+        return STORE_E_AUTH;
+    }
+    if (!discarded) /* the transaction is still open: a new connection has none */
+        redis_drop(p);
+    return 0;
+}
+
 /* One connection attempt: connect, TLS, AUTH, SELECT, PING. Returns 0 with
  * p->c live, or a STORE_E_* code with st->errstr set and p->c NULL. The
  * password is sent only in AUTH and never appears in messages. */
@@ -274,8 +395,11 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
         if ((rc = redis_call(st, p, 2, argv, "SELECT", &r)) != 0)
             return rc;
         if (r->type == REDIS_REPLY_ERROR) {
-            int code = strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_USAGE;
-            store_set_error(st, code, "SELECT %ld on %s failed: %.100s", p->db, st->url, r->str);
+            int code = redis_reply_code(r->str) == STORE_E_AUTH ? STORE_E_AUTH : STORE_E_USAGE;
+            if (strncmp(r->str, "NOPERM", 6) == 0)
+                redis_reply_error(st, r->str, "SELECT", NULL, NULL);
+            else
+                store_set_error(st, code, "SELECT %ld on %s failed: %.100s", p->db, st->url, r->str);
             freeReplyObject(r);
             redis_drop(p);
             return code;
@@ -294,8 +418,13 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
         }
         return rc;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-        int code = strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL;
+    /* NOPERM: the user may not PING, but the connection and the
+     * credentials work; finsim needs no PING otherwise */
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOPERM", 6) != 0) {
+        /* LOADING: a restarted server still reading its data: try again later */
+        int code = strncmp(r->str, "NOAUTH", 6) == 0    ? STORE_E_AUTH
+                   : strncmp(r->str, "LOADING", 7) == 0 ? STORE_E_CONNECT
+                                                        : STORE_E_PROTOCOL;
         store_set_error(st, code, "%s answered PING with: %.100s%s", st->url, r->str,
                         code == STORE_E_AUTH ? " (set FINSIM_REDIS_PASSWORD or a password file)" : "");
         freeReplyObject(r);
@@ -303,6 +432,12 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
         return code;
     }
     freeReplyObject(r);
+    if (!p->probed && o->needs) {
+        rc = redis_probe(st, p);
+        p->probed = rc == 0 || rc == STORE_E_AUTH; /* a lost connection: probe again on the next */
+        if (rc != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -329,6 +464,48 @@ static int redis_connect(store_t *st, redis_priv_t *p)
         snprintf(st->errstr + l, sizeof(st->errstr) - l, " (%d attempts)", st->opts.retries + 1);
     }
     return rc;
+}
+
+/* Decide whether to retry after failure rc of an idempotent command; see
+ * redis.h. */
+int redis_retry(store_t *st, redis_priv_t *p, int rc, int *attempt)
+{
+    if (st->opts.retry_s > 0) {
+        if (rc != STORE_E_CONNECT && rc != STORE_E_TIMEOUT)
+            return 0;
+        double now = fs_now();
+        if (p->outage_t0 == 0) {
+            p->outage_t0 = now;
+            *attempt = 0;
+            fs_warn("store %s unreachable (%s), retrying for up to %g s", st->url, st->errstr, st->opts.retry_s);
+        }
+        double left = st->opts.retry_s - (now - p->outage_t0);
+        if (left <= 0) {
+            size_t l = strlen(st->errstr);
+            snprintf(st->errstr + l, sizeof(st->errstr) - l, " (unreachable for %.1f s, beyond --store-retry %g)",
+                     now - p->outage_t0, st->opts.retry_s);
+            return 0;
+        }
+        double d = redis_backoff(*attempt);
+        redis_sleep(d < left ? d : left);
+        (*attempt)++;
+        return 1;
+    }
+    if (rc != STORE_E_CONNECT || *attempt >= st->opts.retries)
+        return 0;
+    fs_warn("%s; reconnecting (%d of %d)", st->errstr, *attempt + 1, st->opts.retries);
+    redis_sleep(redis_backoff(*attempt));
+    (*attempt)++;
+    return 1;
+}
+
+/* An idempotent command succeeded: end the outage, if any. */
+void redis_outage_end(store_t *st, redis_priv_t *p)
+{
+    if (p->outage_t0 == 0)
+        return;
+    fs_warn("store %s back after %.1f s", st->url, fs_now() - p->outage_t0);
+    p->outage_t0 = 0;
 }
 
 /* Make sure there is a live connection, reconnecting if an earlier failure
@@ -407,6 +584,7 @@ void redis_close(store_t *st)
 #endif
     free(p->cmd);
     free(p->nil_idx);
+    free(p->pend);
     free(p->rep);
     free(p);
     st->priv = NULL;

@@ -13,8 +13,9 @@
 typedef struct redis_get_arg {
     const int64_t *ids;  /* requested ids */
     trade_slot_t *out;   /* one slot per id */
-    size_t *nil;         /* positions MGET answered with nil (p->nil_idx) */
+    size_t *nil;         /* positions left open for the follow-up (p->nil_idx) */
     size_t nnil;         /* entries used in nil */
+    unsigned char *pend; /* per id: 1 when the GETRANGE left it for the follow-up */
 } redis_get_arg_t;
 
 /* Decode the value stored under key for trade id into slot. Never fails:
@@ -65,76 +66,89 @@ static int redis_key_fits(int kl)
     return kl;
 }
 
-/* Names the key of trade id under prefix, snprintf style (trade_key,
- * trade_result_key). */
-typedef int (*redis_key_fn)(char *buf, size_t cap, const char *prefix, int64_t id);
-
-/* Encode one MGET of the keys that key names for ids[lo..hi) into p->cmd. */
-static void redis_mget_keys(store_t *st, redis_priv_t *p, const int64_t *ids, size_t lo, size_t hi, redis_key_fn key)
+/* The key globs of trade and result keys under st's prefix, for messages
+ * (tglob / rglob) and the ACL key pattern that allows both (acl). */
+static void redis_globs(const store_t *st, char *tglob, char *rglob, char *acl, size_t cap)
 {
-    char name[TRADE_KEY_MAX];
-    redis_cmd_begin(p, hi - lo + 1);
-    redis_cmd_arg(p, "MGET", 4);
-    for (size_t i = lo; i < hi; i++) {
-        int kl = redis_key_fits(key(name, sizeof(name), st->opts.key_prefix, ids[i]));
-        redis_cmd_arg(p, name, (size_t)kl);
-    }
+    const char *pre = st->opts.key_prefix ? st->opts.key_prefix : "";
+    if (tglob)
+        snprintf(tglob, cap, "%sey*.xml", pre);
+    if (rglob)
+        snprintf(rglob, cap, "%sey*_result.xml", pre);
+    snprintf(acl, cap, "%sey*", pre);
 }
 
-/* MGET of the trade keys of ids[lo..hi). */
+/* Append GETRANGE key 0 TRADE_DOC_MAX for trade id to p->cmd: at most one
+ * byte more than a document may hold, so a longer value is seen to be too
+ * large without reading it. */
+static void redis_getrange_cmd(store_t *st, redis_priv_t *p, int64_t id)
+{
+    char key[TRADE_KEY_MAX], end[24];
+    int kl = redis_key_fits(trade_key(key, sizeof(key), st->opts.key_prefix, id));
+    int el = snprintf(end, sizeof(end), "%d", TRADE_DOC_MAX);
+    redis_cmd_begin(p, 4);
+    redis_cmd_arg(p, "GETRANGE", 8);
+    redis_cmd_arg(p, key, (size_t)kl);
+    redis_cmd_arg(p, "0", 1);
+    redis_cmd_arg(p, end, (size_t)el);
+}
+
+/* One GETRANGE per trade key of ids[lo..hi): a value longer than
+ * TRADE_DOC_MAX crosses the wire as its first TRADE_DOC_MAX + 1 bytes only
+ * (then refused as too large), so a batch costs at most ~1 MiB per reply
+ * and, consumed reply by reply, ~1 MiB at a time. */
 static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
-    redis_mget_keys(st, p, a->ids, lo, hi, trade_key);
-    return 1;
+    for (size_t i = lo; i < hi; i++)
+        redis_getrange_cmd(st, p, a->ids[i]);
+    return hi - lo;
 }
 
-/* Parse each MGET value into its slot; remember nil positions for the
- * follow-up (nil means missing *or* not a string). */
-static int redis_get_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+/* Parse one GETRANGE answer into its slot. "" (a missing key or an empty
+ * value) and WRONGTYPE leave the slot open (a->pend) for the follow-up. */
+static int redis_get_each(store_t *st, redisReply *e, size_t k, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
-    redisReply *r = rep[0];
+    size_t i = lo + k;
     char key[TRADE_KEY_MAX];
-    size_t n = hi - lo;
-    (void)nrep;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        return store_set_error(st,
-                               r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH
-                                                                                                 : STORE_E_PROTOCOL,
-                               "MGET of %zu trade keys on %s: %.100s", n, st->url,
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    double t0 = fs_now();
-    for (size_t k = 0; k < n; k++) {
-        redisReply *e = r->element[k];
-        if (e->type == REDIS_REPLY_STRING) {
-            /* the key is only needed in a failure message: name it then */
-            trade_slot_t *slot = &a->out[lo + k];
-            redis_fill_slot("", a->ids[lo + k], e->str, e->len, slot);
-            if (slot->status != FS_OK) {
-                char why[sizeof(slot->msg)];
-                trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[lo + k]);
-                snprintf(why, sizeof(why), "%s", slot->msg);
-                fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, why);
-            }
-        } else {
-            a->nil[a->nnil++] = lo + k;
+    (void)hi;
+    if (e->type == REDIS_REPLY_STRING && e->len > 0) {
+        double t0 = fs_now();
+        /* the key is only needed in a failure message: name it then */
+        trade_slot_t *slot = &a->out[i];
+        redis_fill_slot("", a->ids[i], e->str, e->len, slot);
+        if (slot->status != FS_OK) {
+            char why[sizeof(slot->msg)];
+            trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+            snprintf(why, sizeof(why), "%s", slot->msg);
+            fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, why);
         }
+        a->pend[i] = 0;
+        st->stats.parse_s += fs_now() - t0;
+        return 0;
     }
-    st->stats.parse_s += fs_now() - t0;
-    return 0;
+    if (e->type == REDIS_REPLY_STRING || (e->type == REDIS_REPLY_ERROR && strncmp(e->str, "WRONGTYPE", 9) == 0)) {
+        a->pend[i] = 1;
+        return 0;
+    }
+    if (e->type == REDIS_REPLY_ERROR) {
+        char glob[300], acl[300];
+        redis_globs(st, glob, NULL, acl, sizeof(glob));
+        return redis_reply_error(st, e->str, "GETRANGE", glob, acl);
+    }
+    trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+    return store_set_error(st, STORE_E_PROTOCOL, "GETRANGE %s on %s: unexpected reply", key, st->url);
 }
 
-/* GET + TYPE for the slots MGET answered with nil (items index a->nil). */
+/* GETRANGE + TYPE for the slots left open (items index a->nil). */
 static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
     char key[TRADE_KEY_MAX];
     for (size_t k = lo; k < hi; k++) {
         int kl = redis_key_fits(trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[a->nil[k]]));
-        redis_cmd_begin(p, 2);
-        redis_cmd_arg(p, "GET", 3);
-        redis_cmd_arg(p, key, (size_t)kl);
+        redis_getrange_cmd(st, p, a->ids[a->nil[k]]);
         redis_cmd_begin(p, 2);
         redis_cmd_arg(p, "TYPE", 4);
         redis_cmd_arg(p, key, (size_t)kl);
@@ -142,8 +156,8 @@ static size_t redis_nil_encode(store_t *st, redis_priv_t *p, size_t lo, size_t h
     return 2 * (hi - lo);
 }
 
-/* Tell missing keys (nil) from keys of another type (WRONGTYPE); a value
- * that appeared in between is parsed like any other. */
+/* Tell missing keys (TYPE none) from empty values and keys of another type
+ * (WRONGTYPE); a value that appeared in between is parsed like any other. */
 static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
@@ -155,17 +169,24 @@ static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
         trade_slot_t *slot = &a->out[i];
         redisReply *g = rep[2 * (k - lo)], *t = rep[2 * (k - lo) + 1];
         trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
-        if (g->type == REDIS_REPLY_STRING) {
-            redis_fill_slot(key, a->ids[i], g->str, g->len, slot);
-        } else if (g->type == REDIS_REPLY_NIL) {
+        if (g->type == REDIS_REPLY_NIL || (g->type == REDIS_REPLY_STRING && g->len == 0 &&
+                                            t->type == REDIS_REPLY_STATUS && strcmp(t->str, "none") == 0)) {
             redis_slot_missing(st, key, a->ids[i], slot);
+        } else if (g->type == REDIS_REPLY_STRING) {
+            redis_fill_slot(key, a->ids[i], g->str, g->len, slot);
         } else if (g->type == REDIS_REPLY_ERROR && strncmp(g->str, "WRONGTYPE", 9) == 0) {
             redis_slot_fail(slot, a->ids[i], FS_E_WRONG_TYPE);
             fs_seterr(slot->msg, sizeof(slot->msg), "key %s in %s holds a %s, not a string (trade document)", key,
                       st->url, t->type == REDIS_REPLY_STATUS ? t->str : "value of another type");
+        } else if ((g->type == REDIS_REPLY_ERROR && strncmp(g->str, "NOPERM", 6) == 0) ||
+                   (t->type == REDIS_REPLY_ERROR && strncmp(t->str, "NOPERM", 6) == 0)) {
+            char glob[300], acl[300];
+            redis_globs(st, glob, NULL, acl, sizeof(glob));
+            int gbad = g->type == REDIS_REPLY_ERROR && strncmp(g->str, "NOPERM", 6) == 0;
+            return redis_reply_error(st, gbad ? g->str : t->str, gbad ? "GETRANGE" : "TYPE", glob, acl);
         } else {
             redis_slot_fail(slot, a->ids[i], FS_E_STORE);
-            fs_seterr(slot->msg, sizeof(slot->msg), "GET %s on %s: %.100s", key, st->url,
+            fs_seterr(slot->msg, sizeof(slot->msg), "GETRANGE %s on %s: %.100s", key, st->url,
                       g->type == REDIS_REPLY_ERROR ? g->str : "unexpected reply type");
         }
     }
@@ -173,11 +194,11 @@ static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
     return 0;
 }
 
-static const redis_pipe_ops_t redis_get_ops = {"reading trades", redis_get_encode, redis_get_consume};
-static const redis_pipe_ops_t redis_nil_ops = {"reading trades", redis_nil_encode, redis_nil_consume};
+static const redis_pipe_ops_t redis_get_ops = {"reading trades", redis_get_encode, NULL, redis_get_each};
+static const redis_pipe_ops_t redis_nil_ops = {"reading trades", redis_nil_encode, redis_nil_consume, NULL};
 
-/* Read trades ids[0..n) into out[0..n): pipelined MGETs, then GET + TYPE for
- * the nil answers. Per-slot outcomes: FS_OK, FS_E_NOT_FOUND,
+/* Read trades ids[0..n) into out[0..n): pipelined GETRANGEs, then
+ * GETRANGE + TYPE for the empty and WRONGTYPE answers. Per-slot outcomes: FS_OK, FS_E_NOT_FOUND,
  * FS_E_WRONG_TYPE, the parse status, FS_E_ID_MISMATCH. Returns 0, or a
  * STORE_E_* code when the store failed; the slots not resolved then hold
  * FS_E_STORE and st->errstr. */
@@ -188,9 +209,17 @@ static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slo
         p->nil_idx = xrealloc(p->nil_idx, n * sizeof(*p->nil_idx));
         p->nil_cap = n;
     }
-    redis_get_arg_t a = {.ids = ids, .out = out, .nil = p->nil_idx, .nnil = 0};
+    if (n > p->pend_cap) {
+        p->pend = xrealloc(p->pend, n);
+        p->pend_cap = n;
+    }
+    redis_get_arg_t a = {.ids = ids, .out = out, .nil = p->nil_idx, .nnil = 0, .pend = p->pend};
     size_t done = 0, nil_done = 0;
     int rc = redis_pipeline(st, n, &redis_get_ops, &a, &done);
+    if (rc == 0) /* collected after the pipeline: a resent batch must not list a slot twice */
+        for (size_t i = 0; i < n; i++)
+            if (a.pend[i])
+                a.nil[a.nnil++] = i;
     if (rc == 0 && a.nnil > 0)
         rc = redis_pipeline(st, a.nnil, &redis_nil_ops, &a, &nil_done);
     if (rc != 0) {
@@ -208,18 +237,33 @@ static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slo
 }
 
 /* Check the single "+OK" reply of an MSET. */
-static int redis_mset_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+static int redis_mset_check(store_t *st, redisReply **rep, size_t lo, size_t hi, int results)
 {
     redisReply *r = rep[0];
-    (void)nrep;
-    (void)arg;
-    if (r->type == REDIS_REPLY_ERROR)
-        return store_set_error(st, strncmp(r->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
-                               "MSET of %zu keys on %s: %.120s", hi - lo, st->url, r->str);
+    if (r->type == REDIS_REPLY_ERROR) {
+        char glob[300], acl[300];
+        redis_globs(st, results ? NULL : glob, results ? glob : NULL, acl, sizeof(glob));
+        return redis_reply_error(st, r->str, "MSET", glob, acl);
+    }
     if (r->type != REDIS_REPLY_STATUS)
         return store_set_error(st, STORE_E_PROTOCOL, "MSET of %zu keys on %s: unexpected reply type %d", hi - lo,
                                st->url, r->type);
     return 0;
+}
+
+/* redis_mset_check of trade and of result writes. */
+static int redis_mset_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    (void)nrep;
+    (void)arg;
+    return redis_mset_check(st, rep, lo, hi, 0);
+}
+
+static int redis_mset_res_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+{
+    (void)nrep;
+    (void)arg;
+    return redis_mset_check(st, rep, lo, hi, 1);
 }
 
 /* Append the pair "key value" to the MSET being built in p->cmd. */
@@ -281,7 +325,7 @@ static size_t redis_put_trades_encode(store_t *st, redis_priv_t *p, size_t lo, s
     return 1;
 }
 
-static const redis_pipe_ops_t redis_put_trades_ops = {"writing trades", redis_put_trades_encode, redis_mset_consume};
+static const redis_pipe_ops_t redis_put_trades_ops = {"writing trades", redis_put_trades_encode, redis_mset_consume, NULL};
 
 /* Write trades t[0..n) (overwrite). Returns 0 or STORE_E_*. */
 static int redis_put_trades(store_t *st, const trade_t *t, size_t n)
@@ -309,7 +353,7 @@ static size_t redis_put_docs_encode(store_t *st, redis_priv_t *p, size_t lo, siz
     return 1;
 }
 
-static const redis_pipe_ops_t redis_put_docs_ops = {"writing trades", redis_put_docs_encode, redis_mset_consume};
+static const redis_pipe_ops_t redis_put_docs_ops = {"writing trades", redis_put_docs_encode, redis_mset_consume, NULL};
 
 static int redis_put_trade_docs(store_t *st, const int64_t *ids, const char *docs, const size_t *off, size_t n)
 {
@@ -368,10 +412,16 @@ static int redis_rank_consume(store_t *st, redisReply **rep, size_t nrep, size_t
     (void)lo;
     (void)hi;
     for (size_t i = 0; i + 1 < nrep; i++)
-        if (rep[i]->type == REDIS_REPLY_ERROR)
-            return store_set_error(st, strncmp(rep[i]->str, "NOAUTH", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL,
-                                   "replacing %s on %s: %.200s", a->key, st->url, rep[i]->str);
+        if (rep[i]->type == REDIS_REPLY_ERROR) {
+            if (strncmp(rep[i]->str, "NOPERM", 6) == 0) /* MULTI, DEL, ZADD... in order */
+                return redis_reply_error(st, rep[i]->str, i == 0 ? "MULTI" : i == 1 ? "DEL" : "ZADD", a->key, a->key);
+            return store_set_error(st, redis_reply_code(rep[i]->str), "replacing %s on %s: %.200s", a->key, st->url,
+                                   rep[i]->str);
+        }
     const redisReply *x = rep[nrep - 1];
+    /* a refused EXEC answers "EXECABORT ... NOPERM ... 'exec' command" */
+    if (x->type == REDIS_REPLY_ERROR && strstr(x->str, "NOPERM"))
+        return redis_reply_error(st, strstr(x->str, "NOPERM"), "EXEC", NULL, NULL);
     if (x->type != REDIS_REPLY_ARRAY)
         return store_set_error(st, STORE_E_PROTOCOL, "replacing %s on %s: transaction aborted (%.200s)", a->key,
                                st->url, x->type == REDIS_REPLY_ERROR ? x->str : "no EXEC result");
@@ -382,7 +432,7 @@ static int redis_rank_consume(store_t *st, redisReply **rep, size_t nrep, size_t
     return 0;
 }
 
-static const redis_pipe_ops_t redis_rank_ops = {"replacing a ranking", redis_rank_encode, redis_rank_consume};
+static const redis_pipe_ops_t redis_rank_ops = {"replacing a ranking", redis_rank_encode, redis_rank_consume, NULL};
 
 static int redis_put_ranking(store_t *st, const char *name, const int64_t *ids, const double *scores, size_t n)
 {
@@ -407,7 +457,7 @@ static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, 
 }
 
 static const redis_pipe_ops_t redis_put_results_ops = {"writing results", redis_put_results_encode,
-                                                       redis_mset_consume};
+                                                       redis_mset_res_consume, NULL};
 
 /* Write result mirrors r[0..n) (overwrite). Returns 0 or STORE_E_*. */
 static int redis_put_results(store_t *st, const result_t *r, size_t n)
@@ -423,39 +473,48 @@ typedef struct redis_getres_arg {
     int *found;          /* 1 when present and well-formed */
 } redis_getres_arg_t;
 
-/* MGET of the result keys of ids[lo..hi). */
+/* GETRANGE key 0 TRADE_DOC_MAX of the result keys of ids[lo..hi): like
+ * trade reads, a huge value under a result key never crosses the wire
+ * whole, and replies are consumed one at a time. */
 static size_t redis_get_results_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_getres_arg_t *a = arg;
-    redis_mget_keys(st, p, a->ids, lo, hi, trade_result_key);
-    return 1;
+    char key[TRADE_KEY_MAX], end[24];
+    int el = snprintf(end, sizeof(end), "%d", TRADE_DOC_MAX);
+    for (size_t i = lo; i < hi; i++) {
+        int kl = redis_key_fits(trade_result_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]));
+        redis_cmd_begin(p, 4);
+        redis_cmd_arg(p, "GETRANGE", 8);
+        redis_cmd_arg(p, key, (size_t)kl);
+        redis_cmd_arg(p, "0", 1);
+        redis_cmd_arg(p, end, (size_t)el);
+    }
+    return hi - lo;
 }
 
-/* A value that is absent, not a string, malformed or for another trade
- * gives found = 0 (and a failed result record). */
-static int redis_get_results_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
+/* A value that is absent (""), not a string (WRONGTYPE), too large,
+ * malformed or for another trade gives found = 0 (and a failed result
+ * record). Any other error reply fails the read. */
+static int redis_get_results_each(store_t *st, redisReply *e, size_t k, size_t lo, size_t hi, void *arg)
 {
     redis_getres_arg_t *a = arg;
-    redisReply *r = rep[0];
-    size_t n = hi - lo;
-    (void)nrep;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
-        return store_set_error(st, STORE_E_PROTOCOL, "MGET of %zu result keys on %s: %.100s", n, st->url,
-                               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    for (size_t k = 0; k < n; k++) {
-        redisReply *e = r->element[k];
-        size_t i = lo + k;
-        char why[128];
-        a->found[i] = e->type == REDIS_REPLY_STRING && result_parse(e->str, e->len, &a->out[i], why, sizeof(why)) == 0 &&
-                      a->out[i].trade_id == a->ids[i];
-        if (!a->found[i])
-            result_fail(&a->out[i], a->ids[i], FS_E_NOT_FOUND, -1);
+    size_t i = lo + k;
+    char why[128];
+    (void)hi;
+    if (e->type == REDIS_REPLY_ERROR && strncmp(e->str, "WRONGTYPE", 9) != 0) {
+        char glob[300], acl[300];
+        redis_globs(st, NULL, glob, acl, sizeof(glob));
+        return redis_reply_error(st, e->str, "GETRANGE", glob, acl);
     }
+    a->found[i] = e->type == REDIS_REPLY_STRING && e->len > 0 && e->len <= TRADE_DOC_MAX &&
+                  result_parse(e->str, e->len, &a->out[i], why, sizeof(why)) == 0 && a->out[i].trade_id == a->ids[i];
+    if (!a->found[i])
+        result_fail(&a->out[i], a->ids[i], FS_E_NOT_FOUND, -1);
     return 0;
 }
 
-static const redis_pipe_ops_t redis_get_results_ops = {"reading results", redis_get_results_encode,
-                                                       redis_get_results_consume};
+static const redis_pipe_ops_t redis_get_results_ops = {"reading results", redis_get_results_encode, NULL,
+                                                       redis_get_results_each};
 
 /* Read result mirrors for ids[0..n). Returns 0 or STORE_E_* (found[] is then
  * 0 for the results not read). */
@@ -533,8 +592,9 @@ static int redis_list_scan(store_t *st, redis_priv_t *p, redis_list_arg_t *a)
         st->stats.round_trips++;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
-            rc = store_set_error(st, STORE_E_PROTOCOL, "SCAN on %s: %.100s", st->url,
-                                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            rc = r->type == REDIS_REPLY_ERROR ? redis_reply_error(st, r->str, "SCAN", NULL, NULL)
+                                              : store_set_error(st, STORE_E_PROTOCOL, "SCAN on %s: unexpected reply",
+                                                                st->url);
             freeReplyObject(r);
             break;
         }
@@ -569,16 +629,15 @@ static int redis_list_trades(store_t *st, int64_t **ids, size_t *n)
     *n = 0;
     /* A lost connection restarts the scan from cursor 0: SCAN cursors do
      * not carry over between connections' views of a changing keyspace. */
-    for (int attempt = 0;; attempt++) {
+    for (int attempt = 0;;) {
         if ((rc = redis_ensure(st, p)) == 0 && (rc = redis_list_scan(st, p, &a)) == 0)
             break;
-        if (rc != STORE_E_CONNECT || attempt >= st->opts.retries) {
+        if (!redis_retry(st, p, rc, &attempt)) {
             free(a.ids);
             return rc;
         }
-        fs_warn("%s; reconnecting (%d of %d)", st->errstr, attempt + 1, st->opts.retries);
-        redis_sleep(redis_backoff(attempt));
     }
+    redis_outage_end(st, p);
     if (a.n > 1) {
         qsort(a.ids, a.n, sizeof(*a.ids), redis_cmp_i64);
         size_t u = 1;

@@ -66,8 +66,10 @@ typedef struct redis_inflight {
  * REDIS_PIPE_DEPTH batches on the wire so that encoding, the network and
  * the server overlap. Replies are consumed in order. When the connection is
  * lost, the batches not yet consumed are sent again after a reconnect
- * (every command we batch is idempotent), at most opts.retries times in a
- * row without progress. *done receives the number of items consumed.
+ * (every command we batch is idempotent: GETRANGE, TYPE, MSET, and
+ * the ranking's MULTI DEL ZADD... EXEC, which replaces the whole set), at
+ * most opts.retries times in a row without progress, or, with
+ * opts.retry_s, for as long as the outage window lasts (redis_retry). *done receives the number of items consumed.
  * Returns 0 or the final STORE_E_* code with st->errstr set. */
 int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done)
 {
@@ -77,6 +79,8 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
     *done = 0;
     while (acked < n) {
         if ((rc = redis_ensure(st, p)) != 0) {
+            if (st->opts.retry_s > 0 && redis_retry(st, p, rc, &attempt))
+                continue; /* still inside the outage window */
             if (attempt > 0) {
                 char tmp[sizeof(st->errstr)];
                 snprintf(tmp, sizeof(tmp), "%s", st->errstr);
@@ -102,15 +106,31 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
             if (rc != 0)
                 break;
             redis_inflight_t f = fl[head];
-            if ((rc = redis_recv(st, p, f.nrep, ops->what)) != 0)
-                break;
-            rc = ops->consume(st, p->rep, f.nrep, f.lo, f.hi, arg);
-            for (size_t k = 0; k < f.nrep; k++)
-                freeReplyObject(p->rep[k]);
+            if (ops->each) {
+                for (size_t k = 0; k < f.nrep; k++) {
+                    if ((rc = redis_recv(st, p, 1, ops->what)) != 0)
+                        break; /* connection lost or timed out: the retry logic below */
+                    rc = ops->each(st, p->rep[0], k, f.lo, f.hi, arg);
+                    freeReplyObject(p->rep[0]);
+                    if (rc != 0) {
+                        redis_drop(p); /* replies still on the wire */
+                        return rc;
+                    }
+                }
+                if (rc != 0)
+                    break;
+            } else {
+                if ((rc = redis_recv(st, p, f.nrep, ops->what)) != 0)
+                    break;
+                rc = ops->consume(st, p->rep, f.nrep, f.lo, f.hi, arg);
+                for (size_t k = 0; k < f.nrep; k++)
+                    freeReplyObject(p->rep[k]);
+            }
             if (rc != 0) {
                 redis_drop(p); /* replies of later batches are still on the wire */
                 return rc;
             }
+            redis_outage_end(st, p);
             acked = f.hi;
             *done = acked;
             head = (head + 1) % REDIS_PIPE_DEPTH;
@@ -118,17 +138,12 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
         }
         if (rc == 0)
             break;
-        if (rc != STORE_E_CONNECT)
-            return rc;
         if (acked != fail_acked) { /* progress since the last loss: a fresh budget */
             attempt = 0;
             fail_acked = acked;
         }
-        if (attempt >= st->opts.retries)
+        if (!redis_retry(st, p, rc, &attempt))
             return rc;
-        fs_warn("%s; reconnecting (%d of %d)", st->errstr, attempt + 1, st->opts.retries);
-        redis_sleep(redis_backoff(attempt));
-        attempt++;
     }
     return 0;
 }

@@ -11,10 +11,14 @@
  * user of the machine. The password arrives in opts->password (the caller
  * reads FINSIM_REDIS_PASSWORD or a password file) and is never printed.
  *
- * Wire protocol: reads send one MGET per batch (values for string keys, nil
- * for anything else) and resolve the nil slots with a small pipelined
- * GET + TYPE follow-up, so a missing key and a key of the wrong type are told
- * apart per slot. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
+ * Wire protocol: trade reads send one GETRANGE key 0 TRADE_DOC_MAX per key
+ * (never more than 1 MiB + 1 byte per value crosses the wire, however large
+ * the stored value: a longer answer is "too large" without reading the
+ * rest) and consume the replies one by one as they arrive, so a batch holds
+ * one value at a time; slots answered with "" or WRONGTYPE are resolved by a
+ * small pipelined GETRANGE + TYPE follow-up, so a missing key, an empty
+ * value and a key of the wrong type are told apart per slot. Result reads
+ * (--resume) send GETRANGE the same way. Writes send one MSET per batch. Up to REDIS_PIPE_DEPTH
  * batches are on the wire at once, so encoding/parsing here overlaps with
  * the server's work. Commands are encoded into one reusable RESP buffer per
  * store, so a batch costs no per-key mallocs on our side (hiredis still
@@ -68,14 +72,18 @@ typedef struct redis_priv {
     char user[128];        /* ACL user ("" = default user) */
     char tls_name[256];    /* name sent as SNI and verified in the certificate */
     int reconnects;        /* connections made after the first one */
+    double outage_t0;      /* fs_now() when the current outage began; 0: none */
+    int probed;            /* 1: the ACL probe of opts.needs ran (first connect) */
 #if FINSIM_HAVE_TLS
     SSL_CTX *ssl_ctx;      /* TLS settings shared by every reconnect */
 #endif
     char *cmd;             /* RESP command buffer, reused by every batch */
     size_t cmd_len;        /* bytes used in cmd */
     size_t cmd_cap;        /* bytes allocated for cmd */
-    size_t *nil_idx;       /* get_trades: positions MGET answered with nil */
+    size_t *nil_idx;       /* get_trades: positions left for the follow-up */
     size_t nil_cap;        /* entries allocated in nil_idx */
+    unsigned char *pend;   /* get_trades: 1 where GETRANGE left the slot open */
+    size_t pend_cap;       /* entries allocated in pend */
     redisReply **rep;      /* replies of the batch being consumed */
     size_t rep_cap;        /* entries allocated in rep */
 } redis_priv_t;
@@ -112,6 +120,31 @@ void redis_drop(redis_priv_t *p);
  * dropped. An error *reply* is not a failure here: the caller looks at it. */
 int redis_call(store_t *st, redis_priv_t *p, int argc, const char **argv, const char *what,
                redisReply **out);
+
+/* The STORE_E_* code of an error reply: STORE_E_AUTH for NOAUTH and
+ * NOPERM (a user refused a command or a key), else STORE_E_PROTOCOL. */
+int redis_reply_code(const char *reply);
+
+/* Set st->errstr for the error reply r to command cmd (upper case) on keys
+ * described by keys (e.g. "ey*_result.xml", or NULL for none; aclkey: the
+ * ACL key pattern that allows them, e.g. "ey*"). A NOPERM
+ * reply names the ACL rules to add: "user 'U' may not run MSET on
+ * ey*_result.xml: add +mset and ~<prefix>ey* (NOPERM ...)". Returns the
+ * reply's STORE_E_* code (redis_reply_code). */
+int redis_reply_error(store_t *st, const char *reply, const char *cmd, const char *keys, const char *aclkey);
+
+/* After failure rc of an idempotent command (the connection is dropped):
+ * decide whether to try again. With opts.retry_s > 0, a lost connection or
+ * a timeout is retried until retry_s seconds after the outage began (the
+ * first failure warns "store URL unreachable (...), retrying for up to N s");
+ * without it, a lost connection is retried opts.retries times in a row
+ * (*attempt counts them). Sleeps the backoff and returns 1 to retry, or
+ * returns 0 with st->errstr saying why it gave up. */
+int redis_retry(store_t *st, redis_priv_t *p, int rc, int *attempt);
+
+/* An idempotent command succeeded: when an outage was under way, warn
+ * "store URL back after S s" and end it. Cannot fail. */
+void redis_outage_end(store_t *st, redis_priv_t *p);
 
 /* Make sure there is a live connection, reconnecting if an earlier failure
  * dropped it. Returns 0 or a STORE_E_* code. */
@@ -156,6 +189,13 @@ typedef struct redis_pipe_ops {
      * them). Returns 0, or a final STORE_E_* code for an error reply that
      * fails the whole operation. */
     int (*consume)(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg);
+    /* Optional: when set, each reply is handed here as soon as it arrives
+     * (k: its index among the batch's replies) and freed right after, and
+     * consume is not called. A batch then holds one reply at a time, not
+     * all of them: the memory of a batch is bounded by its largest reply,
+     * not by the sum. Must be idempotent per (batch, k): a batch is sent
+     * again after a lost connection. Returns 0 or a final STORE_E_* code. */
+    int (*each)(store_t *st, redisReply *r, size_t k, size_t lo, size_t hi, void *arg);
 } redis_pipe_ops_t;
 
 /* Start a command of argc arguments. */
