@@ -74,9 +74,13 @@ static void redact_kv(const char *in, char *out, size_t n)
 char *store_redact_url(const char *url, char *buf, size_t n)
 {
     if (store_url_has_secret(url)) {
+        /* key=value secrets first: their values may hold the '?' or '/'
+         * that would otherwise end the authority, so the user info is
+         * judged on what is printed (and a second redaction changes
+         * nothing) */
         char *tmp = xmalloc(n);
-        store_redact_userinfo(url, tmp, n);
-        redact_kv(tmp, buf, n);
+        redact_kv(url, tmp, n);
+        store_redact_userinfo(tmp, buf, n);
         free(tmp);
         return buf;
     }

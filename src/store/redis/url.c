@@ -131,9 +131,13 @@ int redis_parse_url(store_t *st, redis_priv_t *p, const char *url)
     const char *hp = rest;
     if (at) {
         size_t ulen = (size_t)(at - rest);
-        if (memchr(rest, ':', ulen))
+        int enc_colon = 0; /* "%3A": a ':' percent-encoded */
+        for (size_t i = 0; i + 3 <= ulen && !enc_colon; i++)
+            enc_colon = rest[i] == '%' && rest[i + 1] == '3' && (rest[i + 2] == 'a' || rest[i + 2] == 'A');
+        if (memchr(rest, ':', ulen) || enc_colon)
             return store_set_error(st, STORE_E_USAGE,
-                                   "redis URL must not carry a password (command lines are visible to every user of the machine); remove it and set FINSIM_REDIS_PASSWORD or use a password file");
+                                   "redis URL must not carry a password%s (command lines are visible to every user of the machine); remove it and set FINSIM_REDIS_PASSWORD or use a password file",
+                                   memchr(rest, ':', ulen) ? "" : ", encoded or not");
         if (ulen > 0 && redis_pct_decode(p->user, sizeof(p->user), rest, ulen) != 0)
             return store_set_error(st, STORE_E_USAGE, "redis URL: user name is malformed or too long");
         if (strchr(p->user, ':')) { /* "user%3APASS": the same password, encoded */
