@@ -208,7 +208,8 @@ static const opt_def_t run_rows[] = {
      .help = "trade ids, whitespace or comma separated ('#' comments)", .off = offsetof(run_cfg_t, ids_file)},
     ROWS_MC(run_cfg_t, "run", "pricing:", "run seed (default 1)", "fast (default) or reference"),
     ROWS_SYNTHETIC(run_cfg_t, 1, "a trade fails with probability P (from seed and id); the\n"
-                                 "rank that meets one exits, as AzFinSim's tasks did"),
+                                 "rank that meets one exits, as AzFinSim's tasks did. Once:\n"
+                                 "--resume prices a trade whose failure the mirror holds"),
     {.name = "failure-mode", .type = OPT_ENUM, .arg = "M", .def = "exit", .names = fmode_names,
      .values = fmode_values, .section = "run",
      .help = "exit (default) or record (mark the trade failed, go on)", .off = offsetof(run_cfg_t, failure_exit)},

@@ -45,6 +45,7 @@ struct job {
     result_t *res;
     result_t *prev;
     int *found;
+    int *rehearsed;          /* --resume: the mirror holds this trade's injected failure */
     /* telemetry */
     h5out_telemetry_t tel;
     double compute_s, mirror_s;
