@@ -278,7 +278,10 @@ const opt_table_t settings_run =
         "\n",
         "\n"
         "exit status: 0 every trade priced; 1 some trades failed; 2 usage; 3 store;\n"
-        "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure.\n");
+        "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure;\n"
+        "14 stopped by SIGTERM/SIGINT after a batch (results so far mirrored: --resume).\n"
+        "Under mpirun: 1 when mpirun itself got SIGTERM/SIGINT (the ranks still stop\n"
+        "cleanly: see rank 0's message); 128+N when a rank was killed by signal N.\n");
 
 /* ---- finsim generate --------------------------------------------------------------- */
 

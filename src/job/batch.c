@@ -203,16 +203,20 @@ static int batch_run(job_t *s, int64_t row0, size_t n)
     return 0;
 }
 
-/* Process one window in batches of --batch trades. */
+/* Process one window in batches of --batch trades, or fewer when a stop is
+ * asked for (s->stop_sig set, returns 0). */
 int job_do_window(job_t *s, const window_t *w)
 {
     int64_t b = s->cfg->batch;
     for (int64_t off = 0; off < w->count; off += b) {
+        if (job_stop_check(s))
+            return 0; /* stopped between batches: the caller sees s->stop_sig */
         size_t n = (size_t)(w->count - off < b ? w->count - off : b);
         for (size_t i = 0; i < n; i++)
             s->ids[i] = w->ids ? w->ids[off + (int64_t)i] : s->cfg->start_trade + w->offset + off + (int64_t)i;
         if (batch_run(s, w->offset + off, n) != 0)
             return -1;
+        s->batches++;
     }
     return 0;
 }
