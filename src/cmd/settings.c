@@ -228,7 +228,8 @@ static const opt_def_t run_rows[] = {
      .help = "reuse results already in the store's mirror when they were\n"
              "made from the same inputs (seed, algorithm, kernel, paths,\n"
              "trade fields; others are priced again): the output equals\n"
-             "an uninterrupted run",
+             "an uninterrupted run. Static schedule: the trades left to\n"
+             "price are shared evenly over the ranks (--balance applies)",
      .off = offsetof(run_cfg_t, resume)},
     {.name = "output", .type = OPT_STR, .arg = "FILE.h5", .section = "run",
      .help = "results file (written as FILE.h5.partial, renamed at the end;\n"

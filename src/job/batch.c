@@ -80,6 +80,12 @@ static int batch_fetch(job_t *s, size_t n, int resume)
  * carry (into s->res). The good ones that fail either check are stale
  * and priced again; a mirror written before digests existed has none and
  * is always stale. Returns how many were kept. */
+int job_mirror_usable(const job_t *s, const result_t *p, const trade_slot_t *sl, int64_t id)
+{
+    return sl->status == FS_OK && p->trade_id == id && p->status == FS_OK && p->inputs != 0 &&
+           p->inputs == mc_inputs_hash(&s->cfg->mo, &sl->trade) && p->digest != 0 && p->digest == result_digest(p);
+}
+
 static size_t batch_take_mirror(job_t *s, size_t n)
 {
     size_t kept = 0;
@@ -91,9 +97,7 @@ static size_t batch_take_mirror(job_t *s, size_t n)
         /* an injected failure is rehearsed once: a trade whose mirror holds
          * one is priced for real this time (see DESIGN.md, failure injection) */
         s->rehearsed[i] = p->trade_id == s->ids[i] && p->status == FS_E_INJECTED;
-        int ok = sl->status == FS_OK && p->trade_id == s->ids[i] && p->status == FS_OK &&
-                 p->inputs != 0 && p->inputs == mc_inputs_hash(&s->cfg->mo, &sl->trade) &&
-                 p->digest != 0 && p->digest == result_digest(p);
+        int ok = job_mirror_usable(s, p, sl, s->ids[i]);
         s->found[i] = ok;
         if (ok) {
             s->res[i] = *p;

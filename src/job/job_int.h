@@ -83,6 +83,11 @@ void job_progress_show(job_t *s, int final);
  * rank; a rank > 0 tells rank 0 of its own signal. Never blocks. */
 int job_stop_check(job_t *s);
 
+/* --resume (batch.c): may the mirrored result p of trade id be taken for
+ * the trade as fetched now (sl)? Its inputs match the trade and this build
+ * and its figures match their digest. */
+int job_mirror_usable(const job_t *s, const result_t *p, const trade_slot_t *sl, int64_t id);
+
 /* batches (batch.c): price, mirror and write the rows of one window in
  * batches. Returns 0, or -1 with s->fatal and s->err set. */
 int job_do_window(job_t *s, const window_t *w);

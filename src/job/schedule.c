@@ -283,7 +283,72 @@ static int run_dynamic(job_t *s)
     return rc;
 }
 
-/* Rank 0: the static windows, by count or (--balance cost) by cost; all
+/* Rank 0, --resume: cut the list into nranks windows that hold equal
+ * shares of the work that remains. Reads the mirror and the trades once
+ * (in batches, into the job's batch buffers, before any pricing): a trade
+ * whose mirrored result will be taken (job_mirror_usable) weighs almost
+ * nothing (its row is still read and written), any other weighs 1, or
+ * 1 + paths x t_steps with --balance cost. Rows keep their offsets and
+ * results depend only on seed and id, so the output is the same. Returns
+ * JOB_OK with bounds[nranks + 1] and *left (trades to price), or the
+ * store's status with s->err set. */
+static int resume_bounds(job_t *s, int64_t *bounds, int64_t *left)
+{
+    const run_cfg_t *c = s->cfg;
+    int64_t total = s->total, b = c->batch;
+    double *cum = xmalloc(sizeof(double) * (size_t)(total + 1));
+    int status = JOB_OK;
+    cum[0] = 0;
+    *left = 0;
+    for (int64_t off = 0; off < total && status == JOB_OK; off += b) {
+        size_t n = (size_t)(total - off < b ? total - off : b);
+        for (size_t i = 0; i < n; i++)
+            s->ids[i] = tl_id(&s->list, (size_t)off + i);
+        int rc = store_get_results(s->st, s->ids, n, s->prev, s->found);
+        if (rc == STORE_E_NOTSUP) {
+            for (size_t i = 0; i < n; i++)
+                s->found[i] = 0;
+            rc = STORE_OK;
+        }
+        if (rc == STORE_OK)
+            rc = store_get_trades(s->st, s->ids, n, s->slots);
+        if (rc != STORE_OK) {
+            status = job_store_status(rc);
+            fs_seterr(s->err, sizeof(s->err), "reading the result mirror and trades of %s to balance the resume: %s",
+                      store_describe(s->st), store_errstr(s->st));
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const trade_slot_t *sl = &s->slots[i];
+            double w;
+            if (s->found[i] && job_mirror_usable(s, &s->prev[i], sl, s->ids[i])) {
+                w = 1.0 / 64; /* taken from the mirror: read and written only */
+            } else {
+                w = 1;
+                if (c->balance == RUN_BALANCE_COST && sl->status == FS_OK)
+                    w += (double)(c->mo.paths > 0 ? c->mo.paths : sl->trade.trials) * sl->trade.t_steps;
+                (*left)++;
+            }
+            cum[off + (int64_t)i + 1] = cum[off + (int64_t)i] + w;
+        }
+    }
+    if (status == JOB_OK) {
+        bounds[0] = 0;
+        int64_t j = 0;
+        for (int r = 1; r < s->nranks; r++) {
+            double target = cum[total] * r / s->nranks;
+            while (j < total && cum[j] < target)
+                j++;
+            bounds[r] = j;
+        }
+        bounds[s->nranks] = total;
+    }
+    free(cum);
+    return status;
+}
+
+/* Rank 0: the static windows, by count or (--balance cost) by cost, or on
+ * --resume by the work that remains (resume_bounds); all
  * ranks agree on the outcome. Returns JOB_OK with *bounds (rank 0,
  * malloc'ed: nranks + 1 rows), or the agreed status with s->fatal set. */
 static int static_bounds(job_t *s, int64_t **bounds)
@@ -293,7 +358,15 @@ static int static_bounds(job_t *s, int64_t **bounds)
     *bounds = NULL;
     if (s->rank == 0) {
         *bounds = xmalloc(sizeof(int64_t) * (size_t)(s->nranks + 1));
-        if (c->balance == RUN_BALANCE_COST && s->nranks > 1) {
+        int64_t left = 0;
+        if (c->resume && c->mirror && s->nranks > 1) {
+            bal = resume_bounds(s, *bounds, &left);
+            if (bal != JOB_OK)
+                fs_error("%s", s->err);
+            else if (!c->quiet)
+                fs_info("resume: %" PRId64 " of %" PRId64 " trades left to price, shared over %d ranks", left,
+                        s->total, s->nranks);
+        } else if (c->balance == RUN_BALANCE_COST && s->nranks > 1) {
             bal = tl_cost_bounds(&s->list, s->st, c->batch, c->mo.paths, s->nranks, *bounds, s->err,
                                  sizeof(s->err));
             if (bal != JOB_OK)
