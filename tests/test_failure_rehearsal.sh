@@ -35,4 +35,13 @@ done
 echo "finished after $reruns --resume rerun(s), $nfail injected failures"
 H5CHECK valid "$T/f.h5" $N 0
 H5CHECK same "$T/ref.h5" "$T/f.h5"
+
+# record mode: the failures are mirrored with their status (exit 1); one
+# --resume prices them for real
+"$FINSIM_BIN" generate --trades $N --seed 1 --store "$T/r.h5" > /dev/null
+expect_rc 1 MPIRUN -np 2 "$FINSIM_BIN" "${RUN[@]}" --store "$T/r.h5" --failure 0.02 --failure-mode record \
+  --output "$T/rr.h5"
+expect_rc 0 MPIRUN -np 2 "$FINSIM_BIN" "${RUN[@]}" --store "$T/r.h5" --failure 0.02 --failure-mode record \
+  --output "$T/rr.h5" --resume
+H5CHECK same "$T/ref.h5" "$T/rr.h5"
 finish

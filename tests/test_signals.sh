@@ -59,4 +59,6 @@ stop_case term_rank0_static 14 first TERM TERM
 stop_case int_rank_dynamic 14 last INT INT --schedule dynamic
 stop_case term_rank0_dynamic 14 first TERM TERM --schedule dynamic
 stop_case term_rank_gather 14 last TERM TERM --h5-write gather
+# collective writes: a stopped rank still takes part in every write round
+stop_case term_rank_collective 14 last TERM TERM --h5-write collective
 finish
