@@ -476,6 +476,7 @@ int cli_exit_code(int job_status)
     case JOB_E_MARKET: return FS_EXIT_MARKET;
     case JOB_E_MARKET_TIMEOUT: return FS_EXIT_MARKET_TIMEOUT;
     case JOB_E_MARKET_AUTH: return FS_EXIT_MARKET_AUTH;
+    case JOB_STOPPED: return FS_EXIT_STOPPED;
     default: return FS_EXIT_INTERNAL;
     }
 }

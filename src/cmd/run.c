@@ -20,6 +20,7 @@
 #include "finsim/base/config.h"
 #include "finsim/base/config_build.h"
 #include "finsim/base/mpi.h"
+#include "finsim/base/stop.h"
 #include "finsim/base/options.h"
 #include "finsim/base/util.h"
 #include "finsim/cmd/settings.h"
@@ -249,6 +250,7 @@ int cmd_run(int argc, char **argv)
     if (run_options(argc, argv, rank, &c, &rs, &password, &code))
         return code;
     fs_mpi_world(&rank, &nranks);
+    fs_stop_install(); /* SIGTERM, SIGINT: stop after the current batch (job_schedule) */
 
     job_t *job = NULL;
     char *cmdline = join_argv(argc, argv);
@@ -257,9 +259,11 @@ int cmd_run(int argc, char **argv)
         status = job_build_list(job);            /* ids file, all trades or the range */
     if (status == JOB_OK)
         status = job_start(job, cmdline);        /* buffers, output file, events */
-    if (status == JOB_OK && (status = job_schedule(job)) != JOB_OK)
+    if (status == JOB_OK && (status = job_schedule(job)) != JOB_OK && status != JOB_STOPPED)
         run_abort(job, &c, status);              /* price every batch, or end the job */
     code = status == JOB_OK ? run_report(job, &c) : cli_exit_code(status);
+    if (status == JOB_STOPPED)
+        job_end(job, code);                      /* stopped by a signal: no report, FILE.partial stays */
     job_close(job);
     free(cmdline);
     run_options_free(&rs, password);

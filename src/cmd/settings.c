@@ -214,7 +214,8 @@ static const opt_def_t run_rows[] = {
      .help = "trade ids, whitespace or comma separated ('#' comments)", .off = offsetof(run_cfg_t, ids_file)},
     ROWS_MC(run_cfg_t, "run", "pricing:", "run seed (default 1)", "fast (default) or reference"),
     ROWS_SYNTHETIC(run_cfg_t, 1, "a trade fails with probability P (from seed and id); the\n"
-                                 "rank that meets one exits, as AzFinSim's tasks did"),
+                                 "rank that meets one exits, as AzFinSim's tasks did. Once:\n"
+                                 "--resume prices a trade whose failure the mirror holds"),
     {.name = "failure-mode", .type = OPT_ENUM, .arg = "M", .def = "exit", .names = fmode_names,
      .values = fmode_values, .section = "run",
      .help = "exit (default) or record (mark the trade failed, go on)", .off = offsetof(run_cfg_t, failure_exit)},
@@ -233,7 +234,8 @@ static const opt_def_t run_rows[] = {
      .help = "reuse results already in the store's mirror when they were\n"
              "made from the same inputs (seed, algorithm, kernel, paths,\n"
              "trade fields; others are priced again): the output equals\n"
-             "an uninterrupted run",
+             "an uninterrupted run. Static schedule: the trades left to\n"
+             "price are shared evenly over the ranks (--balance applies)",
      .off = offsetof(run_cfg_t, resume)},
     {.name = "output", .type = OPT_STR, .arg = "FILE.h5", .section = "run",
      .help = "results file (written as FILE.h5.partial, renamed at the end;\n"
@@ -283,7 +285,10 @@ const opt_table_t settings_run =
         "\n",
         "\n"
         "exit status: 0 every trade priced; 1 some trades failed; 2 usage; 3 store;\n"
-        "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure.\n");
+        "4 auth; 5 TLS; 6 output I/O; 7 checksum mismatch; 9 timeout; 10 injected failure;\n"
+        "14 stopped by SIGTERM/SIGINT after a batch (results so far mirrored: --resume).\n"
+        "Under mpirun: 1 when mpirun itself got SIGTERM/SIGINT (the ranks still stop\n"
+        "cleanly: see rank 0's message); 128+N when a rank was killed by signal N.\n");
 
 /* ---- finsim generate --------------------------------------------------------------- */
 

@@ -80,6 +80,12 @@ static int batch_fetch(job_t *s, size_t n, int resume)
  * carry (into s->res). The good ones that fail either check are stale
  * and priced again; a mirror written before digests existed has none and
  * is always stale. Returns how many were kept. */
+int job_mirror_usable(const job_t *s, const result_t *p, const trade_slot_t *sl, int64_t id)
+{
+    return sl->status == FS_OK && p->trade_id == id && p->status == FS_OK && p->inputs != 0 &&
+           p->inputs == mc_inputs_hash(&s->cfg->mo, &sl->trade) && p->digest != 0 && p->digest == result_digest(p);
+}
+
 static size_t batch_take_mirror(job_t *s, size_t n)
 {
     size_t kept = 0;
@@ -88,9 +94,10 @@ static size_t batch_take_mirror(job_t *s, size_t n)
             continue;
         const result_t *p = &s->prev[i];
         const trade_slot_t *sl = &s->slots[i];
-        int ok = sl->status == FS_OK && p->trade_id == s->ids[i] && p->status == FS_OK &&
-                 p->inputs != 0 && p->inputs == mc_inputs_hash(&s->cfg->mo, &sl->trade) &&
-                 p->digest != 0 && p->digest == result_digest(p);
+        /* an injected failure is rehearsed once: a trade whose mirror holds
+         * one is priced for real this time (see DESIGN.md, failure injection) */
+        s->rehearsed[i] = p->trade_id == s->ids[i] && p->status == FS_E_INJECTED;
+        int ok = job_mirror_usable(s, p, sl, s->ids[i]);
         s->found[i] = ok;
         if (ok) {
             s->res[i] = *p;
@@ -109,6 +116,8 @@ static int batch_price(job_t *s, size_t n, int resume)
     const run_cfg_t *c = s->cfg;
     double t0 = fs_now();
     size_t k = 0;
+    mc_opts_t real = c->mo; /* for trades whose failure was rehearsed already */
+    real.failure_p = 0.0;
     for (size_t i = 0; i < n; i++) {
         result_t *r = &s->res[i];
         if (s->found[i]) {
@@ -121,13 +130,16 @@ static int batch_price(job_t *s, size_t n, int resume)
             log_failure(s, r, sl->msg);
         } else {
             r->rank = s->rank;
-            mc_price(&sl->trade, &c->mo, s->work, r);
+            mc_price(&sl->trade, s->rehearsed[i] ? &real : &c->mo, s->work, r);
             r->rank = s->rank;
             if (r->status == FS_E_INJECTED && c->failure_exit) {
-                /* AzFinSim's tasks died here: mirror what is done, then end the job */
+                /* AzFinSim's tasks died here: mirror what is done and the
+                 * failure itself (a --resume rerun then prices this trade
+                 * for real: a failure is rehearsed once), then end the job */
                 s->compute_s += fs_now() - t0;
-                if (c->mirror && i > 0)
-                    store_put_results(s->st, s->res, i);
+                result_seal(r);
+                if (c->mirror)
+                    store_put_results(s->st, s->res, i + 1);
                 fs_error("injected failure (--failure %g) on trade %010" PRId64 ": rank %d exits; "
                          "rerun with --resume to finish", c->mo.failure_p, r->trade_id, s->rank);
                 s->fatal = JOB_E_INJECTED;
@@ -167,7 +179,7 @@ static int batch_run(job_t *s, int64_t row0, size_t n)
     const run_cfg_t *c = s->cfg;
     size_t todo = n;
     for (size_t i = 0; i < n; i++)
-        s->found[i] = 0;
+        s->found[i] = s->rehearsed[i] = 0;
     const int resume = c->resume && c->mirror;
     if (resume && batch_read_mirror(s, n) != 0)
         return -1;
@@ -195,16 +207,20 @@ static int batch_run(job_t *s, int64_t row0, size_t n)
     return 0;
 }
 
-/* Process one window in batches of --batch trades. */
+/* Process one window in batches of --batch trades, or fewer when a stop is
+ * asked for (s->stop_sig set, returns 0). */
 int job_do_window(job_t *s, const window_t *w)
 {
     int64_t b = s->cfg->batch;
     for (int64_t off = 0; off < w->count; off += b) {
+        if (job_stop_check(s))
+            return 0; /* stopped between batches: the caller sees s->stop_sig */
         size_t n = (size_t)(w->count - off < b ? w->count - off : b);
         for (size_t i = 0; i < n; i++)
             s->ids[i] = w->ids ? w->ids[off + (int64_t)i] : s->cfg->start_trade + w->offset + off + (int64_t)i;
         if (batch_run(s, w->offset + off, n) != 0)
             return -1;
+        s->batches++;
     }
     return 0;
 }

@@ -206,6 +206,7 @@ int job_start(job_t *s, const char *command_line)
     s->res = xmalloc(b * sizeof(*s->res));
     s->prev = xmalloc(b * sizeof(*s->prev));
     s->found = xmalloc(b * sizeof(*s->found));
+    s->rehearsed = xcalloc(b, sizeof(*s->rehearsed));
     s->work = mc_work_new();
     int status = job_output_mode(s);
     if (status != JOB_OK)
@@ -247,6 +248,7 @@ void job_close(job_t *s)
     free(s->res);
     free(s->prev);
     free(s->found);
+    free(s->rehearsed);
     tl_free(&s->list);
     store_close(s->st);
     free(s);

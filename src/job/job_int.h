@@ -13,7 +13,7 @@
 #include "finsim/store/store.h"
 
 /* MPI tags of the dynamic schedule and of progress messages to rank 0. */
-enum { TAG_REQ = 101, TAG_CHUNK = 102, TAG_IDS = 103, TAG_PROGRESS = 104, TAG_DONE = 105 };
+enum { TAG_REQ = 101, TAG_CHUNK = 102, TAG_IDS = 103, TAG_PROGRESS = 104, TAG_DONE = 105, TAG_STOP = 106 };
 
 /* A window of the trade list: rows [offset, offset+count) of the output;
  * ids come from the range (start + row) or from the explicit ids array. */
@@ -39,12 +39,19 @@ struct job {
     int64_t chunk;           /* dynamic chunk size */
     int64_t done_global;     /* rank 0: trades done over all ranks */
     int done_ranks;          /* rank 0: ranks that said DONE */
+    int64_t batches;         /* batches this rank has run */
+    /* a stop asked for by a signal (base/stop.h), agreed at batch boundaries */
+    int stop_sig;            /* the signal, once this rank knows of the stop; 0 if none */
+    int stop_got;            /* ranks > 0: rank 0's TAG_STOP was received */
+    int64_t stop_val;        /* rank 0: the TAG_STOP payload (the signal) */
+    void *stop_rq;           /* rank 0: MPI_Request[nranks] of the TAG_STOP sends, or NULL */
     /* batch buffers */
     int64_t *ids;
     trade_slot_t *slots;
     result_t *res;
     result_t *prev;
     int *found;
+    int *rehearsed;          /* --resume: the mirror holds this trade's injected failure */
     /* telemetry */
     h5out_telemetry_t tel;
     double compute_s, mirror_s;
@@ -70,6 +77,16 @@ void job_events_write(job_t *s, const char *fmt, ...) __attribute__((format(prin
  * requests); show the progress line on rank 0 (final: the last one) */
 void job_progress_add(job_t *s, int64_t n);
 void job_progress_show(job_t *s, int final);
+
+/* stop (schedule.c): at a batch boundary, has a stop been asked for, by a
+ * signal to this rank or through another rank? Rank 0 then tells every
+ * rank; a rank > 0 tells rank 0 of its own signal. Never blocks. */
+int job_stop_check(job_t *s);
+
+/* --resume (batch.c): may the mirrored result p of trade id be taken for
+ * the trade as fetched now (sl)? Its inputs match the trade and this build
+ * and its figures match their digest. */
+int job_mirror_usable(const job_t *s, const result_t *p, const trade_slot_t *sl, int64_t id);
 
 /* batches (batch.c): price, mirror and write the rows of one window in
  * batches. Returns 0, or -1 with s->fatal and s->err set. */

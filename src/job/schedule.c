@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "finsim/base/mpi.h"
+#include "finsim/base/stop.h"
 #include "finsim/base/util.h"
 #include "job_int.h"
 
@@ -40,6 +41,74 @@ void job_progress_show(job_t *s, int final)
                         ",\"rate\":%.3f,\"eta_s\":%.3f", s->done_global, s->total, rate, eta);
 }
 
+/* Rank 0: the job stops (signal sig, on this rank or another): tell every
+ * other rank once, without blocking (completed in stop_agree). */
+static void stop_begin(job_t *s, int sig)
+{
+    if (s->stop_sig)
+        return;
+    s->stop_sig = sig;
+    s->stop_val = sig;
+    if (s->nranks < 2)
+        return;
+    MPI_Request *rq = xmalloc(sizeof(MPI_Request) * (size_t)s->nranks);
+    rq[0] = MPI_REQUEST_NULL;
+    for (int r = 1; r < s->nranks; r++)
+        MPI_Isend(&s->stop_val, 1, MPI_INT64_T, r, TAG_STOP, MPI_COMM_WORLD, &rq[r]);
+    s->stop_rq = rq;
+}
+
+int job_stop_check(job_t *s)
+{
+    if (s->stop_sig)
+        return 1;
+    int sig = fs_stop_requested();
+    if (s->rank == 0) {
+        if (sig)
+            stop_begin(s, sig);
+        return s->stop_sig != 0; /* other ranks' TAG_STOP: seen by service() */
+    }
+    if (sig) {
+        int64_t v = sig;
+        s->stop_sig = sig;
+        MPI_Send(&v, 1, MPI_INT64_T, 0, TAG_STOP, MPI_COMM_WORLD);
+        return 1;
+    }
+    int flag = 0;
+    MPI_Iprobe(0, TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    if (flag) {
+        int64_t v = 0;
+        MPI_Recv(&v, 1, MPI_INT64_T, 0, TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        s->stop_sig = (int)v;
+        s->stop_got = 1;
+    }
+    return s->stop_sig != 0;
+}
+
+/* After the schedule, every rank learns whether the job stopped (rank 0
+ * decides: a stop asked for before every trade was done) and the TAG_STOP
+ * messages are matched. Returns 1 when stopped. */
+static int stop_agree(job_t *s)
+{
+    int64_t v[2] = {s->stop_sig && s->done_global < s->total, s->stop_rq != NULL};
+    if (s->rank == 0 && s->stop_sig && !v[0] && !s->cfg->quiet)
+        fs_info("%s came after the last batch: the run finishes", fs_stop_name(s->stop_sig));
+    MPI_Bcast(v, 2, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    if (s->rank != 0 && v[1] && !s->stop_got) {
+        int64_t sig = 0;
+        MPI_Recv(&sig, 1, MPI_INT64_T, 0, TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        s->stop_got = 1;
+        if (!s->stop_sig)
+            s->stop_sig = (int)sig;
+    }
+    if (s->stop_rq) {
+        MPI_Waitall(s->nranks, (MPI_Request *)s->stop_rq, MPI_STATUSES_IGNORE);
+        free(s->stop_rq);
+        s->stop_rq = NULL;
+    }
+    return (int)v[0];
+}
+
 /* Rank 0: answer chunk requests and collect progress without blocking
  * (block = 1: wait for one message). */
 static void service(job_t *s, int block)
@@ -60,9 +129,13 @@ static void service(job_t *s, int block)
             s->done_global += v;
         } else if (stt.MPI_TAG == TAG_DONE) {
             s->done_ranks++;
+        } else if (stt.MPI_TAG == TAG_STOP) {
+            stop_begin(s, (int)v); /* a rank got the signal: tell them all */
         } else if (stt.MPI_TAG == TAG_REQ) {
             int64_t w[2] = {s->next_chunk, 0};
-            if (s->next_chunk < s->total) {
+            if (s->stop_sig) {
+                w[0] = -1; /* no more chunks: stopping */
+            } else if (s->next_chunk < s->total) {
                 w[1] = s->total - s->next_chunk < s->chunk ? s->total - s->next_chunk : s->chunk;
                 s->next_chunk += w[1];
             }
@@ -141,9 +214,11 @@ static int run_static(job_t *s, const int64_t *bounds)
     int64_t b = s->cfg->batch, nb = (w.count + b - 1) / b, most = nb;
     if (s->wmode == H5W_COLLECTIVE)
         MPI_Allreduce(&nb, &most, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+    int64_t before = s->batches;
     int rc = job_do_window(s, &w);
     free(w.ids);
-    for (int64_t i = nb; i < most && rc == 0; i++)
+    /* a stopped rank ran fewer batches: it still takes part in every round */
+    for (int64_t i = s->batches - before; i < most && rc == 0; i++)
         if (h5out_write_rows(s->out, 0, s->res, 0, s->err, sizeof(s->err)) != 0) {
             s->fatal = JOB_E_IO;
             rc = -1;
@@ -158,7 +233,7 @@ static int dynamic_root(job_t *s)
     int rc = 0;
     while (rc == 0) {
         service(s, 0);
-        if (s->next_chunk >= s->total)
+        if (job_stop_check(s) || s->next_chunk >= s->total)
             break;
         window_t w = {.offset = s->next_chunk, .count = s->chunk};
         if (w.count > s->total - w.offset)
@@ -196,12 +271,84 @@ static int run_dynamic(job_t *s)
         free(win.ids);
         if (rc)
             break;
+        if (s->stop_sig) {
+            /* stopping: take the answer to the prefetch, price nothing more */
+            MPI_Recv(w, 2, MPI_INT64_T, 0, TAG_CHUNK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            if (w[1] && ids)
+                MPI_Recv(ids, (int)w[1], MPI_INT64_T, 0, TAG_IDS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            break;
+        }
     }
     free(ids);
     return rc;
 }
 
-/* Rank 0: the static windows, by count or (--balance cost) by cost; all
+/* Rank 0, --resume: cut the list into nranks windows that hold equal
+ * shares of the work that remains. Reads the mirror and the trades once
+ * (in batches, into the job's batch buffers, before any pricing): a trade
+ * whose mirrored result will be taken (job_mirror_usable) weighs almost
+ * nothing (its row is still read and written), any other weighs 1, or
+ * 1 + paths x t_steps with --balance cost. Rows keep their offsets and
+ * results depend only on seed and id, so the output is the same. Returns
+ * JOB_OK with bounds[nranks + 1] and *left (trades to price), or the
+ * store's status with s->err set. */
+static int resume_bounds(job_t *s, int64_t *bounds, int64_t *left)
+{
+    const run_cfg_t *c = s->cfg;
+    int64_t total = s->total, b = c->batch;
+    double *cum = xmalloc(sizeof(double) * (size_t)(total + 1));
+    int status = JOB_OK;
+    cum[0] = 0;
+    *left = 0;
+    for (int64_t off = 0; off < total && status == JOB_OK; off += b) {
+        size_t n = (size_t)(total - off < b ? total - off : b);
+        for (size_t i = 0; i < n; i++)
+            s->ids[i] = tl_id(&s->list, (size_t)off + i);
+        int rc = store_get_results(s->st, s->ids, n, s->prev, s->found);
+        if (rc == STORE_E_NOTSUP) {
+            for (size_t i = 0; i < n; i++)
+                s->found[i] = 0;
+            rc = STORE_OK;
+        }
+        if (rc == STORE_OK)
+            rc = store_get_trades(s->st, s->ids, n, s->slots);
+        if (rc != STORE_OK) {
+            status = job_store_status(rc);
+            fs_seterr(s->err, sizeof(s->err), "reading the result mirror and trades of %s to balance the resume: %s",
+                      store_describe(s->st), store_errstr(s->st));
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const trade_slot_t *sl = &s->slots[i];
+            double w;
+            if (s->found[i] && job_mirror_usable(s, &s->prev[i], sl, s->ids[i])) {
+                w = 1.0 / 64; /* taken from the mirror: read and written only */
+            } else {
+                w = 1;
+                if (c->balance == RUN_BALANCE_COST && sl->status == FS_OK)
+                    w += (double)(c->mo.paths > 0 ? c->mo.paths : sl->trade.trials) * sl->trade.t_steps;
+                (*left)++;
+            }
+            cum[off + (int64_t)i + 1] = cum[off + (int64_t)i] + w;
+        }
+    }
+    if (status == JOB_OK) {
+        bounds[0] = 0;
+        int64_t j = 0;
+        for (int r = 1; r < s->nranks; r++) {
+            double target = cum[total] * r / s->nranks;
+            while (j < total && cum[j] < target)
+                j++;
+            bounds[r] = j;
+        }
+        bounds[s->nranks] = total;
+    }
+    free(cum);
+    return status;
+}
+
+/* Rank 0: the static windows, by count or (--balance cost) by cost, or on
+ * --resume by the work that remains (resume_bounds); all
  * ranks agree on the outcome. Returns JOB_OK with *bounds (rank 0,
  * malloc'ed: nranks + 1 rows), or the agreed status with s->fatal set. */
 static int static_bounds(job_t *s, int64_t **bounds)
@@ -211,7 +358,15 @@ static int static_bounds(job_t *s, int64_t **bounds)
     *bounds = NULL;
     if (s->rank == 0) {
         *bounds = xmalloc(sizeof(int64_t) * (size_t)(s->nranks + 1));
-        if (c->balance == RUN_BALANCE_COST && s->nranks > 1) {
+        int64_t left = 0;
+        if (c->resume && c->mirror && s->nranks > 1) {
+            bal = resume_bounds(s, *bounds, &left);
+            if (bal != JOB_OK)
+                fs_error("%s", s->err);
+            else if (!c->quiet)
+                fs_info("resume: %" PRId64 " of %" PRId64 " trades left to price, shared over %d ranks", left,
+                        s->total, s->nranks);
+        } else if (c->balance == RUN_BALANCE_COST && s->nranks > 1) {
             bal = tl_cost_bounds(&s->list, s->st, c->batch, c->mo.paths, s->nranks, *bounds, s->err,
                                  sizeof(s->err));
             if (bal != JOB_OK)
@@ -238,13 +393,16 @@ static int static_bounds(job_t *s, int64_t **bounds)
 static int wait_ranks(job_t *s)
 {
     if (s->wmode != H5W_GATHER) {
-        while (s->done_ranks < s->nranks - 1)
-            service(s, 1);
+        while (s->done_ranks < s->nranks - 1) {
+            service(s, 1); /* the others send a message per batch: a signal is seen at the next */
+            job_stop_check(s);
+        }
         return 0;
     }
     while (s->done_ranks < s->nranks - 1 || h5out_pending(s->out) > 0) {
         int before = s->done_ranks, pend = h5out_pending(s->out);
         service(s, 0);
+        job_stop_check(s);
         if (h5out_poll(s->out, s->err, sizeof(s->err)) != 0)
             return -1;
         if (s->done_ranks == before && h5out_pending(s->out) == pend) {
@@ -286,6 +444,19 @@ int job_schedule(job_t *s)
         int64_t zero = 0;
         h5out_end_rows(s->out); /* gather mode: all rows sent */
         MPI_Send(&zero, 1, MPI_INT64_T, 0, TAG_DONE, MPI_COMM_WORLD);
+    }
+    if (stop_agree(s)) {
+        /* the mirror holds every finished batch; the output stays FILE.partial */
+        store_flush(s->st);
+        if (s->rank == 0) {
+            fs_error("stopped by %s after %" PRId64 " of %" PRId64 " trades; %s", fs_stop_name(s->stop_sig),
+                     s->done_global, s->total,
+                     s->cfg->mirror ? "the results so far are mirrored: rerun with --resume"
+                                    : "without a mirror (--no-mirror) a rerun prices every trade again");
+            job_events_write(s, "\"event\":\"stopped\",\"signal\":\"%s\",\"done\":%" PRId64 ",\"total\":%" PRId64,
+                             fs_stop_name(s->stop_sig), s->done_global, s->total);
+        }
+        return JOB_STOPPED;
     }
     return JOB_OK;
 }

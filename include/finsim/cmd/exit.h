@@ -22,7 +22,8 @@ enum fs_exit {
     /* market data failures; documented in 'finsim screen --help' */
     FS_EXIT_MARKET = 11,         /* market data unreadable, malformed, or the endpoint failed */
     FS_EXIT_MARKET_TIMEOUT = 12, /* the endpoint did not answer in time (after retries) */
-    FS_EXIT_MARKET_AUTH = 13     /* the endpoint refused the API key (HTTP 401/403) */
+    FS_EXIT_MARKET_AUTH = 13,    /* the endpoint refused the API key (HTTP 401/403) */
+    FS_EXIT_STOPPED = 14         /* SIGTERM/SIGINT: stopped after a batch, rerun with --resume */
 };
 
 /* Map a store error (enum store_err, 0 or negative) to the exit code of a

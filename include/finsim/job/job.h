@@ -89,7 +89,10 @@ int job_build_list(job_t *j);
 int job_start(job_t *j, const char *command_line);
 
 /* Price every trade of the list with the configured schedule, then rank 0
- * collects the last progress messages. On a fatal error of this rank
+ * collects the last progress messages. A SIGTERM or SIGINT (base/stop.h)
+ * on any rank stops every rank after its current batch: the mirror is
+ * flushed, rank 0 prints "stopped by SIG after N of M trades ..." and every
+ * rank returns JOB_STOPPED (the output stays FILE.partial; no report). On a fatal error of this rank
  * (store, output, injected failure) returns its status at once, without
  * waiting for the other ranks, with the message in job_errstr: the caller
  * must then end the whole job (MPI_Abort), as the other ranks may be

@@ -20,7 +20,8 @@ enum job_status {
     JOB_E_INJECTED,     /* an injected failure (--failure) ended a rank */
     JOB_E_MARKET,       /* market data unreadable, malformed, or the endpoint failed */
     JOB_E_MARKET_TIMEOUT, /* the market data endpoint did not answer in time */
-    JOB_E_MARKET_AUTH   /* the market data endpoint refused the API key */
+    JOB_E_MARKET_AUTH,  /* the market data endpoint refused the API key */
+    JOB_STOPPED         /* SIGTERM or SIGINT: stopped after a batch, the results so far mirrored */
 };
 
 /* The job status for a store error (STORE_E_*; STORE_OK gives JOB_OK). */
