@@ -286,7 +286,7 @@ JG=$(FINSIM_STORE=redis://127.0.0.1:1 FINSIM_OUTPUT="$T/run-g.h5" FINSIM_MAX_RES
 expect_state "$JG" FAILED "$T/g.out"
 expect_grep 'giving up after 0 restarts' "$T/g.out"
 [ "$(job_field "$JG" ExitCode)" = "3:0" ] || { echo "FAIL: job G exit $(job_field "$JG" ExitCode)" >&2; exit 1; }
-expect_grep 'FINSIM_REQUEUE_CODES:-3 9 10' "$J/finsim.sbatch"
+expect_grep 'FINSIM_REQUEUE_CODES:-3 9 10 14' "$J/finsim.sbatch"
 expect_grep '^#SBATCH --signal=B:USR1@' "$J/finsim.sbatch"
 
 # 9. SIGUSR1 (what --signal=B:USR1@N sends before the time limit) in the middle
