@@ -18,7 +18,8 @@
 # (FINSIM_NATIVE=OFF: x86-64-v2, not the build machine's CPU). The runtime
 # stage has only the shared libraries, Open MPI's launcher, CA certificates
 # (TLS to Redis), the ssh pieces Open MPI uses between nodes, curl (the
-# Azure Batch job manager's REST call), and the job helper scripts. It runs as
+# Azure Batch scripts' REST calls: Batch, the metadata service, Key Vault),
+# and the job helper scripts. It runs as
 # the unprivileged user 'finsim' by default, or as any uid given with --user.
 #
 # No secrets and no local configuration go into the image (.dockerignore keeps
