@@ -3,7 +3,9 @@
 # on Azure Batch with the az CLI, from the JSON templates next to this script.
 #
 # usage: submit.sh [--dry-run] pool | run | schedule | render DIR
-#   pool       az batch pool create --json-file pool.json
+#   pool       az batch pool create --json-file pool.json (this data-plane request cannot
+#              attach a managed identity: create a pool that needs one through Azure
+#              Resource Manager with the same settings, docs/AZURE-BATCH.md)
 #   run        az batch job create --json-file job.json, then
 #              az batch task create --json-file task.json (the multi-instance MPI task), then
 #              az batch job set --json-file (onAllTasksComplete=terminatejob: the job ends with the task)
@@ -116,6 +118,8 @@ if { [ "$CMD" = run ] || [ "$CMD" = schedule ]; } && [ "$DRY" = 0 ]; then
         die "set FINSIM_RESULTS_IDENTITY_ID (the pool's user-assigned identity, which uploads the results and reads Key Vault)"
     [ "$FINSIM_NODES" = 1 ] || [ -n "${FINSIM_KEYVAULT:-}" ] ||
         die "set FINSIM_KEYVAULT: a task on several nodes reads its ssh CA (secret finsim-mpi-ssh-ca) from Key Vault"
+    [ -n "${FINSIM_KEYVAULT:-}" ] ||
+        echo "$PROG: note: FINSIM_KEYVAULT is not set: the task connects to $FINSIM_STORE without a password" >&2
 fi
 
 # optional settings: present (maybe empty) for the renderer, which drops empty
