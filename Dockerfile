@@ -18,7 +18,8 @@
 # (FINSIM_NATIVE=OFF: x86-64-v2, not the build machine's CPU). The runtime
 # stage has only the shared libraries, Open MPI's launcher, CA certificates
 # (TLS to Redis), the ssh pieces Open MPI uses between nodes, curl (the
-# Azure Batch job manager's REST call), and the job helper scripts. It runs as
+# Azure Batch scripts' REST calls: Batch, the metadata service, Key Vault),
+# and the job helper scripts. It runs as
 # the unprivileged user 'finsim' by default, or as any uid given with --user.
 #
 # No secrets and no local configuration go into the image (.dockerignore keeps
@@ -66,7 +67,7 @@ COPY --from=build /opt/hiredis/lib/libhiredis.so.1.1.0 /opt/hiredis/lib/libhired
 COPY --from=build /build/finsim /usr/local/bin/finsim
 COPY jobscripts/local/finsim-local.sh /usr/local/bin/finsim-local
 COPY jobscripts/azure-batch/run-task.sh jobscripts/azure-batch/coordinate.sh jobscripts/azure-batch/add-task.sh \
-     /opt/finsim/azure-batch/
+     jobscripts/azure-batch/azure-identity.sh /opt/finsim/azure-batch/
 # /opt/finsim/bin/finsim: the path the native-pool job definitions use
 RUN ldconfig \
  && chmod 0755 /usr/local/bin/finsim-local /opt/finsim/azure-batch/*.sh \

@@ -238,6 +238,8 @@ def no_secrets(doc, name, rendered):
                 fail(f"{name}{p}: must be a placeholder in the template, found {s!r}")
         if p.endswith("FINSIM_TASK_JSON") or (".value" in p and re.fullmatch(r"[A-Za-z0-9+/=]{200,}", s)):
             continue  # the base64 task (itself checked when rendered) and the redacted key
+        if p.endswith(".resourceId") and re.fullmatch(r"/subscriptions/[-0-9a-fA-F]+/resourceGroups/[^?#=]+", s):
+            continue  # an Azure resource id (a managed identity): a path, not a secret
         if SECRET_VALUE.search(s) and not PLACEHOLDER.search(s):
             fail(f"{name}{p}: value looks like a secret: {s[:40]!r}...")
     for p, s in walk_strings(doc):
@@ -296,6 +298,17 @@ def finsim_rules(kind, doc, name, rendered):
             url = o["destination"]["container"]["containerUrl"]
             if not url.startswith("https://"):
                 fail(f"{name}: outputFiles containerUrl must be an https URL of a blob container, not {url!r}")
+    if kind == "task":
+        for o in doc.get("outputFiles", []):
+            c = o["destination"]["container"]
+            if "?" in c["containerUrl"] or "identityReference" not in c and not rendered:
+                fail(f"{name}: outputFiles upload with the pool identity (identityReference), never a SAS")
+    if kind in ("job", "task", "job-schedule"):
+        # jobs, tasks and schedules never carry a secret: the task reads them at run time
+        for p, e in env_settings(doc):
+            if SECRET_NAME.search(e.get("name", "")) or e.get("name") == "FINSIM_MPI_SSH_KEY":
+                fail(f"{name}{p}: {e['name']}: a job, task or schedule holds no secret setting "
+                     f"(the task reads it from Key Vault when it runs)")
     if kind == "job-schedule" and rendered:
         import base64
         for p, e in env_settings(doc):

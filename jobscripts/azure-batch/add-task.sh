@@ -3,16 +3,18 @@
 #
 # Every day the schedule creates a new job; its job manager task runs this in
 # the finsim container. It adds the multi-instance finsim task (task.json as
-# rendered by submit.sh, base64 in FINSIM_TASK_JSON: no secrets in it; the
-# secrets are the job's common environment settings, which the task inherits)
-# to that job through the Batch REST API, then exits. killJobOnCompletion is
+# rendered by submit.sh, base64 in FINSIM_TASK_JSON) to that job through the
+# Batch REST API, then exits. Neither the task nor the job holds a secret:
+# the task reads the Redis password and the ssh CA from Key Vault with the
+# pool's identity when it runs, however many days after the schedule was made. killJobOnCompletion is
 # false, and onAllTasksComplete=terminatejob ends the job after the task.
 #
 # Authentication: a Microsoft Entra token for https://batch.core.windows.net/
 # from the node's managed identity (instance metadata service). Give the pool
 # a user-assigned identity with a Batch data-plane role on the account and
 # set FINSIM_IDENTITY_CLIENT_ID to its client id. The token goes to curl in a
-# mode 0600 header file, never on a command line, and is not printed.
+# mode 0600 header file, never on a command line, and is not printed
+# (azure-identity.sh).
 #
 # Environment: AZ_BATCH_ACCOUNT_URL and AZ_BATCH_JOB_ID (set by Batch),
 # FINSIM_TASK_JSON, FINSIM_IDENTITY_CLIENT_ID (optional with one identity),
@@ -29,28 +31,22 @@ for v in AZ_BATCH_ACCOUNT_URL AZ_BATCH_JOB_ID FINSIM_TASK_JSON; do
 done
 command -v curl >/dev/null || die "curl is not installed"
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/finsim-add-task.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=azure-identity.sh
+source "$(dirname "$0")/azure-identity.sh"
+trap az_cleanup EXIT
 umask 077
+az_private_dir || exit 1
+W=$AZW
 printf '%s' "$FINSIM_TASK_JSON" | base64 -d > "$W/task.json" 2>/dev/null || die "FINSIM_TASK_JSON is not base64"
 grep -q '"commandLine"' "$W/task.json" || die "FINSIM_TASK_JSON does not hold a task (no commandLine)"
 # this day's job id, e.g. in the upload path of the results
 [[ "$AZ_BATCH_JOB_ID" =~ ^[A-Za-z0-9_:-]+$ ]] || die "unexpected job id '$AZ_BATCH_JOB_ID'"
 sed -i "s/@AZ_BATCH_JOB_ID@/$AZ_BATCH_JOB_ID/g" "$W/task.json"
 
-imds=${FINSIM_IMDS_URL:-http://169.254.169.254/metadata/identity/oauth2/token}
-query="api-version=2018-02-01&resource=https%3A%2F%2Fbatch.core.windows.net%2F"
-[ -z "${FINSIM_IDENTITY_CLIENT_ID:-}" ] || query+="&client_id=$FINSIM_IDENTITY_CLIENT_ID"
-code=$(curl -sS -o "$W/token.json" -w '%{http_code}' --retry 5 --retry-delay 2 -H 'Metadata: true' "$imds?$query") ||
-    die "instance metadata service unreachable ($imds)"
-[ "$code" = 200 ] || die "no token from the managed identity (HTTP $code): does the pool have the identity?"
-token=$(sed -n 's/.*"access_token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$W/token.json")
-[ -n "$token" ] || die "the metadata service answered without an access_token"
-printf 'Authorization: Bearer %s\n' "$token" > "$W/auth.hdr"
-unset token
+hdr=$(az_auth_header https://batch.core.windows.net/) || exit 1
 
 url="${AZ_BATCH_ACCOUNT_URL%/}/jobs/$AZ_BATCH_JOB_ID/tasks?api-version=${FINSIM_BATCH_API_VERSION:-2024-07-01.20.0}"
-code=$(curl -sS -o "$W/response" -w '%{http_code}' --retry 3 -X POST -H @"$W/auth.hdr" \
+code=$(curl -sS -o "$W/response" -w '%{http_code}' --retry 3 -X POST -H @"$hdr" \
     -H 'Content-Type: application/json; odata=minimalmetadata' --data-binary @"$W/task.json" "$url") ||
     die "Batch service unreachable ($AZ_BATCH_ACCOUNT_URL)"
 case "$code" in

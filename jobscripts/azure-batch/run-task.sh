@@ -11,7 +11,11 @@
 # a command line):
 #   FINSIM_STORE            trade store, e.g. rediss://NAME.redis.cache.windows.net:6380
 #                           (Azure Cache for Redis: TLS on port 6380)
-#   FINSIM_REDIS_PASSWORD   the cache's access key (a secret environment setting)
+#   FINSIM_KEYVAULT         Key Vault holding the cache's access key as secret
+#                           finsim-redis-password, read at run time with the pool's
+#                           managed identity (FINSIM_IDENTITY_CLIENT_ID; azure-identity.sh)
+#                           and kept only in memory (the environment of mpirun and
+#                           the ranks). FINSIM_REDIS_PASSWORD, when set, is used instead.
 #   FINSIM_START_TRADE, FINSIM_TRADE_WINDOW, FINSIM_ALGORITHM, FINSIM_SEED, FINSIM_PATHS
 #   FINSIM_RANKS_PER_NODE   MPI ranks per node (default: the node's cores)
 #   FINSIM_OUTPUT_NAME      results file name (default finsim-results.h5)
@@ -44,7 +48,20 @@ for v in AZ_BATCH_HOST_LIST AZ_BATCH_TASK_WORKING_DIR AZ_BATCH_NODE_SHARED_DIR A
     [ -n "${!v:-}" ] || die "$v is not set (this runs as the command line of an Azure Batch multi-instance task)"
 done
 [ -n "${FINSIM_STORE:-}" ] || die "FINSIM_STORE is not set (a job or task environment setting)"
-[[ "$FINSIM_STORE" != *://*:*@* ]] || die "FINSIM_STORE holds a password; put it in FINSIM_REDIS_PASSWORD"
+[[ "$FINSIM_STORE" != *://*:*@* ]] || die "FINSIM_STORE holds a password; put it in Key Vault (FINSIM_KEYVAULT)"
+# secrets fetched here and the per-attempt ssh key (coordinate.sh) go at exit
+STATE=$AZ_BATCH_NODE_SHARED_DIR/finsim/$AZ_BATCH_JOB_ID/$AZ_BATCH_TASK_ID
+trap 'rm -f "$STATE/ssh/id_task" "$STATE/ssh/id_task-cert.pub"' EXIT
+pw_from="environment"
+if [ -z "${FINSIM_REDIS_PASSWORD:-}" ] && [ -n "${FINSIM_KEYVAULT:-}" ]; then
+    # shellcheck source=azure-identity.sh
+    source "$(dirname "$0")/azure-identity.sh"
+    az_private_dir || exit 2
+    FINSIM_REDIS_PASSWORD=$(az_kv_secret finsim-redis-password) || { az_cleanup; exit 2; }
+    az_cleanup
+    export FINSIM_REDIS_PASSWORD
+    pw_from="Key Vault $FINSIM_KEYVAULT"
+fi
 FINSIM=${FINSIM_BIN:-finsim}
 command -v "$FINSIM" >/dev/null 2>&1 || die "finsim not found ('$FINSIM')"
 
@@ -63,7 +80,6 @@ if [ -z "${FINSIM_OUTPUT_DIR:-}" ] && [ -n "${FINSIM_SHARED_MOUNT:-}" ]; then
 fi
 [ -z "${FINSIM_OUTPUT_DIR:-}" ] || mkdir -p "$FINSIM_OUTPUT_DIR"
 OUTPUT=${FINSIM_OUTPUT_DIR:-$AZ_BATCH_TASK_WORKING_DIR}/$NAME
-STATE=$AZ_BATCH_NODE_SHARED_DIR/finsim/$AZ_BATCH_JOB_ID/$AZ_BATCH_TASK_ID
 ATTEMPT=$(cat "$STATE/attempts" 2>/dev/null || echo 1)
 
 case "${FINSIM_RESUME:-auto}" in
@@ -107,7 +123,7 @@ if [ "${#HOSTS[@]}" -gt 1 ]; then
           --mca plm_rsh_args "-p ${FINSIM_SSH_PORT:-2222} -i $KEY -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR")
 fi
 
-if [ -n "${FINSIM_REDIS_PASSWORD:-}" ]; then pw="set (environment setting)"; else pw="none"; fi
+if [ -n "${FINSIM_REDIS_PASSWORD:-}" ]; then pw="set ($pw_from)"; else pw="none"; fi
 log "job $AZ_BATCH_JOB_ID task $AZ_BATCH_TASK_ID attempt $ATTEMPT: $NP ranks on ${#HOSTS[@]} node(s) ($HOSTSPEC)"
 log "store $FINSIM_STORE, password $pw, resume $([ "$RESUME" = 1 ] && echo yes || echo no), output $OUTPUT"
 # run_bounded CMD...: run the launcher CMD (mpirun/srun) in its own process

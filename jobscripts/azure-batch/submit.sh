@@ -3,15 +3,17 @@
 # on Azure Batch with the az CLI, from the JSON templates next to this script.
 #
 # usage: submit.sh [--dry-run] pool | run | schedule | render DIR
-#   pool       az batch pool create --json-file pool.json
+#   pool       az batch pool create --json-file pool.json (this data-plane request cannot
+#              attach a managed identity: create a pool that needs one through Azure
+#              Resource Manager with the same settings, docs/AZURE-BATCH.md)
 #   run        az batch job create --json-file job.json, then
 #              az batch task create --json-file task.json (the multi-instance MPI task), then
 #              az batch job set --json-file (onAllTasksComplete=terminatejob: the job ends with the task)
 #   schedule   az batch job-schedule create --json-file job-schedule.json: a job every 24 hours
 #              from the next FINSIM_SCHEDULE_AT in FINSIM_SCHEDULE_TZ; its job manager task
 #              (add-task.sh) adds the rendered task.json to each day's job
-#   render DIR write the rendered JSON files to DIR with the secrets replaced by
-#              <redacted> (to review them or keep them with a change request)
+#   render DIR write the rendered JSON files to DIR with the pool's secrets replaced
+#              by <redacted> (to review them or keep them with a change request)
 #   --dry-run  render (redacted) and print the az commands instead of running them
 #
 # Settings (environment):
@@ -25,16 +27,21 @@
 #   FINSIM_JOB_ID (finsim-<UTC time>), FINSIM_SCHEDULE_ID (finsim-daily)
 #   FINSIM_SCHEDULE_AT (15:25:03) and FINSIM_SCHEDULE_TZ (UTC, or e.g. Europe/London): the
 #                           first run; Batch keeps every later one exactly 24 h after it in UTC
-#   FINSIM_RESULTS_IDENTITY_ID  resource id of a user-assigned identity of the pool that may
-#                           write the results container (then FINSIM_RESULTS_CONTAINER_URL is a
-#                           plain URL); FINSIM_IDENTITY_CLIENT_ID its client id (schedule)
+#   FINSIM_RESULTS_CONTAINER_URL https://ACCOUNT.blob.core.windows.net/CONTAINER, a plain
+#                           URL: the results upload with the pool's identity (a SAS is refused)
+#   FINSIM_RESULTS_IDENTITY_ID  resource id of the pool's user-assigned managed identity
+#                           (required for run/schedule); FINSIM_IDENTITY_CLIENT_ID its client
+#                           id (needed when the pool has more than one identity)
+#   FINSIM_KEYVAULT         Key Vault the tasks read at run time with that identity: secret
+#                           finsim-redis-password (the cache access key) and, on several
+#                           nodes, finsim-mpi-ssh-ca (the ssh CA key; docs/AZURE-BATCH.md)
 #   FINSIM_REGISTRY_SERVER with FINSIM_REGISTRY_USER (and the password below), or with
 #                           FINSIM_REGISTRY_IDENTITY_ID (a pool identity): a private registry
-# Secrets (environment, or Azure Key Vault FINSIM_KEYVAULT when unset; never printed,
-# never on a command line; they go into a private temp copy of the JSON, which az reads):
-#   FINSIM_REDIS_PASSWORD        the cache access key      (Key Vault secret finsim-redis-password)
-#   FINSIM_RESULTS_CONTAINER_URL results container URL, with a write SAS unless
-#                                FINSIM_RESULTS_IDENTITY_ID is set  (finsim-results-container-url)
+# No job, task or schedule request carries a secret: the tasks fetch the Redis
+# password and the ssh CA themselves when they run (azure-identity.sh), make a
+# fresh ssh key per attempt, and upload with the pool identity.
+# Pool secrets (environment, or Key Vault FINSIM_KEYVAULT when unset; never printed,
+# never on a command line; they go into a private temp copy of pool.json, which az reads):
 #   FINSIM_REGISTRY_PASSWORD     registry password         (finsim-registry-password)
 #   FINSIM_FILES_KEY             storage account key of the Azure Files share (only with
 #                                FINSIM_SHARED_MOUNT=azurefiles; finsim-files-key)
@@ -46,7 +53,6 @@
 # task: run-task.sh then writes the results there, in parallel from every node, and
 # copies them to the task directory for upload. Without it the working directory is
 # node-local and rank 0 writes the whole file (docs/CLUSTER.md).
-# A fresh ssh key for Open MPI between the nodes is made for each job or schedule.
 # az must be logged in to the Batch account (az login; az batch account login ...).
 set -euo pipefail
 PROG=submit.sh
@@ -81,11 +87,11 @@ export FINSIM_START_TRADE=${FINSIM_START_TRADE:-0}
 [ -n "${FINSIM_IMAGE:-}" ] || die "set FINSIM_IMAGE (the finsim container image, e.g. myacr.azurecr.io/finsim:0.1.0)"
 if [ "$CMD" != pool ]; then
     [ -n "${FINSIM_STORE:-}" ] || die "set FINSIM_STORE (e.g. rediss://NAME.redis.cache.windows.net:6380)"
-    [[ "$FINSIM_STORE" != *://*:*@* ]] || die "FINSIM_STORE holds a password: put it in FINSIM_REDIS_PASSWORD"
+    [[ "$FINSIM_STORE" != *://*:*@* ]] || die "FINSIM_STORE holds a password: put it in Key Vault (secret finsim-redis-password)"
     [ -n "${FINSIM_TRADE_WINDOW:-}" ] || die "set FINSIM_TRADE_WINDOW (number of trades)"
 fi
 
-# secrets: environment first, then Key Vault; values are only ever held in
+# pool secrets: environment first, then Key Vault; values are only ever held in
 # variables and the private render directory
 kv() { # VAR SECRET-NAME
     local var=$1 name=$2
@@ -96,18 +102,30 @@ kv() { # VAR SECRET-NAME
         export "$var=$val"
     fi
 }
-kv FINSIM_REDIS_PASSWORD finsim-redis-password
-kv FINSIM_RESULTS_CONTAINER_URL finsim-results-container-url
 [ -z "${FINSIM_REGISTRY_SERVER:-}" ] || kv FINSIM_REGISTRY_PASSWORD finsim-registry-password
-if [ "$CMD" = run ] || [ "$CMD" = schedule ]; then
-    [ -n "${FINSIM_RESULTS_CONTAINER_URL:-}" ] || [ "$DRY" = 1 ] ||
-        die "set FINSIM_RESULTS_CONTAINER_URL (or the Key Vault secret finsim-results-container-url)"
+# job secrets are never sent: the tasks read them from Key Vault when they run
+[ -z "${FINSIM_REDIS_PASSWORD:-}" ] ||
+    die "FINSIM_REDIS_PASSWORD is not sent to Batch: store it in Key Vault (az keyvault secret set --vault-name VAULT --name finsim-redis-password --file FILE), set FINSIM_KEYVAULT and unset FINSIM_REDIS_PASSWORD"
+[ -z "${FINSIM_MPI_SSH_KEY:-}" ] || die "FINSIM_MPI_SSH_KEY is not used: the tasks make a fresh ssh key per attempt (docs/AZURE-BATCH.md)"
+case "${FINSIM_RESULTS_CONTAINER_URL:-}" in
+    *\?*|*sig=*) die "FINSIM_RESULTS_CONTAINER_URL carries a query (a SAS?): give the plain container URL; the results upload with the pool identity FINSIM_RESULTS_IDENTITY_ID" ;;
+esac
+[ -z "${FINSIM_KEYVAULT:-}" ] || [[ "$FINSIM_KEYVAULT" =~ ^[A-Za-z0-9-]{3,24}$ ]] ||
+    die "FINSIM_KEYVAULT must be a Key Vault name (3-24 letters, digits, '-')"
+if { [ "$CMD" = run ] || [ "$CMD" = schedule ]; } && [ "$DRY" = 0 ]; then
+    [ -n "${FINSIM_RESULTS_CONTAINER_URL:-}" ] || die "set FINSIM_RESULTS_CONTAINER_URL (https://ACCOUNT.blob.core.windows.net/CONTAINER)"
+    [ -n "${FINSIM_RESULTS_IDENTITY_ID:-}" ] ||
+        die "set FINSIM_RESULTS_IDENTITY_ID (the pool's user-assigned identity, which uploads the results and reads Key Vault)"
+    [ "$FINSIM_NODES" = 1 ] || [ -n "${FINSIM_KEYVAULT:-}" ] ||
+        die "set FINSIM_KEYVAULT: a task on several nodes reads its ssh CA (secret finsim-mpi-ssh-ca) from Key Vault"
+    [ -n "${FINSIM_KEYVAULT:-}" ] ||
+        echo "$PROG: note: FINSIM_KEYVAULT is not set: the task connects to $FINSIM_STORE without a password" >&2
 fi
 
 # optional settings: present (maybe empty) for the renderer, which drops empty
 # environment settings and unused registry entries
 for v in FINSIM_ALGORITHM FINSIM_SEED FINSIM_PATHS FINSIM_TRADE_WINDOW FINSIM_RANKS_PER_NODE FINSIM_STORE \
-         FINSIM_REDIS_PASSWORD FINSIM_RESULTS_CONTAINER_URL FINSIM_RESULTS_IDENTITY_ID FINSIM_IDENTITY_CLIENT_ID \
+         FINSIM_KEYVAULT FINSIM_RESULTS_CONTAINER_URL FINSIM_RESULTS_IDENTITY_ID FINSIM_IDENTITY_CLIENT_ID \
          FINSIM_REGISTRY_SERVER FINSIM_REGISTRY_USER FINSIM_REGISTRY_PASSWORD FINSIM_REGISTRY_IDENTITY_ID \
          FINSIM_SHARED_MOUNT FINSIM_FILES_ACCOUNT FINSIM_FILES_SHARE FINSIM_FILES_KEY FINSIM_NFS_SOURCE; do
     export "$v=${!v:-}"
@@ -134,14 +152,6 @@ esac
 umask 077
 W=$(mktemp -d "${TMPDIR:-/tmp}/finsim-submit.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-export FINSIM_MPI_SSH_KEY=
-if [ "$CMD" = run ] || [ "$CMD" = schedule ] || [ "$CMD" = render ]; then
-    command -v ssh-keygen >/dev/null || die "ssh-keygen is needed (openssh-client)"
-    ssh-keygen -q -t ed25519 -N '' -C "finsim-mpi-$FINSIM_JOB_ID" -f "$W/id_task"
-    FINSIM_MPI_SSH_KEY=$(base64 -w0 < "$W/id_task")
-    export FINSIM_MPI_SSH_KEY
-    rm -f "$W/id_task" "$W/id_task.pub"
-fi
 
 # Render the templates into $W (or $OUTDIR, redacted). The Python below reads
 # the values from the environment; nothing secret is passed on its command line.
@@ -153,15 +163,13 @@ FINSIM_RENDER_REDACT=$REDACT python3 - "$HERE" "$OUT" <<'PYEOF'
 import base64, datetime, json, os, re, sys
 here, out = sys.argv[1], sys.argv[2]
 env = os.environ
-SECRETS = {"FINSIM_REDIS_PASSWORD", "FINSIM_RESULTS_CONTAINER_URL", "FINSIM_REGISTRY_PASSWORD",
-           "FINSIM_MPI_SSH_KEY", "FINSIM_FILES_KEY"}
+# only the pool's: jobs, tasks and schedules hold none
+SECRETS = {"FINSIM_REGISTRY_PASSWORD", "FINSIM_FILES_KEY"}
 redact = env.get("FINSIM_RENDER_REDACT") == "1"
 
 def value(name):
     v = env.get(name, "")
     if redact and name in SECRETS and v:
-        if name == "FINSIM_RESULTS_CONTAINER_URL" and "?" in v:
-            return v.split("?", 1)[0] + "?<redacted>"
         return "<redacted>"
     return v
 
@@ -221,10 +229,9 @@ def render_task():
     t["environmentSettings"] = drop_empty_env(t["environmentSettings"])
     if env.get("FINSIM_SHARED_MOUNT"):
         t["environmentSettings"].append({"name": "FINSIM_SHARED_MOUNT", "value": env["FINSIM_SHARED_MOUNT"]})
-    ident = env.get("FINSIM_RESULTS_IDENTITY_ID", "")
-    for of in t["outputFiles"]:
-        if ident:
-            of["destination"]["container"]["identityReference"] = {"resourceId": ident}
+    if not env.get("FINSIM_RESULTS_IDENTITY_ID"):   # a --dry-run or render without it
+        for of in t["outputFiles"]:
+            of["destination"]["container"].pop("identityReference", None)
     return t
 
 task = render_task()
@@ -252,11 +259,11 @@ for name, obj in (("pool.json", pool), ("job.json", job), ("task.json", task), (
         json.dump(obj, f, indent=2)
         f.write("\n")
 print(f"submit.sh: rendered {out} (first scheduled run {env['FINSIM_SCHEDULE_START']})"
-      + (" with secrets redacted" if redact else ""), file=sys.stderr)
+      + (" with the pool's secrets redacted" if redact else ""), file=sys.stderr)
 PYEOF
 
 if [ "$CMD" = render ]; then
-    echo "$PROG: wrote $OUTDIR/{pool,job,task,job-schedule}.json (secrets redacted)"
+    echo "$PROG: wrote $OUTDIR/{pool,job,task,job-schedule}.json (the pool's secrets redacted)"
     exit 0
 fi
 
@@ -281,7 +288,7 @@ case "$CMD" in
         echo "$PROG: schedule $FINSIM_SCHEDULE_ID: every 24 h from $FINSIM_SCHEDULE_AT $FINSIM_SCHEDULE_TZ" ;;
 esac
 if [ "$DRY" = 1 ]; then
-    echo "$PROG: dry run; the rendered JSON, secrets redacted:"
+    echo "$PROG: dry run; the rendered JSON, the pool's secrets redacted:"
     case "$CMD" in pool) files=(pool) ;; run) files=(job task) ;; schedule) files=(job-schedule) ;; esac
     for f in "${files[@]}"; do echo "--- $f.json"; cat "$W/$f.json"; done
 fi

@@ -15,9 +15,11 @@
 #      head): finsim.sbatch -N 3 with srun --mpi=pmix and with mpirun; a node
 #      whose link goes down mid-job: the job is requeued and resumes;
 #   f. the Azure Batch multi-instance task: coordinate.sh on every host (a real
-#      sshd each), run-task.sh on the primary with node-local working and
-#      shared dirs, once with a shared mount (pool-mounts.json) and once all
-#      node-local; a password-protected Redis whose password is on no
+#      sshd each, trusting the ssh CA read from a fake Key Vault on the head;
+#      the primary's fresh key signed by it), run-task.sh on the primary with
+#      node-local working and shared dirs, once with a shared mount
+#      (pool-mounts.json) and once all node-local; a password-protected Redis
+#      whose password the task reads from that Key Vault and which is on no
 #      command line of any process during the run;
 #   g. failures that one host meets alone (a store it cannot reach, a trade
 #      file, password, API-key or config file it lacks, an output directory
@@ -344,10 +346,12 @@ CONF
 # ---- f. Azure Batch multi-instance task over the hosts ----
 # coordinate.sh on every host (each starts a real sshd on the task's port in
 # its own network namespace), run-task.sh on the primary; AZ_BATCH_* dirs are
-# node-local (/scratch). Redis on the head has a password, which reaches the
+# node-local (/scratch). Redis on the head has a password, which run-task.sh
+# reads from Key Vault (tests/fake_azure.py on the head) and which reaches the
 # remote ranks through mpirun's environment forwarding, never a command line.
+# No key travels: each host's sshd trusts the CA from the same Key Vault.
 scenario_f() {
-  local PW NF=60 hosts
+  local PW NF=60 hosts fport
   PW="pw-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')"
   cluster_redis_start --requirepass "$PW"
   REDIS_PASSWORD=$PW
@@ -356,9 +360,14 @@ scenario_f() {
   export FINSIM_REDIS_PASSWORD=$PW      # secrets travel in the environment, never on argv
   expect_rc 0 "$FINSIM_BIN" run --store "$CL_REDIS_URL" --algorithm synthetic \
     --task-duration 100 --seed 7 --start-trade 0 --trade-window $NF --no-mirror --progress 0 --output "$T/fref.h5"
-  mkdir -p "$T/fkey" "$CL_DIR/mounts/finsim"
-  ssh-keygen -q -t ed25519 -N '' -f "$T/fkey/id" -C finsim-test
-  base64 -w0 < "$T/fkey/id" > "$T/fkey/b64"
+  mkdir -p "$T/fkey" "$T/fkv" "$CL_DIR/mounts/finsim"
+  ssh-keygen -q -t ed25519 -N '' -f "$T/fkey/ca" -C finsim-test-ca
+  (umask 077; base64 -w0 < "$T/fkey/ca" > "$T/fkv/finsim-mpi-ssh-ca"; printf '%s' "$PW" > "$T/fkv/finsim-redis-password")
+  FAKE_TOKEN="tok-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')" \
+    "$PY" "$FINSIM_SRC/tests/fake_azure.py" "$T/fkv.port" "$T/fkv.log" "$T/fkv" "$CL_HEAD" &
+  SPIDS+=("$!")
+  wait_for 60 test -s "$T/fkv.port" || fail "f: the fake Key Vault did not start"
+  fport=$(cat "$T/fkv.port")
   hosts=$(IFS=,; echo "${CL_ADDRS[*]:1}")
   # 1. with a shared mount (as pool-mounts.json gives): parallel writes there,
   # the file copied to the primary's node-local working directory
@@ -376,20 +385,20 @@ f_task() {
         AZ_BATCH_TASK_WORKING_DIR=$CL_SCRATCH/$task/wd AZ_BATCH_JOB_ID=finsim-cluster-job AZ_BATCH_TASK_ID=$task
         AZ_BATCH_NODE_MOUNTS_DIR="$CL_DIR/mounts" FINSIM_SSH_PORT=$port FINSIM_BIN="$FINSIM_BIN"
         OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_routed=direct
-        OMPI_MCA_oob_tcp_if_include="$CL_SUBNET" OMPI_MCA_btl_tcp_if_include="$CL_SUBNET" OMPI_MCA_btl=tcp,self "$@")
+        OMPI_MCA_oob_tcp_if_include="$CL_SUBNET" OMPI_MCA_btl_tcp_if_include="$CL_SUBNET" OMPI_MCA_btl=tcp,self
+        FINSIM_KEYVAULT=finsimkv FINSIM_IMDS_URL="http://$CL_HEAD:$fport/metadata/identity/oauth2/token"
+        FINSIM_KEYVAULT_URL="http://$CL_HEAD:$fport" "$@")
   for i in $(seq 1 "$CL_N"); do
     mkdir -p "$(cluster_local "$i")/$task/wd"
     expect_rc 0 cluster_on "$i" env -i "${BENV[@]}" AZ_BATCH_IS_CURRENT_NODE_MASTER=$([ "$i" = 1 ] && echo true || echo false) \
-      bash -c 'FINSIM_MPI_SSH_KEY=$(cat "$1") && export FINSIM_MPI_SSH_KEY && exec bash "$2"' \
-      secret "$T/fkey/b64" "$FINSIM_SRC/jobscripts/azure-batch/coordinate.sh"
+      bash "$FINSIM_SRC/jobscripts/azure-batch/coordinate.sh"
     expect_grep "sshd ready on port $port" "$T/last.out"
   done
-  # the password and the key go in through the environment only
+  # the password comes from Key Vault at run time, the task key from coordinate.sh
   cluster_bg 1 "$T/f-$task.log" env -i "${BENV[@]}" AZ_BATCH_IS_CURRENT_NODE_MASTER=true FINSIM_STORE="$CL_REDIS_URL" \
     FINSIM_RANKS_PER_NODE=1 FINSIM_ALGORITHM=synthetic FINSIM_SEED=7 \
     FINSIM_TRADE_WINDOW=$NF FINSIM_START_TRADE=0 FINSIM_KILL_GRACE=10 FINSIM_PROGRESS=0 \
     FINSIM_EXTRA_ARGS="--task-duration 100 --batch 2" \
-    bash -c 'read -r FINSIM_REDIS_PASSWORD < "$1" && export FINSIM_REDIS_PASSWORD && shift && exec "$@"' secret "$T/fpw" \
     timeout -k 10 "$LIMIT" bash "$FINSIM_SRC/jobscripts/azure-batch/run-task.sh"
   local bp=$CL_BG_PID
   SPIDS+=("$bp")
@@ -425,6 +434,11 @@ f_task() {
   wd=$(cluster_local 1)/$task/wd
   [ -s "$wd/finsim-results.h5" ] || fail "f ($task): no results in the primary's working directory: $(ls "$wd")"
   H5CHECK same "$T/fref.h5" "$wd/finsim-results.h5"
+  grep -q 'password set (Key Vault finsimkv)' "$T/f-$task.log" || fail "f ($task): the password did not come from Key Vault"
+  # the attempt's task key is gone, and no host kept the CA key
+  [ ! -e "$(cluster_local 1)/shared/finsim/finsim-cluster-job/$task/ssh/id_task" ] || fail "f ($task): the task key was left behind"
+  ! grep -rqsF "$(sed -n 4p "$T/fkey/ca")" "$CL_DIR/local" || fail "f ($task): the CA key was left on a host"
+  CHECKS=$((CHECKS + 3))
 }
 
 # ---- g. failures that one host meets alone ----
