@@ -1177,6 +1177,29 @@ static int file_insert(store_t *st, const trade_t *const *nt, size_t m)
     return rc;
 }
 
+/* The start that every write shares: the file must be writable, and the
+ * rows of the ids of items[0..n) are planned (id_at gives the i-th id).
+ * Returns STORE_OK with *pl made, 1 when n == 0 (nothing to write, no plan
+ * made), or an error with nothing made. */
+static int file_write_plan(store_t *st, const void *items, size_t n, int64_t (*id_at)(const void *, size_t),
+                           file_plan_t *pl)
+{
+    file_priv_t *p = st->priv;
+    if (!p->writable)
+        return store_set_error(st, STORE_E_USAGE, "trade file %s was opened read-only", p->path);
+    if (n == 0)
+        return 1;
+    int64_t *ids = xmalloc(n * sizeof(*ids));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = id_at(items, i);
+    int rc = file_plan_make(st, ids, n, pl);
+    free(ids);
+    return rc;
+}
+
+static int64_t trade_id_at(const void *items, size_t i) { return ((const trade_t *)items)[i].id; }
+static int64_t result_id_at(const void *items, size_t i) { return ((const result_t *)items)[i].trade_id; }
+
 /* Write trades t[0..n): ids the file has rows for are overwritten in place
  * (a repeated id: the last one wins); new ids are inserted in id order with
  * one rank, and are an error (STORE_E_USAGE, nothing written) under MPI-IO
@@ -1184,20 +1207,13 @@ static int file_insert(store_t *st, const trade_t *const *nt, size_t m)
 static int file_put_trades(store_t *st, const trade_t *t, size_t n)
 {
     file_priv_t *p = st->priv;
-    if (!p->writable)
-        return store_set_error(st, STORE_E_USAGE, "trade file %s was opened read-only", p->path);
-    if (n == 0)
-        return STORE_OK;
-    int64_t *ids = xmalloc(n * sizeof(*ids));
-    int rc = STORE_OK;
-    for (size_t i = 0; i < n && rc == STORE_OK; i++) {
-        ids[i] = t[i].id;
+    for (size_t i = 0; i < n; i++)
         if (t[i].id < 0 || t[i].id > TRADE_MAX_ID)
-            rc = store_set_error(st, STORE_E_USAGE, "trade id %lld cannot be stored (ids are 0..%lld)",
-                                 (long long)t[i].id, TRADE_MAX_ID);
-    }
+            return store_set_error(st, STORE_E_USAGE, "trade id %lld cannot be stored (ids are 0..%lld)",
+                                   (long long)t[i].id, TRADE_MAX_ID);
     file_plan_t pl;
-    if (rc == STORE_OK && (rc = file_plan_make(st, ids, n, &pl)) == STORE_OK) {
+    int rc = file_write_plan(st, t, n, trade_id_at, &pl);
+    if (rc == STORE_OK) {
         /* overwrite rows that exist; collect new ids (last of each repeat) */
         const trade_t **nt = xmalloc(n * sizeof(*nt));
         size_t m = 0;
@@ -1228,8 +1244,7 @@ static int file_put_trades(store_t *st, const trade_t *t, size_t n)
         free(nt);
         file_plan_free(&pl);
     }
-    free(ids);
-    return rc;
+    return rc > 0 ? STORE_OK : rc;
 }
 
 /* ---- results ----------------------------------------------------------------- */
@@ -1240,18 +1255,10 @@ static int file_put_trades(store_t *st, const trade_t *t, size_t n)
 static int file_put_results(store_t *st, const result_t *r, size_t n)
 {
     file_priv_t *p = st->priv;
-    if (!p->writable)
-        return store_set_error(st, STORE_E_USAGE, "trade file %s was opened read-only", p->path);
-    if (n == 0)
-        return STORE_OK;
-    int64_t *ids = xmalloc(n * sizeof(*ids));
-    for (size_t i = 0; i < n; i++)
-        ids[i] = r[i].trade_id;
     file_plan_t pl;
-    int rc = file_plan_make(st, ids, n, &pl);
-    free(ids);
+    int rc = file_write_plan(st, r, n, result_id_at, &pl);
     if (rc != STORE_OK)
-        return rc;
+        return rc > 0 ? STORE_OK : rc;
     for (size_t k = 0; k < n && rc == STORE_OK; k++)
         if (pl.u_of[k] == SIZE_MAX)
             rc = store_set_error(st, STORE_E_USAGE, "result for trade %010lld: no such trade in trade file %s",
