@@ -70,26 +70,35 @@
  * base) use a smoothed knock-out (mc_smooth_weight, DESIGN.md "Greeks near
  * the barrier"): both kernels, same weights.
  *
- * Vector math. The hot loops are fixed-width (MC_LANES = 8) `omp simd` loops
- * with no calls: exp and log are inline (<= 1 ulp, tested against libm).
- * glibc's libmvec was the first version: _ZGVeN8v_exp / _log cost 0.55 /
- * 0.64 ns per element plus register spills around every call (whole trade
- * 6.2 ms); GCC also fuses a sin/cos pair into a scalar sincos call that
- * blocks vectorisation. Normals are drawn 16 steps at a time so that the
- * out-of-order core overlaps independent transforms (the generator's
- * dependency chain is a few integer operations). GCC 12 tunes this Zen 5 as
- * Zen 3 and would use 256-bit vectors; 512-bit ones double the sqrt/divide
- * throughput (pragma below). Split in stages, a trade costs 2.1 ms of
- * normals and 1.9 ms (pvonly) / 2.6 ms (deltavega) of paths fed precomputed
- * normals.
+ * Vector math. The hot loops (src/pricing/mc_group.c) are fixed-width
+ * (MC_LANES = 16) `omp simd` loops with no calls: exp, log and sincos are
+ * inline polynomials (mc_math.h; exp and log <= 1 ulp, sincos <= 2 ulp,
+ * tested against libm on 10^8 inputs in test_mc_sampler). glibc's libmvec
+ * was the first version: _ZGVeN8v_exp / _log cost 0.55 / 0.64 ns per element
+ * plus register spills around every call (whole trade 6.2 ms); GCC also
+ * fuses a sin/cos pair into a scalar sincos call that blocks vectorisation.
+ * Normals are drawn 16 steps at a time so that the out-of-order core
+ * overlaps independent transforms (the generator's dependency chain is a few
+ * integer operations). GCC 12 tunes this Zen 5 as Zen 3 and would use
+ * 256-bit vectors; 512-bit ones double the sqrt/divide throughput (pragma in
+ * mc_group.c). Where the time goes, measured: docs/PERFORMANCE.md, "Where
+ * the sampler's time goes".
+ *
+ * Instruction sets. mc_group.c is compiled once per instruction set
+ * (avx512, avx2, sse4, and native in a native build) and the kernel runs the
+ * best copy the CPU supports (mc_isa_current), so the portable build uses
+ * AVX-512 or AVX2 where they exist. The copies with FMA give the same bits
+ * (explicit fma() in the same order, no contraction); the sse4 copy has no
+ * FMA and differs in the last bits, which the fp flavour of the resume
+ * fingerprint records (mc_fp_flavour).
  *
  * Reproducibility. Only IEEE operations: no -ffast-math; -std=c11 turns
  * implicit FMA contraction off and MC_FMA decides explicit ones at compile
  * time. Every lane runs the same instructions (fixed-width loops, no scalar
  * epilogues), so a pair's bits depend on nothing but its index; the sums
  * run in pair order (Welford). Results are bitwise identical for any block
- * size, trade order or work-space history (tests prove it) and, as the math
- * is our own, for any glibc on the same instruction set.
+ * size, lane count, trade order or work-space history (tests prove it) and,
+ * as the math is our own, for any glibc on the same instruction set.
  *
  * Memory: O(block) lanes of state plus 12 KiB of jump tables; nothing scales
  * with paths x steps.

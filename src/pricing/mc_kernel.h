@@ -13,9 +13,14 @@
 #include "finsim/pricing/mc.h"
 #include "finsim/trade/trade.h"
 
-/* Antithetic pairs evaluated together: one SIMD group. Eight doubles fill one
- * AVX-512 register; narrower targets run the same loops in 2 or 4 pieces. */
-#define MC_LANES 8
+/* Antithetic pairs evaluated together: one SIMD group. Sixteen lanes fill
+ * one AVX-512 register with the generator's 32-bit state words and two with
+ * doubles; narrower targets run the same loops in more pieces. Sixteen
+ * rather than eight: the generator's shift-xor chain and the polynomials
+ * get twice the independent work per instruction (normals -15 %, a pvonly
+ * trade -10 % on the Zen 5 dev machine; docs/PERFORMANCE.md). The lane
+ * count never changes a result (mc_kernel.c, "Reproducibility"). */
+#define MC_LANES 16
 
 /* Default pairs per block (a multiple of MC_LANES). Results never depend on
  * it; see mc_scratch_set_block. */
