@@ -12,7 +12,7 @@
  * Greeks' five scenarios (base, fx1 +-1 %, sigma1 +-1 %) share each path's
  * normals. ~46 ms per trade pvonly, ~82 ms deltavega. Kept as the baseline.
  *
- * FAST KERNEL (MC_KERNEL_FAST, default): ~3.9-4.1 ms pvonly, ~4.6 ms
+ * FAST KERNEL (MC_KERNEL_FAST, default): ~3.6 ms pvonly, ~4.5 ms
  * deltavega (10-18x the reference). Its PV standard error at the same path
  * count is 0.03-0.04 of the reference's on typical trades (antithetics),
  * 0.1-0.6 near the barrier and 0.95 when nearly every path knocks out: never
@@ -34,7 +34,7 @@
  * Sampler. Box-Muller on uniforms (x + 1/2) / 2^32 (never 0 or 1):
  * r = sqrt(-2 log u1), (z1, z2) = r (cos, sin)(2 pi u2). The angle is reduced
  * exactly from the 32-bit draw (quadrant = round(4 u2)), then Taylor
- * polynomials; log is inline too (atanh series, <= 1 ulp). 1.2 ns per normal
+ * polynomials; log is inline too (atanh series, <= 1 ulp). 1.1 ns per normal
  * including the generator, against 4.9-5.2 ns for GSL's ziggurat and 19-21 ns
  * for gsl_ran_gaussian. Why Box-Muller and not an inverse normal CDF: as
  * scalar code the two transforms cost the same (libm Box-Muller 22-23 ns,
