@@ -15,7 +15,8 @@
 #
 # Two stages: 'build' has the compilers and -dev packages, builds hiredis 1.2
 # with TLS (Debian 12 ships 0.14 without it) and a portable finsim
-# (FINSIM_NATIVE=OFF: x86-64-v2, not the build machine's CPU). The runtime
+# (FINSIM_NATIVE=OFF: x86-64-v2, not the build machine's CPU; the pricing
+# kernel picks its AVX-512 or AVX2 copy at run time where the CPU has one). The runtime
 # stage has only the shared libraries, Open MPI's launcher, CA certificates
 # (TLS to Redis), the ssh pieces Open MPI uses between nodes, curl (the
 # Azure Batch scripts' REST calls: Batch, the metadata service, Key Vault),

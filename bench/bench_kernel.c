@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <math.h>
+#include <time.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
@@ -23,6 +24,20 @@
 #include "finsim/trade/rng.h"
 #include "finsim/base/util.h"
 #include "mc_kernel.h"
+
+/* Clock of every timing: wall (fs_now) by default; with --cpu-clock the
+ * thread's CPU time, which time spent preempted by other work on a shared
+ * machine does not inflate. */
+static int use_cpu_clock;
+
+static double now(void)
+{
+    if (!use_cpu_clock)
+        return fs_now();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* Benchmark settings from the command line. */
 typedef struct bench_cfg {
@@ -68,9 +83,9 @@ static double time_price(const bench_cfg_t *cfg, mc_work_t *w, mc_algo_t algo,
         r.rank = 0;
         el[i] = 1e30;
         for (int k = 0; k < reps; k++) {
-            double t0 = fs_now();
+            double t0 = now();
             mc_price(&t, &o, w, &r);
-            double e = fs_now() - t0;
+            double e = now() - t0;
             el[i] = e < el[i] ? e : el[i];
         }
         if (se)
@@ -126,10 +141,10 @@ static double bench_stages(const bench_cfg_t *cfg)
     double work = (double)(2 * np) * m.steps;
     /* normals alone into one group buffer (stays in cache) */
     for (int rep = 0; rep < 7; rep++) {
-        double t0 = fs_now();
+        double t0 = now();
         for (int64_t g = 0; g < ng; g++)
             mc_fast_group_normals(&m, st + g * MC_LANES, stride, zall);
-        el[rep] = fs_now() - t0;
+        el[rep] = now() - t0;
     }
     double sec = median(el, 7);
     ns_normal = sec * 1e9 / ((double)ng * (double)gz);
@@ -139,10 +154,10 @@ static double bench_stages(const bench_cfg_t *cfg)
         mc_fast_group_normals(&m, st + g * MC_LANES, stride, zall + g * gz);
     for (int greeks = 0; greeks < 2; greeks++) {
         for (int rep = 0; rep < 7; rep++) {
-            double t0 = fs_now();
+            double t0 = now();
             for (int64_t g = 0; g < ng; g++)
                 mc_fast_group_paths(&m, zall + g * gz, greeks, vals, MC_LANES);
-            el[rep] = fs_now() - t0;
+            el[rep] = now() - t0;
         }
         print_line(greeks ? "deltavega fed precomputed normals" : "pvonly fed precomputed normals",
                    median(el, 7), work);
@@ -165,16 +180,16 @@ static void bench_gsl(const gsl_rng_type *type, size_t n, double *sink)
     unsigned long acc = 0;
     double sum = 0.0;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = fs_now();
+        double t0 = now();
         for (size_t i = 0; i < n; i++)
             acc += gsl_rng_get(r);
-        double t1 = fs_now();
+        double t1 = now();
         for (size_t i = 0; i < n; i++)
             sum += gsl_ran_gaussian_ziggurat(r, 1.0);
-        double t2 = fs_now();
+        double t2 = now();
         for (size_t i = 0; i < n; i++)
             sum += gsl_ran_gaussian(r, 1.0);
-        double t3 = fs_now();
+        double t3 = now();
         el[0][rep] = t1 - t0;
         el[1][rep] = t2 - t1;
         el[2][rep] = t3 - t2;
@@ -202,9 +217,9 @@ static void bench_rng(void)
     mc_taus_get_state(r, st);
     double el[5];
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = fs_now();
+        double t0 = now();
         mc_taus_fill(st, buf, n);
-        el[rep] = fs_now() - t0;
+        el[rep] = now() - t0;
         sink += buf[n - 1];
     }
     printf("  %-10s inline, same stream bit for bit: %5.2f ns per draw\n", "taus2", median(el, 5) * 1e9 / n);
@@ -213,17 +228,17 @@ static void bench_rng(void)
     double *z = xmalloc(n * sizeof(*z));
     double el2[5];
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = fs_now();
+        double t0 = now();
         for (size_t i = 0; i + 1 < n; i += 2) {
             double u1 = ((double)buf[i] + 0.5) * 0x1p-32, u2 = ((double)buf[i + 1] + 0.5) * 0x1p-32;
             double rad = sqrt(-2.0 * log(u1));
             z[i] = rad * cos(6.283185307179586 * u2);
             z[i + 1] = rad * sin(6.283185307179586 * u2);
         }
-        double t1 = fs_now();
+        double t1 = now();
         for (size_t i = 0; i < n; i++)
             z[i] = gsl_cdf_ugaussian_Pinv(((double)buf[i] + 0.5) * 0x1p-32);
-        double t2 = fs_now();
+        double t2 = now();
         el[rep] = t1 - t0;
         el2[rep] = t2 - t1;
         sink += z[n / 2];
@@ -238,11 +253,34 @@ static void bench_rng(void)
     gsl_rng_free(r);
 }
 
-/* Command line: [--trades N] [--ref-trades N] [--paths N] [--seed S]. */
+/* Command line: [--trades N] [--ref-trades N] [--paths N] [--seed S]
+ * [--isa NAME] [--cpu-clock] [--fast-only]. */
 int main(int argc, char **argv)
 {
     bench_cfg_t cfg = {.trades = 15, .ref_trades = 3, .paths = 0, .seed = 1};
-    for (int i = 1; i + 1 < argc; i += 2) {
+    int fast_only = 0;
+    const char *usage = "usage: bench_kernel [--trades N] [--ref-trades N] [--paths N] [--seed S] "
+                        "[--isa NAME] [--cpu-clock] [--fast-only]\n";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--cpu-clock")) {
+            use_cpu_clock = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--fast-only")) {
+            fast_only = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "%s", usage);
+            return 2;
+        }
+        if (!strcmp(argv[i], "--isa")) {
+            if (mc_isa_select(argv[++i])) {
+                fprintf(stderr, "bench_kernel: this build or CPU has no kernel copy '%s'\n", argv[i]);
+                return 2;
+            }
+            continue;
+        }
         int64_t v;
         if (fs_parse_i64(argv[i + 1], &v) || v < 0) {
             fprintf(stderr, "bench_kernel: bad value %s\n", argv[i + 1]);
@@ -257,9 +295,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seed"))
             cfg.seed = (uint64_t)v;
         else {
-            fprintf(stderr, "usage: bench_kernel [--trades N] [--ref-trades N] [--paths N] [--seed S]\n");
+            fprintf(stderr, "%s", usage);
             return 2;
         }
+        i++;
     }
     mc_work_t *w = mc_work_new();
     double sec, work, pv_fast, dv_fast, pv_ref, dv_ref;
@@ -268,6 +307,8 @@ int main(int argc, char **argv)
 
     printf("Monte Carlo kernels, one core, gen_trade trades (seed %llu), %s paths x 172 steps\n",
            (unsigned long long)cfg.seed, cfg.paths ? "--paths" : "10,000 (trials)");
+    printf("kernel copy: %s (fp flavour %s), clock: %s\n", mc_isa_current()->name, mc_fp_flavour(),
+           use_cpu_clock ? "thread CPU time" : "wall");
     printf("fast kernel (median of %d trades, best of 3 runs each), reference kernel (median of %d trades):\n", cfg.trades,
            cfg.ref_trades);
     (void)time_price(&cfg, w, MC_PVONLY, MC_KERNEL_FAST, 2, 1, &sec, NULL); /* warm up */
@@ -275,6 +316,11 @@ int main(int argc, char **argv)
     print_line("fast pvonly", pv_fast, work);
     work = time_price(&cfg, w, MC_DELTAVEGA, MC_KERNEL_FAST, cfg.trades, 3, &dv_fast, NULL);
     print_line("fast deltavega", dv_fast, work);
+    if (fast_only) { /* the fast kernel and its stages only (bench/bench_isa.sh) */
+        printf("fast kernel stages (trade 0):\n");
+        (void)bench_stages(&cfg);
+        goto out;
+    }
     work = time_price(&cfg, w, MC_PVONLY, MC_KERNEL_REFERENCE, cfg.ref_trades, 1, &pv_ref, se_ref);
     print_line("reference pvonly", pv_ref, work);
     work = time_price(&cfg, w, MC_DELTAVEGA, MC_KERNEL_REFERENCE, cfg.ref_trades, 1, &dv_ref, NULL);
@@ -297,6 +343,7 @@ int main(int argc, char **argv)
     bench_rng();
     printf("  fast kernel's vectorised sampler (taus2 jump-ahead lanes + Box-Muller, generator "
            "included): %5.2f ns per normal\n", ns_normal);
+out:
     free(se_fast);
     free(se_ref);
     mc_work_free(w);

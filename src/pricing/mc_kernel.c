@@ -12,7 +12,7 @@
  * Greeks' five scenarios (base, fx1 +-1 %, sigma1 +-1 %) share each path's
  * normals. ~46 ms per trade pvonly, ~82 ms deltavega. Kept as the baseline.
  *
- * FAST KERNEL (MC_KERNEL_FAST, default): ~3.9-4.1 ms pvonly, ~4.6 ms
+ * FAST KERNEL (MC_KERNEL_FAST, default): ~3.6 ms pvonly, ~4.5 ms
  * deltavega (10-18x the reference). Its PV standard error at the same path
  * count is 0.03-0.04 of the reference's on typical trades (antithetics),
  * 0.1-0.6 near the barrier and 0.95 when nearly every path knocks out: never
@@ -34,7 +34,7 @@
  * Sampler. Box-Muller on uniforms (x + 1/2) / 2^32 (never 0 or 1):
  * r = sqrt(-2 log u1), (z1, z2) = r (cos, sin)(2 pi u2). The angle is reduced
  * exactly from the 32-bit draw (quadrant = round(4 u2)), then Taylor
- * polynomials; log is inline too (atanh series, <= 1 ulp). 1.2 ns per normal
+ * polynomials; log is inline too (atanh series, <= 1 ulp). 1.1 ns per normal
  * including the generator, against 4.9-5.2 ns for GSL's ziggurat and 19-21 ns
  * for gsl_ran_gaussian. Why Box-Muller and not an inverse normal CDF: as
  * scalar code the two transforms cost the same (libm Box-Muller 22-23 ns,
@@ -70,37 +70,39 @@
  * base) use a smoothed knock-out (mc_smooth_weight, DESIGN.md "Greeks near
  * the barrier"): both kernels, same weights.
  *
- * Vector math. The hot loops are fixed-width (MC_LANES = 8) `omp simd` loops
- * with no calls: exp and log are inline (<= 1 ulp, tested against libm).
- * glibc's libmvec was the first version: _ZGVeN8v_exp / _log cost 0.55 /
- * 0.64 ns per element plus register spills around every call (whole trade
- * 6.2 ms); GCC also fuses a sin/cos pair into a scalar sincos call that
- * blocks vectorisation. Normals are drawn 16 steps at a time so that the
- * out-of-order core overlaps independent transforms (the generator's
- * dependency chain is a few integer operations). GCC 12 tunes this Zen 5 as
- * Zen 3 and would use 256-bit vectors; 512-bit ones double the sqrt/divide
- * throughput (pragma below). Split in stages, a trade costs 2.1 ms of
- * normals and 1.9 ms (pvonly) / 2.6 ms (deltavega) of paths fed precomputed
- * normals.
+ * Vector math. The hot loops (src/pricing/mc_group.c) are fixed-width
+ * (MC_LANES = 16) `omp simd` loops with no calls: exp, log and sincos are
+ * inline polynomials (mc_math.h; exp and log <= 1 ulp, sincos <= 2 ulp,
+ * tested against libm on 10^8 inputs in test_mc_sampler). glibc's libmvec
+ * was the first version: _ZGVeN8v_exp / _log cost 0.55 / 0.64 ns per element
+ * plus register spills around every call (whole trade 6.2 ms); GCC also
+ * fuses a sin/cos pair into a scalar sincos call that blocks vectorisation.
+ * Normals are drawn 16 steps at a time so that the out-of-order core
+ * overlaps independent transforms (the generator's dependency chain is a few
+ * integer operations). GCC 12 tunes this Zen 5 as Zen 3 and would use
+ * 256-bit vectors; 512-bit ones double the sqrt/divide throughput (pragma in
+ * mc_group.c). Where the time goes, measured: docs/PERFORMANCE.md, "Where
+ * the sampler's time goes".
+ *
+ * Instruction sets. mc_group.c is compiled once per instruction set
+ * (avx512, avx2, sse4, and native in a native build) and the kernel runs the
+ * best copy the CPU supports (mc_isa_current), so the portable build uses
+ * AVX-512 or AVX2 where they exist. The copies with FMA give the same bits
+ * (explicit fma() in the same order, no contraction); the sse4 copy has no
+ * FMA and differs in the last bits, which the fp flavour of the resume
+ * fingerprint records (mc_fp_flavour).
  *
  * Reproducibility. Only IEEE operations: no -ffast-math; -std=c11 turns
  * implicit FMA contraction off and MC_FMA decides explicit ones at compile
  * time. Every lane runs the same instructions (fixed-width loops, no scalar
  * epilogues), so a pair's bits depend on nothing but its index; the sums
  * run in pair order (Welford). Results are bitwise identical for any block
- * size, trade order or work-space history (tests prove it) and, as the math
- * is our own, for any glibc on the same instruction set.
+ * size, lane count, trade order or work-space history (tests prove it) and,
+ * as the math is our own, for any glibc on the same instruction set.
  *
  * Memory: O(block) lanes of state plus 12 KiB of jump tables; nothing scales
  * with paths x steps.
  */
-
-/* GCC 12 tunes unknown AMD cores (-march=native on Zen 5) like Zen 3 and
- * then prefers 256-bit vectors; the kernel gains ~2x from full AVX-512
- * (sqrt and divide throughput double). No effect on targets without it. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
-#pragma GCC target("prefer-vector-width=512")
-#endif
 
 #include "mc_kernel.h"
 
@@ -113,127 +115,133 @@
 
 #include "finsim/base/config_build.h"
 #include "finsim/base/util.h"
+#include "mc_math.h"
 
 #define L MC_LANES
-#define MC_TWO_PI 6.283185307179586476925286766559
 #define MC_PAYOFF_FACTOR 1.000799081
 
-/* Fused multiply-add where the target has it (one rounding, one
- * instruction), else multiply then add. Either way the choice is made at
- * compile time, so a build always computes the same bits. */
-#ifdef FP_FAST_FMA
-#define MC_FMA(x, y, z) fma((x), (y), (z))
-#else
-#define MC_FMA(x, y, z) ((x) * (y) + (z))
-#endif
+/* ==== instruction sets ==================================================== */
 
-/* See mc.h. Decided by the same macros as MC_FMA, in this file, so that it
- * names the arithmetic the kernels were really compiled with. */
+/* The copies of mc_group.c this build holds (CMakeLists.txt), best first. */
+extern const mc_isa_t mc_isa_avx512, mc_isa_avx2, mc_isa_sse4;
+#if FINSIM_NATIVE
+extern const mc_isa_t mc_isa_native;
+static const mc_isa_t *const mc_isas[] = {&mc_isa_native, &mc_isa_avx512, &mc_isa_avx2,
+                                          &mc_isa_sse4};
+#else
+static const mc_isa_t *const mc_isas[] = {&mc_isa_avx512, &mc_isa_avx2, &mc_isa_sse4};
+#endif
+#define MC_NISA ((int)(sizeof(mc_isas) / sizeof(mc_isas[0])))
+
+/* Whether this CPU (and its OS: the checks include the saved register
+ * state) runs copy isa. The native copy was built for this machine. */
+static int isa_supported(const mc_isa_t *isa)
+{
+    const char *n = isa->name;
+    if (!strcmp(n, "native") || !strcmp(n, "sse4"))
+        return 1; /* the build's own target */
+    __builtin_cpu_init();
+    int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+             __builtin_cpu_supports("popcnt");
+    if (!strcmp(n, "avx2"))
+        return v3;
+    if (!strcmp(n, "avx512"))
+        return v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512cd");
+    return 0;
+}
+
+/* The copy in use: NULL until first asked for (then the best supported), or
+ * as forced by mc_isa_select. Written and read atomically (any thread may
+ * price the first trade). */
+static const mc_isa_t *mc_isa_in_use;
+
+/* See mc_kernel.h. */
+const mc_isa_t *mc_isa_current(void)
+{
+    const mc_isa_t *isa = __atomic_load_n(&mc_isa_in_use, __ATOMIC_ACQUIRE);
+    if (isa)
+        return isa;
+    for (int i = 0; i < MC_NISA && !isa; i++)
+        if (isa_supported(mc_isas[i]))
+            isa = mc_isas[i];
+    __atomic_store_n(&mc_isa_in_use, isa, __ATOMIC_RELEASE);
+    return isa;
+}
+
+const mc_isa_t *mc_isa_get(int i)
+{
+    if (i < 0 || i >= MC_NISA || !isa_supported(mc_isas[i]))
+        return NULL;
+    return mc_isas[i];
+}
+
+int mc_isa_count(void)
+{
+    return MC_NISA;
+}
+
+int mc_isa_select(const char *name)
+{
+    if (!name) {
+        __atomic_store_n(&mc_isa_in_use, NULL, __ATOMIC_RELEASE);
+        return 0;
+    }
+    for (int i = 0; i < MC_NISA; i++)
+        if (!strcmp(mc_isas[i]->name, name) && isa_supported(mc_isas[i])) {
+            __atomic_store_n(&mc_isa_in_use, mc_isas[i], __ATOMIC_RELEASE);
+            return 0;
+        }
+    return -1;
+}
+
+/* See mc.h. Whether the copy in use fuses multiply-adds (MC_FMA in
+ * mc_math.h, decided when that copy was compiled) and whether it was built
+ * for the build machine (-march=native) or for an instruction set level.
+ * The portable copies with FMA (avx512, avx2) compute the same bits, so
+ * "fma-portable" names one arithmetic whichever of them runs (test_mc_isa
+ * proves it); the baseline copy differs in the last bits and says so. */
 const char *mc_fp_flavour(void)
 {
-#if defined(FP_FAST_FMA) && FINSIM_NATIVE
-    return "fma-native";
-#elif defined(FP_FAST_FMA)
-    return "fma-portable";
-#elif FINSIM_NATIVE
-    return "nofma-native";
-#else
-    return "nofma-portable";
-#endif
+    const mc_isa_t *isa = mc_isa_current();
+    if (isa->native)
+        return isa->fma ? "fma-native" : "nofma-native";
+    return isa->fma ? "fma-portable" : "nofma-portable";
 }
 
-/* ==== inline vector math ================================================== */
-
-/* Bits of a double and back (compile to register moves). */
-static inline __attribute__((always_inline)) uint64_t mc_bits(double x)
+/* The stages of the fast kernel in the copy in use (mc_kernel.h). */
+void mc_fast_group_normals(const mc_model_t *m, const uint32_t *st, size_t stride, double *z)
 {
-    uint64_t u;
-    memcpy(&u, &x, sizeof(u));
-    return u;
+    mc_isa_current()->group_normals(m, st, stride, z);
 }
 
-static inline __attribute__((always_inline)) double mc_double(uint64_t u)
+void mc_fast_group_paths(const mc_model_t *m, const double *z, int greeks, double *vals,
+                         size_t vstride)
 {
-    double x;
-    memcpy(&x, &u, sizeof(x));
-    return x;
+    mc_isa_current()->group_paths(m, z, greeks, vals, vstride);
 }
 
-/* e^x, within 1 ulp, for every x: overflow gives inf, underflow 0 or a
- * subnormal, NaN stays NaN. Branch- and call-free so loops vectorise:
- * x = k ln2 + r (Cody-Waite, |r| <= ln2/2), Taylor to r^13 (truncation
- * < 5e-18), times 2^k applied in two halves so that subnormal and
- * overflowing results round once. */
-static inline __attribute__((always_inline)) double mc_exp(double x)
+void mc_fast_group_fused(const mc_model_t *m, const uint32_t *st, size_t stride, int greeks,
+                         double *vals, size_t vstride)
 {
-    const double shift = 0x1.8p52;
-    x = x > 709.79 ? 709.79 : x;
-    x = x < -745.2 ? -745.2 : x;
-    double kd = MC_FMA(x, 0x1.71547652b82fep0, shift) - shift; /* round(x / ln2) */
-    double r = MC_FMA(kd, -0x1.62e42fee00000p-1, x);              /* exact: kd * ln2hi */
-    r = MC_FMA(kd, -0x1.a39ef35793c76p-33, r);                     /* ln2lo */
-    double p = 1.0 / 6227020800.0;                                 /* 1/13! */
-    p = MC_FMA(p, r, 1.0 / 479001600.0);
-    p = MC_FMA(p, r, 1.0 / 39916800.0);
-    p = MC_FMA(p, r, 1.0 / 3628800.0);
-    p = MC_FMA(p, r, 1.0 / 362880.0);
-    p = MC_FMA(p, r, 1.0 / 40320.0);
-    p = MC_FMA(p, r, 1.0 / 5040.0);
-    p = MC_FMA(p, r, 1.0 / 720.0);
-    p = MC_FMA(p, r, 1.0 / 120.0);
-    p = MC_FMA(p, r, 1.0 / 24.0);
-    p = MC_FMA(p, r, 1.0 / 6.0);
-    p = MC_FMA(p, r, 0.5);
-    p = MC_FMA(p, r, 1.0);
-    p = MC_FMA(p, r, 1.0);
-    double k1 = floor(0.5 * kd), k2 = kd - k1; /* both in [-538, 512] */
-    double s1 = mc_double(mc_bits(k1 + (1023.0 + 0x1p52)) << 52);
-    double s2 = mc_double(mc_bits(k2 + (1023.0 + 0x1p52)) << 52);
-    return p * s1 * s2;
+    mc_isa_current()->group_fused(m, st, stride, greeks, vals, vstride);
 }
 
-/* log x for x a positive normal double (the sampler's uniforms), within
- * 1 ulp. x = 2^e m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s),
- * s = (m - 1)/(m + 1), |s| < 0.172, series to s^21 (truncation < 3e-17). */
-static inline __attribute__((always_inline)) double mc_log(double x)
+double mc_math_exp(double x)
 {
-    uint64_t u = mc_bits(x);
-    double m = mc_double((u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
-    /* exponent as a double: 2^52 + biased exponent, exactly; all-64-bit
-     * arithmetic keeps the loop in full-width vectors */
-    double e = mc_double((u >> 52) | 0x4330000000000000ULL) - (0x1p52 + 1023.0);
-    int big = m > 1.4142135623730951;
-    m = big ? 0.5 * m : m;
-    e = big ? e + 1.0 : e;
-    double f = m - 1.0;
-    double sv = f / (2.0 + f);
-    double z = sv * sv;
-    double p = 2.0 / 21.0;
-    p = MC_FMA(p, z, 2.0 / 19.0);
-    p = MC_FMA(p, z, 2.0 / 17.0);
-    p = MC_FMA(p, z, 2.0 / 15.0);
-    p = MC_FMA(p, z, 2.0 / 13.0);
-    p = MC_FMA(p, z, 2.0 / 11.0);
-    p = MC_FMA(p, z, 2.0 / 9.0);
-    p = MC_FMA(p, z, 2.0 / 7.0);
-    p = MC_FMA(p, z, 2.0 / 5.0);
-    p = MC_FMA(p, z, 2.0 / 3.0);
-    /* log m = 2s + s z p = f - s (f - z p) (f = 2s + s f) */
-    double lm = f - sv * (f - z * p);
-    return MC_FMA(e, 0x1.62e42fee00000p-1, MC_FMA(e, 0x1.a39ef35793c76p-33, lm));
+    return mc_isa_current()->math_exp(x);
 }
 
-/* Survival weight of a bumped scenario's path whose minimum log S lies
- * u eps above log strike (u = (min - log K) ramp, ramp = 1/eps): 0 below
- * -eps, 1 above eps, in between the integral of the fourth-order kernel
- * K(u) = 15/32 (3 - 10 u^2 + 7 u^4) on [-1, 1]. K integrates to 1 and its
- * second moment is 0, so the smoothing bias is of order eps^4 rather than
- * the eps^2 of a linear ramp. */
-static inline __attribute__((always_inline)) double mc_smooth_weight(double u)
+double mc_math_log(double x)
 {
-    u = u < -1.0 ? -1.0 : u > 1.0 ? 1.0 : u;
-    double u2 = u * u;
-    return 0.5 + (15.0 / 32.0) * u * (3.0 + u2 * (-10.0 / 3.0 + u2 * (7.0 / 5.0)));
+    return mc_isa_current()->math_log(x);
+}
+
+void mc_math_sincos_2pi(double f, double *c, double *s)
+{
+    mc_isa_current()->math_sincos_2pi(f, c, s);
 }
 
 /* ==== model constants =================================================== */
@@ -344,18 +352,6 @@ static void stat_pairs(const mc_stat_t *s, int64_t n, double *est, double *se)
 
 /* ==== taus2, bit for bit GSL's, plus jump-ahead ========================== */
 
-/* One step of taus2 component c on a 32-bit word (GSL's taus_get). */
-static inline uint32_t taus_comp(int c, uint32_t s)
-{
-    switch (c) {
-    case 0:
-        return ((s & 0xfffffffeu) << 12) ^ (((s << 13) ^ s) >> 19);
-    case 1:
-        return ((s & 0xfffffff8u) << 4) ^ (((s << 2) ^ s) >> 25);
-    default:
-        return ((s & 0xfffffff0u) << 17) ^ (((s << 3) ^ s) >> 11);
-    }
-}
 
 /* See mc_kernel.h. */
 void mc_taus_fill(uint32_t st[3], uint32_t *out, size_t n)
@@ -457,247 +453,6 @@ void mc_jump_apply(const mc_scratch_t *s, uint32_t st[3])
 
 /* ==== fast kernel: Box-Muller sampler ==================================== */
 
-/* cos(2 pi f) and sin(2 pi f) for f in [-1/2, 1/2], f a multiple of 2^-34.
- * The reduction is exact: q = round(4 f) is the quadrant and f - q/4 in
- * [-1/8, 1/8] has no rounding error, so only the Taylor polynomials (through
- * x^17 and x^16 on |x| <= pi/4, truncation < 1e-16) and 2 pi r round. No
- * calls and no branches: it vectorises, which glibc's scalar sincos (what GCC
- * turns a sin/cos pair into) does not. */
-static inline __attribute__((always_inline)) void sincos_2pi(double f, double *c, double *s)
-{
-    double q = floor(4.0 * f + 0.5);
-    double x = MC_TWO_PI * (f - 0.25 * q);
-    double y = x * x;
-    double ps = -1.0 / 355687428096000.0; /* -1/17! */
-    ps = MC_FMA(ps, y, 1.0 / 1307674368000.0); /* 1/15! */
-    ps = MC_FMA(ps, y, -1.0 / 6227020800.0); /* 1/13! */
-    ps = MC_FMA(ps, y, 1.0 / 39916800.0); /* 1/11! */
-    ps = MC_FMA(ps, y, -1.0 / 362880.0); /* 1/9! */
-    ps = MC_FMA(ps, y, 1.0 / 5040.0); /* 1/7! */
-    ps = MC_FMA(ps, y, -1.0 / 120.0); /* 1/5! */
-    ps = MC_FMA(ps, y, 1.0 / 6.0); /* 1/3! */
-    double sn = MC_FMA(-x * y, ps, x);
-    double pc = 1.0 / 20922789888000.0; /* 1/16! */
-    pc = MC_FMA(pc, y, -1.0 / 87178291200.0); /* 1/14! */
-    pc = MC_FMA(pc, y, 1.0 / 479001600.0); /* 1/12! */
-    pc = MC_FMA(pc, y, -1.0 / 3628800.0); /* 1/10! */
-    pc = MC_FMA(pc, y, 1.0 / 40320.0); /* 1/8! */
-    pc = MC_FMA(pc, y, -1.0 / 720.0); /* 1/6! */
-    pc = MC_FMA(pc, y, 1.0 / 24.0); /* 1/4! */
-    pc = MC_FMA(pc, y, -0.5); /* 1/2! */
-    double cs = MC_FMA(y, pc, 1.0);
-    /* rotate by q quarter turns, q in {-2, -1, 0, 1, 2} */
-    int odd = q == 1.0 || q == -1.0;
-    double cr = odd ? sn : cs, sr = odd ? cs : sn;
-    *c = q > 0.5 || q < -1.5 ? -cr : cr;
-    *s = q < -0.5 || q > 1.5 ? -sr : sr;
-}
-
-/* See mc_kernel.h: the inline functions above, out of line for tests. */
-double mc_math_exp(double x)
-{
-    return mc_exp(x);
-}
-
-double mc_math_log(double x)
-{
-    return mc_log(x);
-}
-
-void mc_math_sincos_2pi(double f, double *c, double *s)
-{
-    sincos_2pi(f, c, s);
-}
-
-/* ==== fast kernel: one SIMD group of MC_LANES antithetic pairs =========== */
-
-/* Steps whose normals are drawn together. Within a chunk the Box-Muller
- * transforms of different steps are independent, so they overlap in the
- * pipeline instead of waiting on each other (the generator's own dependency
- * chain is a few integer operations per draw). */
-#define MC_CHUNK 16
-
-/* Box-Muller: two 32-bit draws (as exact doubles) to two independent
- * standard normals. Both uniforms are (x + 1/2) / 2^32, never 0 or 1; the
- * angle's is centred on 0 so that sincos_2pi reduces it exactly. The draws
- * arrive as doubles so that this loop holds doubles only: GCC then uses
- * full-width vectors (a uint32 in the loop would halve them). */
-static inline __attribute__((always_inline)) void box_muller(double x1, double x2, double *z1,
-                                                             double *z2)
-{
-    double u1 = (x1 + 0.5) * 0x1p-32;
-    double f = (x2 + 0.5) * 0x1p-32 - 0.5;
-    double r = sqrt(-2.0 * mc_log(u1)), c, sn;
-    sincos_2pi(f, &c, &sn);
-    *z1 = r * c;
-    *z2 = r * sn;
-}
-
-/* The body shared by the three group entry points. st != NULL: draw the
- * normals from the lanes' taus2 streams (and store them to zout when given);
- * st == NULL: read them from zin. paths: evolve the pairs and write the pair
- * averages to vals. The constant arguments fold away after inlining, so each
- * entry point is its own specialised loop. Every lane runs the same
- * instructions, so a pair's bits do not depend on its neighbours, and the
- * normals are the same whether drawn here or read from memory.
- * It is longer than the other functions on purpose: the time-step loop
- * keeps the base and the four bumped scenarios' state in registers across
- * all lanes, and splitting it into calls the compiler would not inline as
- * one loop costs the vectorisation (docs/PERFORMANCE.md). */
-static inline __attribute__((always_inline)) void
-group_body(const mc_model_t *m, const uint32_t *st, size_t stride, const double *zin, double *zout,
-           int paths, int greeks, double *vals, size_t vstride)
-{
-    const int64_t nt = m->steps;
-    const double a = m->a, b1 = m->b1, b2 = m->b2, sdt = m->sdt, mdt = m->mdt, hdt = m->hdt;
-    const double cu = m->cv[MC_VOL_UP], cd = m->cv[MC_VOL_DN];
-    const double hu = m->hdtc[MC_VOL_UP], hd = m->hdtc[MC_VOL_DN];
-    uint32_t s1[L], s2[L], s3[L];
-    double lvp[L], lvm[L], lsp[L], lsm[L], mnp[L], mnm[L];
-    double lup[L], lum[L], ldp[L], ldm[L], mup[L], mum[L], mdp[L], mdm[L];
-
-    if (st) {
-        for (int l = 0; l < L; l++) {
-            s1[l] = st[l];
-            s2[l] = st[stride + l];
-            s3[l] = st[2 * stride + l];
-        }
-    }
-    for (int l = 0; l < L; l++) {
-        lvp[l] = lvm[l] = m->lv0;
-        lsp[l] = lsm[l] = lup[l] = lum[l] = ldp[l] = ldm[l] = m->ls0;
-        mnp[l] = mnm[l] = mup[l] = mum[l] = mdp[l] = mdm[l] = INFINITY;
-    }
-
-    for (int64_t t0 = 0; t0 < nt; t0 += MC_CHUNK) {
-        const int nc = nt - t0 < MC_CHUNK ? (int)(nt - t0) : MC_CHUNK;
-        double zb1[MC_CHUNK * L], zb2[MC_CHUNK * L];
-        const double *z1 = zb1, *z2 = zb2;
-        if (st) {
-            double x1[MC_CHUNK * L], x2[MC_CHUNK * L];
-            for (int c = 0; c < nc; c++) {
-#pragma omp simd
-                for (int l = 0; l < L; l++) {
-                    uint32_t q1 = s1[l], q2 = s2[l], q3 = s3[l];
-                    q1 = taus_comp(0, q1);
-                    q2 = taus_comp(1, q2);
-                    q3 = taus_comp(2, q3);
-                    x1[c * L + l] = (double)(q1 ^ q2 ^ q3);
-                    q1 = taus_comp(0, q1);
-                    q2 = taus_comp(1, q2);
-                    q3 = taus_comp(2, q3);
-                    x2[c * L + l] = (double)(q1 ^ q2 ^ q3);
-                    s1[l] = q1;
-                    s2[l] = q2;
-                    s3[l] = q3;
-                }
-            }
-            for (int c = 0; c < nc; c++) {
-#pragma omp simd
-                for (int l = 0; l < L; l++)
-                    box_muller(x1[c * L + l], x2[c * L + l], &zb1[c * L + l], &zb2[c * L + l]);
-            }
-            if (zout) {
-                memcpy(zout + t0 * L, zb1, (size_t)nc * L * sizeof(double));
-                memcpy(zout + (nt + t0) * L, zb2, (size_t)nc * L * sizeof(double));
-            }
-        } else {
-            z1 = zin + t0 * L;
-            z2 = zin + (nt + t0) * L;
-        }
-        if (!paths)
-            continue;
-        for (int c = 0; c < nc; c++) {
-#pragma omp simd
-            for (int l = 0; l < L; l++) {
-                double w = b1 * z1[c * L + l] + b2 * z2[c * L + l];
-                double zs = sdt * z1[c * L + l];
-                lvp[l] += a + w;
-                lvm[l] += a - w;
-                double vp = mc_exp(lvp[l]), vm = mc_exp(lvm[l]);
-                double vp2 = vp * vp, vm2 = vm * vm;
-                double ep = vp * zs, em = vm * zs;
-                lsp[l] += (mdt - hdt * vp2) + ep;
-                lsm[l] += (mdt - hdt * vm2) - em;
-                mnp[l] = lsp[l] < mnp[l] ? lsp[l] : mnp[l];
-                mnm[l] = lsm[l] < mnm[l] ? lsm[l] : mnm[l];
-                if (greeks) {
-                    lup[l] += (mdt - hu * vp2) + cu * ep;
-                    lum[l] += (mdt - hu * vm2) - cu * em;
-                    ldp[l] += (mdt - hd * vp2) + cd * ep;
-                    ldm[l] += (mdt - hd * vm2) - cd * em;
-                    mup[l] = lup[l] < mup[l] ? lup[l] : mup[l];
-                    mum[l] = lum[l] < mum[l] ? lum[l] : mum[l];
-                    mdp[l] = ldp[l] < mdp[l] ? ldp[l] : mdp[l];
-                    mdm[l] = ldm[l] < mdm[l] ? ldm[l] : mdm[l];
-                }
-            }
-        }
-    }
-    if (!paths)
-        return;
-
-    /* Payoff scale * max(0, 1/K - 1/S_T) for paths never below the strike
-     * (S_T >= K then, so this is scale * max(0, S_T/K - 1) / S_T). */
-    const double logk = m->logk, invk = m->invk, scale = m->scale;
-    const int nk = greeks ? MC_NSCEN : 1;
-    for (int k = 0; k < nk; k++) {
-        const double *xp = lsp, *xm = lsm, *np = mnp, *nm = mnm;
-        if (k == MC_VOL_UP) {
-            xp = lup, xm = lum, np = mup, nm = mum;
-        } else if (k == MC_VOL_DN) {
-            xp = ldp, xm = ldm, np = mdp, nm = mdm;
-        }
-        const double d = m->dfx[k];
-        const int alive0 = !m->ko0[k];
-        double *out = vals + (size_t)k * vstride;
-        if (!(m->ramp[k] > 0.0)) {
-#pragma omp simd
-            for (int l = 0; l < L; l++) {
-                double gp = invk - mc_exp(-(xp[l] + d)), gm = invk - mc_exp(-(xm[l] + d));
-                double yp = alive0 && np[l] + d >= logk && gp > 0.0 ? scale * gp : 0.0;
-                double ym = alive0 && nm[l] + d >= logk && gm > 0.0 ? scale * gm : 0.0;
-                out[l] = 0.5 * (yp + ym);
-            }
-        } else {
-            const double ramp = m->ramp[k];
-#pragma omp simd
-            for (int l = 0; l < L; l++) {
-                double gp = invk - mc_exp(-(xp[l] + d)), gm = invk - mc_exp(-(xm[l] + d));
-                double wp = mc_smooth_weight((np[l] + d - logk) * ramp);
-                double wm = mc_smooth_weight((nm[l] + d - logk) * ramp);
-                double yp = alive0 && gp > 0.0 ? scale * gp * wp : 0.0;
-                double ym = alive0 && gm > 0.0 ? scale * gm * wm : 0.0;
-                out[l] = 0.5 * (yp + ym);
-            }
-        }
-    }
-}
-
-/* See mc_kernel.h. */
-void mc_fast_group_normals(const mc_model_t *m, const uint32_t *st, size_t stride, double *z)
-{
-    group_body(m, st, stride, NULL, z, 0, 0, NULL, 0);
-}
-
-void mc_fast_group_paths(const mc_model_t *m, const double *z, int greeks, double *vals,
-                         size_t vstride)
-{
-    if (greeks)
-        group_body(m, NULL, 0, z, NULL, 1, 1, vals, vstride);
-    else
-        group_body(m, NULL, 0, z, NULL, 1, 0, vals, vstride);
-}
-
-void mc_fast_group_fused(const mc_model_t *m, const uint32_t *st, size_t stride, int greeks,
-                         double *vals, size_t vstride)
-{
-    if (greeks)
-        group_body(m, st, stride, NULL, NULL, 1, 1, vals, vstride);
-    else
-        group_body(m, st, stride, NULL, NULL, 1, 0, vals, vstride);
-}
-
 /* ==== fast kernel: driver ================================================= */
 
 /* See mc_kernel.h. */
@@ -773,6 +528,7 @@ int mc_kernel_fast(const mc_model_t *m0, int64_t n, const gsl_rng *r, int greeks
     if (s->split && scratch_zbuf(s, (size_t)(2 * m->steps * L)))
         return FS_E_NOMEM;
     mc_jump_prepare(s, 2 * m->steps);
+    const mc_isa_t *isa = mc_isa_current();
 
     uint32_t cur[3];
     mc_taus_get_state(r, cur);
@@ -790,10 +546,10 @@ int mc_kernel_fast(const mc_model_t *m0, int64_t n, const gsl_rng *r, int greeks
         }
         for (int g = 0; g < nl; g += L) {
             if (s->split) {
-                mc_fast_group_normals(m, s->lane_state + g, cap, s->zbuf);
-                mc_fast_group_paths(m, s->zbuf, greeks, s->vals + g, cap);
+                isa->group_normals(m, s->lane_state + g, cap, s->zbuf);
+                isa->group_paths(m, s->zbuf, greeks, s->vals + g, cap);
             } else {
-                mc_fast_group_fused(m, s->lane_state + g, cap, greeks, s->vals + g, cap);
+                isa->group_fused(m, s->lane_state + g, cap, greeks, s->vals + g, cap);
             }
         }
         for (int j = 0; j < nb; j++) {

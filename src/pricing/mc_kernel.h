@@ -13,9 +13,14 @@
 #include "finsim/pricing/mc.h"
 #include "finsim/trade/trade.h"
 
-/* Antithetic pairs evaluated together: one SIMD group. Eight doubles fill one
- * AVX-512 register; narrower targets run the same loops in 2 or 4 pieces. */
-#define MC_LANES 8
+/* Antithetic pairs evaluated together: one SIMD group. Sixteen lanes fill
+ * one AVX-512 register with the generator's 32-bit state words and two with
+ * doubles; narrower targets run the same loops in more pieces. Sixteen
+ * rather than eight: the generator's shift-xor chain and the polynomials
+ * get twice the independent work per instruction (normals -15 %, a pvonly
+ * trade -10 % on the Zen 5 dev machine; docs/PERFORMANCE.md). The lane
+ * count never changes a result (mc_kernel.c, "Reproducibility"). */
+#define MC_LANES 16
 
 /* Default pairs per block (a multiple of MC_LANES). Results never depend on
  * it; see mc_scratch_set_block. */
@@ -163,5 +168,41 @@ void mc_fast_group_fused(const mc_model_t *m, const uint32_t *st, size_t stride,
 double mc_math_exp(double x);
 double mc_math_log(double x);
 void mc_math_sincos_2pi(double f, double *c, double *s);
+
+/* ---- instruction sets ---- */
+
+/* One compiled copy of the fast kernel's hot loop (src/pricing/mc_group.c,
+ * built once per instruction set) with the functions above for its target.
+ * Every build holds "avx512" (x86-64-v4), "avx2" (x86-64-v3: AVX2 and FMA)
+ * and "sse4" (x86-64-v2); a native build also "native" (-march=native). The
+ * kernel uses the first of native, avx512, avx2, sse4 that the CPU runs. */
+typedef struct mc_isa {
+    const char *name; /* "native", "avx512", "avx2" or "sse4" */
+    int fma;          /* 1 when compiled with fused multiply-adds (MC_FMA) */
+    int native;       /* 1 for the copy built with -march=native */
+    void (*group_normals)(const mc_model_t *m, const uint32_t *st, size_t stride, double *z);
+    void (*group_paths)(const mc_model_t *m, const double *z, int greeks, double *vals,
+                        size_t vstride);
+    void (*group_fused)(const mc_model_t *m, const uint32_t *st, size_t stride, int greeks,
+                        double *vals, size_t vstride);
+    double (*math_exp)(double x);
+    double (*math_log)(double x);
+    void (*math_sincos_2pi)(double f, double *c, double *s);
+} mc_isa_t;
+
+/* The copy the fast kernel uses: the best one the CPU supports, unless
+ * mc_isa_select forced another. Never NULL. */
+const mc_isa_t *mc_isa_current(void);
+
+/* Copies compiled into this build: mc_isa_get(i) for i < mc_isa_count() is
+ * copy i, best first, or NULL when this CPU cannot run it. */
+int mc_isa_count(void);
+const mc_isa_t *mc_isa_get(int i);
+
+/* Tests and bench: make the fast kernel use the copy called name (NULL: the
+ * automatic choice again). Returns 0, or -1 when this build has no such copy
+ * or the CPU cannot run it (nothing changed). Not for use while another
+ * thread prices. */
+int mc_isa_select(const char *name);
 
 #endif
