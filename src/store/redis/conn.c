@@ -444,7 +444,7 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
 /* Connect with bounded retries: a refused or dropped connection is retried
  * opts.retries times with exponential backoff; authentication, TLS, timeout
  * and usage errors are final. Returns 0 or the last STORE_E_* code. */
-static int redis_connect(store_t *st, redis_priv_t *p)
+int redis_connect(store_t *st, redis_priv_t *p)
 {
     int rc = 0;
     redis_drop(p);
@@ -560,6 +560,10 @@ int redis_recv(store_t *st, redis_priv_t *p, size_t nrep, const char *what)
     }
     for (size_t i = 0; i < nrep; i++) {
         void *r = NULL;
+        if (p->asking && redisGetReply(p->c, &r) == REDIS_OK && r) { /* the +OK of ASKING */
+            freeReplyObject(r);
+            r = NULL;
+        }
         if (redisGetReply(p->c, &r) != REDIS_OK || !r) {
             for (size_t k = 0; k < i; k++)
                 freeReplyObject(p->rep[k]);
@@ -578,6 +582,8 @@ void redis_close(store_t *st)
     if (!p)
         return;
     redis_drop(p);
+    redis_cluster_free(p);
+    free(p->redir);
 #if FINSIM_HAVE_TLS
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);
@@ -634,7 +640,9 @@ int redis_open(store_t *st, const char *url, const store_opts_t *o, void *mpi_co
         goto out_close;
 #endif
     }
-    if ((rc = redis_connect(st, p)) != 0)
+    if ((rc = redis_connect(st, p)) != 0 && (rc = redis_cluster_seeds(st, p, rc)) != 0)
+        goto out_close;
+    if ((rc = redis_cluster_open(st, p)) != 0)
         goto out_close;
     return 0;
 
