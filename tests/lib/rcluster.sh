@@ -172,6 +172,29 @@ rcluster_kill() {
     RC_PIDS[$1]=
 }
 
+# rcluster_restart I: start node I again after rcluster_kill (same ports and
+# nodes.conf, so it rejoins with its last role; data is gone: no persistence).
+rcluster_restart() {
+    _rc_launch "$1"
+}
+
+# rcluster_id I: node I's cluster node id.
+rcluster_id() {
+    rcluster_cli "$1" CLUSTER MYID | tr -d '\r'
+}
+
+# rcluster_key_owner KEY: index of the live master that serves KEY (the
+# one that answers without MOVED).
+rcluster_key_owner() {
+    local i
+    for ((i = 0; i < RC_N; i++)); do
+        _rc_pid_gone "${RC_PIDS[$i]:-}" && continue
+        [ "$(rcluster_role "$i")" = master ] || continue
+        case $(rcluster_cli "$i" TYPE "$1" 2>&1) in MOVED*|ASK*|CLUSTERDOWN*) ;; *) echo "$i"; return 0 ;; esac
+    done
+    return 1
+}
+
 # rcluster_stop: stop every node by pid and remove the dir. Idempotent.
 rcluster_stop() {
     local i

@@ -276,19 +276,22 @@ int redis_redirected(redis_priv_t *p, const redisReply *r, size_t item)
     if (!p->node || r->type != REDIS_REPLY_ERROR)
         return 0;
     int ask = strncmp(r->str, "ASK ", 4) == 0;
-    if (!ask && strncmp(r->str, "MOVED ", 6) != 0)
+    int later = strncmp(r->str, "CLUSTERDOWN", 11) == 0 || strncmp(r->str, "TRYAGAIN", 8) == 0;
+    if (!ask && !later && strncmp(r->str, "MOVED ", 6) != 0)
         return 0;
-    const char *addr = strchr(r->str + (ask ? 4 : 6), ' '); /* after the slot */
+    const char *addr = later ? r->str : strchr(r->str + (ask ? 4 : 6), ' '); /* " host:port" after the slot */
     if (!addr)
         return 0;
+    if (!later)
+        addr++;
     if (p->nredir == p->redir_cap) {
         p->redir_cap = p->redir_cap ? 2 * p->redir_cap : 64;
         p->redir = xrealloc(p->redir, p->redir_cap * sizeof(*p->redir));
     }
     redis_redir_t *d = &p->redir[p->nredir++];
     d->item = item;
-    d->ask = ask;
-    snprintf(d->addr, sizeof(d->addr), "%s", addr + 1);
+    d->ask = later ? 2 : ask;
+    snprintf(d->addr, sizeof(d->addr), "%s", addr);
     return 1;
 }
 
@@ -486,7 +489,15 @@ static int rcl_run(store_t *st, const rcl_op_t *op)
                     char host[256];
                     int port;
                     cl->pending[i] = 1;
-                    if (d->ask && rcl_split_addr(d->addr, host, sizeof(host), &port) == 0) {
+                    if (d->ask == 2) { /* CLUSTERDOWN, TRYAGAIN: like a node out of reach */
+                        cl->ask[i] = 0;
+                        if (!failed)
+                            store_set_error(st, STORE_E_CONNECT, "cluster node %s answered: %.200s", ns->url,
+                                            d->addr);
+                        failed = 1;
+                        rc = STORE_E_CONNECT;
+                        bad_node = (int)nd;
+                    } else if (d->ask && rcl_split_addr(d->addr, host, sizeof(host), &port) == 0) {
                         cl->route[i] = rcl_node(st, p, host, port);
                         cl->ask[i] = 1;
                     } else {

@@ -100,8 +100,9 @@ typedef struct redis_priv {
 /* One MOVED or ASK reply to the command of an item of a node operation. */
 typedef struct redis_redir {
     size_t item;           /* index of the item in the node operation */
-    int ask;               /* 1: ASK (one-off, with ASKING), 0: MOVED (the slot has a new owner) */
-    char addr[280];        /* "host:port" of the node to ask */
+    int ask;               /* 1: ASK (one-off, with ASKING), 0: MOVED (the slot has a new owner),
+                              2: CLUSTERDOWN or TRYAGAIN (try again later) */
+    char addr[280];        /* "host:port" of the node to ask; for 2 the error reply */
 } redis_redir_t;
 
 /* ---- url.c ---------------------------------------------------------------- */
@@ -239,10 +240,10 @@ extern const store_backend_t redis_node_backend;
 /* Connect with bounded retries (conn.c). Returns 0 or STORE_E_*. */
 int redis_connect(store_t *st, redis_priv_t *p);
 
-/* On a cluster node connection (p->node): when r is a MOVED or ASK error
- * reply to the command of item, record it in p->redir and return 1 (the
+/* On a cluster node connection (p->node): when r is a MOVED, ASK,
+ * CLUSTERDOWN or TRYAGAIN error reply to the command of item, record it in p->redir and return 1 (the
  * operation goes on; cluster.c sends the item again where the reply
- * points). Otherwise 0. */
+ * points, or later). Otherwise 0. */
 int redis_redirected(redis_priv_t *p, const redisReply *r, size_t item);
 
 /* After the seed connection of redis_open is up: unless ?cluster=no, ask
