@@ -614,6 +614,7 @@ int settings_store_password(const char *password_file, store_opts_t *so, char **
         if (cfg_read_secret_file(password_file, owned, err, sizeof(err)) != 0)
             return fs_error("%s", err), -1;
         so->password = *owned;
+        so->password_file = password_file; /* read again at every reconnection */
         if (src)
             *src = "password_file";
         return 0;

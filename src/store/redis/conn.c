@@ -16,6 +16,7 @@
 
 #include "redis.h"
 
+#include "finsim/base/secret.h"
 #include "finsim/base/util.h"
 #include "finsim/trade/trade.h"
 
@@ -365,23 +366,31 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
 #endif
 
     const char *user = o->username && *o->username ? o->username : (p->user[0] ? p->user : NULL);
-    if (o->password || user) {
+    const char *password = redis_auth_password(st, p);
+    if (password || user) {
         const char *argv[3] = {"AUTH", NULL, NULL};
         int argc = 0;
         if (user) {
             argv[1] = user;
-            argv[2] = o->password ? o->password : "";
+            argv[2] = password ? password : "";
             argc = 3;
         } else {
-            argv[1] = o->password;
+            argv[1] = password;
             argc = 2;
         }
         if ((rc = redis_call(st, p, argc, argv, "AUTH", &r)) != 0)
             return rc;
+        if (r->type == REDIS_REPLY_ERROR && o->password_file) { /* rotated meanwhile: read the file once more */
+            freeReplyObject(r);
+            redis_sleep(REDIS_BACKOFF_FIRST_S);
+            argv[argc - 1] = (password = redis_auth_password(st, p)) ? password : "";
+            if ((rc = redis_call(st, p, argc, argv, "AUTH", &r)) != 0)
+                return rc;
+        }
         if (r->type == REDIS_REPLY_ERROR) {
             store_set_error(st, STORE_E_AUTH, "%s refused the credentials of user '%s': %.80s%s", st->url,
                             user ? user : "default", r->str,
-                            o->password ? "" : " (no password given: set FINSIM_REDIS_PASSWORD or a password file)");
+                            password ? "" : " (no password given: set FINSIM_REDIS_PASSWORD or a password file)");
             freeReplyObject(r);
             redis_drop(p);
             return STORE_E_AUTH;
@@ -584,6 +593,8 @@ void redis_close(store_t *st)
     redis_drop(p);
     redis_cluster_free(p);
     free(p->redir);
+    if (p->pw)
+        fs_wipe_free(p->pw);
 #if FINSIM_HAVE_TLS
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);

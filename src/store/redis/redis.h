@@ -95,6 +95,7 @@ typedef struct redis_priv {
     struct redis_redir *redir; /* MOVED/ASK replies of the running operation, by item */
     size_t nredir;         /* entries used in redir */
     size_t redir_cap;      /* entries allocated in redir */
+    char *pw;              /* the password as last read from opts.password_file (auth.c) */
 } redis_priv_t;
 
 /* One MOVED or ASK reply to the command of an item of a node operation. */
@@ -229,6 +230,13 @@ void redis_cmd_arg(redis_priv_t *p, const char *s, size_t len);
  * row without progress. *done receives the number of items consumed.
  * Returns 0 or the final STORE_E_* code with st->errstr set. */
 int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done);
+
+/* ---- auth.c ---------------------------------------------------------------- */
+
+/* The password for the next AUTH: opts.password_file read again (kept in
+ * p->pw; a file that cannot be read now keeps the last reading, with a
+ * warning), else opts.password. NULL: none. */
+const char *redis_auth_password(store_t *st, redis_priv_t *p);
 
 /* ---- ops.c / cluster.c ---------------------------------------------------- */
 
