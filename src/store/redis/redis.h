@@ -5,6 +5,7 @@
  * prefixes, bounded reconnects with exponential backoff.
  *
  * URLs:  redis://[user@]host[:port][/db]     plain TCP (port 6379 by default)
+ *        redis://[user@]h1:p1,h2:p2[?cluster=yes|no|auto]   cluster seeds
  *        rediss://[user@]host[:port][/db]    TLS
  *        unix:///path/to/redis.sock[?db=N]   unix socket
  * A password inside the URL is refused: command lines are visible to every
@@ -27,10 +28,17 @@
  * Compiles against hiredis 0.14 (no TLS) and hiredis >= 1.0; TLS code is
  * guarded by FINSIM_HAVE_TLS, which CMake sets when hiredis_ssl is found.
  *
+ * Redis Cluster: redis://h1:p1,h2:p2 names seeds; a cluster node (INFO
+ * cluster_enabled:1, unless ?cluster=no) switches the store to routing by
+ * hash slot over one connection per master (cluster.c,
+ * docs/REDIS-CLUSTER.md).
+ *
  * Files: url.c (URL parsing, the secret-free canonical form, check_url),
  * conn.c (connect, AUTH/SELECT, TLS context, reconnect/retry, wire I/O),
+ * auth.c (the password of each connection, read again from its file),
  * pipeline.c (the RESP command buffer and pipelined batches), ops.c (the
- * backend operations and the backend table). */
+ * operations on one node), cluster.c (slots, topology, routing, redirects,
+ * and the backend table). */
 #ifndef FINSIM_STORE_REDIS_H
 #define FINSIM_STORE_REDIS_H
 
