@@ -22,25 +22,11 @@
 # REDISCLI_AUTH, never argv). Node indexes 0..RC_N-1; masters first.
 # Functions return non-zero with a message on stderr instead of exiting.
 
-# Is pid gone (absent or a zombie)?
-_rc_pid_gone() {
-    local pid=$1 state
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    state=$(awk '{ sub(/^.*\) /, ""); print substr($0, 1, 1) }' "/proc/$pid/stat" 2>/dev/null) || return 0
-    [ "$state" = Z ] || [ "$state" = X ]
-}
-
-# Signal pid (default TERM) and wait for it to go (bounded; KILL after 5 s).
-_rc_kill_wait() {
-    local pid=$1 sig=${2:-TERM} i
-    _rc_pid_gone "$pid" && return 0
-    kill "-$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < 500; i++)); do _rc_pid_gone "$pid" && return 0; sleep 0.01; done
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 500; i++)); do _rc_pid_gone "$pid" && return 0; sleep 0.01; done
-    return 1
-}
+# the pid helpers of the single-server fixture
+# shellcheck source=tests/lib/redis.sh
+. "$(dirname "${BASH_SOURCE[0]}")/redis.sh"
+_rc_pid_gone() { _redis_pid_gone "$@"; }
+_rc_kill_wait() { _redis_kill_wait "$@"; }
 
 # N free TCP ports picked by the OS (bind port 0), distinct, one per line.
 _rc_free_ports() {
