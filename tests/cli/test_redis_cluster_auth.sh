@@ -5,7 +5,9 @@
 #   is exit 4; a user without the key rights is exit 4 naming the rule;
 # - the password rotated during a run (new password on every node, the file
 #   rewritten, the client connections killed): the run reconnects, reads the
-#   file again and ends with results bitwise equal to a trade-file run.
+#   file again and ends with results bitwise equal to a trade-file run;
+# - a TLS-only cluster (rediss://, --tls-cluster yes) with the ACL user:
+#   generate and run give the same results; the wrong CA is exit 5.
 source "$FINSIM_SRC/tests/lib/common.sh"
 source "$FINSIM_SRC/tests/lib/rcluster.sh"
 F=$FINSIM_BIN
@@ -50,4 +52,16 @@ expect_status 0 "$rc" "run through a password rotation" "$T/run.out" "$T/run.err
 H5CHECK same "$T/ref.h5" "$T/rot.h5"
 grep -q 'tok-' "$T/run.out" "$T/run.err" && { echo "FAIL: a password in the output"; exit 1; }
 CHECKS=$((CHECKS + 1))
+# ---- TLS on every node and on the cluster bus ----
+rcluster_stop
+RC_TLS=1
+rcluster_start 3 0 --requirepass "admin-$RANDOM$RANDOM"
+for i in 0 1 2; do rcluster_cli $i ACL SETUSER finsim on '>tok-two' '~*' '&*' '+@all' > /dev/null; done
+TURL=rediss://finsim@127.0.0.1:${RC_PORTS[2]}
+expect_rc 0 "$F" generate --trades $N --seed 5 --store "$TURL" --password-file "$T/pw" --tls-ca "$RC_CA"
+for i in 0 1 2; do [ "$(rcluster_cli $i DBSIZE)" -gt 0 ] || { echo "FAIL: TLS master $i holds no keys"; exit 1; }; done
+expect_rc 0 MPIRUN -np 2 "$F" run --store "$TURL" --password-file "$T/pw" --tls-ca "$RC_CA" "${COMMON[@]}" \
+  --task-duration 0 --output "$T/tls.h5"
+H5CHECK same "$T/ref.h5" "$T/tls.h5"
+expect_rc 5 "$F" generate --trades 10 --seed 5 --store "$TURL" --password-file "$T/pw" --tls-ca "$RC_DIR/other-ca.crt"
 echo "test_redis_cluster_auth: $CHECKS checks passed"

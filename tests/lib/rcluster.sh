@@ -6,6 +6,7 @@
 #   rcluster_start 3 1 --requirepass pw   # 3 masters + 3 replicas, extra server args
 #   finsim generate --store "$RC_URL" ...
 #   rcluster_cli 0 CLUSTER KEYSLOT ey0000000001.xml   # node 0's redis-cli
+#   RC_TLS=1; rcluster_start 3 0     # TLS only: clients and the cluster bus
 #
 # Each node is a redis-server with --cluster-enabled yes in its own dir under
 # one mktemp dir, with no persistence, listening on 127.0.0.1 at a client
@@ -20,6 +21,10 @@
 # (redis://127.0.0.1:PORT0), RC_SEEDS (redis://127.0.0.1:P0,127.0.0.1:P1),
 # RC_PASSWORD (a --requirepass value, if given; passed to redis-cli through
 # REDISCLI_AUTH, never argv). Node indexes 0..RC_N-1; masters first.
+# With RC_TLS=1 every node listens with TLS only (the client port is a
+# --tls-port, --tls-cluster and --tls-replication yes, certificates from
+# _redis_make_certs: RC_CA, RC_CLIENT_CERT, RC_CLIENT_KEY) and RC_URL /
+# RC_SEEDS are rediss://.
 # Functions return non-zero with a message on stderr instead of exiting.
 
 # the pid helpers of the single-server fixture
@@ -47,10 +52,12 @@ EOF
 # rcluster_cli I ARGS...: redis-cli against node I.
 rcluster_cli() {
     local i=$1; shift
+    local tls=()
+    [ "${RC_TLS:-0}" = 1 ] && tls=(--tls --cacert "$RC_CA")
     if [ -n "${RC_PASSWORD:-}" ]; then
-        REDISCLI_AUTH=$RC_PASSWORD redis-cli -h 127.0.0.1 -p "${RC_PORTS[$i]}" "$@"
+        REDISCLI_AUTH=$RC_PASSWORD redis-cli "${tls[@]}" -h 127.0.0.1 -p "${RC_PORTS[$i]}" "$@"
     else
-        redis-cli -h 127.0.0.1 -p "${RC_PORTS[$i]}" "$@"
+        redis-cli "${tls[@]}" -h 127.0.0.1 -p "${RC_PORTS[$i]}" "$@"
     fi
 }
 
@@ -59,7 +66,11 @@ _rc_launch() {
     local i=$1 d=$RC_DIR/n$1 k pid=""
     mkdir -p "$d"
     rm -f "$d/redis.pid"
-    redis-server --port "${RC_PORTS[$i]}" --cluster-port "${RC_BUS[$i]}" --bind 127.0.0.1 \
+    local ports=(--port "${RC_PORTS[$i]}")
+    [ "${RC_TLS:-0}" = 1 ] && ports=(--port 0 --tls-port "${RC_PORTS[$i]}" --tls-cluster yes --tls-replication yes
+        --tls-cert-file "$RC_DIR/server.crt" --tls-key-file "$RC_DIR/server.key" --tls-ca-cert-file "$RC_CA"
+        --tls-auth-clients optional)
+    redis-server "${ports[@]}" --cluster-port "${RC_BUS[$i]}" --bind 127.0.0.1 \
         --cluster-enabled yes --cluster-config-file "$d/nodes.conf" --cluster-node-timeout 2000 \
         --dir "$d" --save '' --appendonly no --daemonize yes --pidfile "$d/redis.pid" \
         --logfile "$d/redis.log" "${_RC_ARGS[@]}" >/dev/null 2>>"$d/redis.log" || return 2
@@ -110,6 +121,13 @@ rcluster_start() {
     RC_N=$((masters * (1 + reps)))
     local base=${TMPDIR:-/tmp}
     RC_DIR=$(mktemp -d "$base/finsim-rcluster-XXXXXX") || return 1
+    local tls=()
+    if [ "${RC_TLS:-0}" = 1 ]; then
+        _redis_make_certs "$RC_DIR" || { echo "rcluster.sh: openssl failed:" >&2; cat "$RC_DIR/openssl.log" >&2; rcluster_stop; return 1; }
+        RC_CA=$RC_DIR/ca.crt RC_CLIENT_CERT=$RC_DIR/client.crt RC_CLIENT_KEY=$RC_DIR/client.key
+        export RC_CA RC_CLIENT_CERT RC_CLIENT_KEY
+        tls=(--tls --cacert "$RC_CA")
+    fi
     for ((attempt = 0; attempt < 10; attempt++)); do
         mapfile -t _rc_ports < <(_rc_free_ports $((2 * RC_N)))
         RC_PORTS=() RC_BUS=() RC_PIDS=()
@@ -132,7 +150,7 @@ rcluster_start() {
     for ((i = 0; i < RC_N; i++)); do addrs+=("127.0.0.1:${RC_PORTS[$i]}"); done
     # redis-cli --cluster create makes the first MASTERS addresses masters
     if ! { if [ -n "$RC_PASSWORD" ]; then export REDISCLI_AUTH=$RC_PASSWORD; fi
-           redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$reps" --cluster-yes; } \
+           redis-cli "${tls[@]}" --cluster create "${addrs[@]}" --cluster-replicas "$reps" --cluster-yes; } \
            >"$RC_DIR/create.log" 2>&1; then
         echo "rcluster.sh: redis-cli --cluster create failed:" >&2
         tail -n 20 "$RC_DIR/create.log" >&2
@@ -141,8 +159,10 @@ rcluster_start() {
     fi
     unset REDISCLI_AUTH
     rcluster_wait_ok || { rcluster_stop; return 1; }
-    RC_URL=redis://127.0.0.1:${RC_PORTS[0]}
-    RC_SEEDS=redis://127.0.0.1:${RC_PORTS[0]},127.0.0.1:${RC_PORTS[1]}
+    local scheme=redis
+    [ "${RC_TLS:-0}" = 1 ] && scheme=rediss
+    RC_URL=$scheme://127.0.0.1:${RC_PORTS[0]}
+    RC_SEEDS=$scheme://127.0.0.1:${RC_PORTS[0]},127.0.0.1:${RC_PORTS[1]}
     export RC_N RC_DIR RC_URL RC_SEEDS
     return 0
 }
