@@ -464,6 +464,8 @@ static int rcl_run(store_t *st, const rcl_op_t *op)
                 store_t *ns = &cl->nodes[nd]->st;
                 redis_priv_t *np = ns->priv;
                 np->nredir = 0;
+                if (asking) /* connect (and run the ACL probe) without ASKING in front */
+                    (void)redis_ensure(ns, np);
                 np->asking = asking;
                 int64_t trips = ns->stats.round_trips;
                 double parse = ns->stats.parse_s;
