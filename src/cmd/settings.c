@@ -129,7 +129,8 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
      .help = "prefix of every Redis key (several portfolios in one Redis;\n"                              \
              "at most 256 bytes)", .off = offsetof(T, so.key_prefix), .set = check_prefix_len},           \
     {.name = "password-file", .type = OPT_STR, .arg = "F", .section = "store",                            \
-     .help = "Redis password from F (mode 0600); else FINSIM_REDIS_PASSWORD",                             \
+     .help = "Redis password from F (mode 0600; read again at every\n"                                   \
+             "reconnect); else FINSIM_REDIS_PASSWORD",                                                    \
      .off = offsetof(T, password_file)},                                                                  \
     {.name = "redis-password", .type = OPT_STR, .secret = 1, .off = offsetof(T, so.password)},            \
     {.name = "tls-ca", .type = OPT_STR, .arg = "FILE", .section = "tls", .off = offsetof(T, so.tls_ca_file)}, \
