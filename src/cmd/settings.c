@@ -129,7 +129,8 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
      .help = "prefix of every Redis key (several portfolios in one Redis;\n"                              \
              "at most 256 bytes)", .off = offsetof(T, so.key_prefix), .set = check_prefix_len},           \
     {.name = "password-file", .type = OPT_STR, .arg = "F", .section = "store",                            \
-     .help = "Redis password from F (mode 0600); else FINSIM_REDIS_PASSWORD",                             \
+     .help = "Redis password from F (mode 0600; read again at every\n"                                   \
+             "reconnect); else FINSIM_REDIS_PASSWORD",                                                    \
      .off = offsetof(T, password_file)},                                                                  \
     {.name = "redis-password", .type = OPT_STR, .secret = 1, .off = offsetof(T, so.password)},            \
     {.name = "tls-ca", .type = OPT_STR, .arg = "FILE", .section = "tls", .off = offsetof(T, so.tls_ca_file)}, \
@@ -614,6 +615,7 @@ int settings_store_password(const char *password_file, store_opts_t *so, char **
         if (cfg_read_secret_file(password_file, owned, err, sizeof(err)) != 0)
             return fs_error("%s", err), -1;
         so->password = *owned;
+        so->password_file = password_file; /* read again at every reconnection */
         if (src)
             *src = "password_file";
         return 0;

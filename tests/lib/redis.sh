@@ -171,19 +171,13 @@ redis_start() {
     _redis_start "$@"
 }
 
-# redis_start_tls [optional|yes] [extra redis-server args...]
-# optional (default): server authentication only; yes: client certificates
-# are required (use REDIS_CLIENT_CERT / REDIS_CLIENT_KEY).
-redis_start_tls() {
-    local mode=optional
-    case "${1:-}" in optional|yes|no) mode=$1; shift ;; esac
-    if [ -n "${REDIS_PID:-}" ]; then
-        echo "redis.sh: a server is already running (pid $REDIS_PID); redis_stop it first" >&2
-        return 1
-    fi
-    _redis_mkdir || return 1
-    if ! (
-        cd "$REDIS_DIR" || exit 1
+# _redis_make_certs DIR: in DIR a throwaway CA (ca.crt/key), an unrelated CA
+# (other-ca.crt), a server certificate for localhost and 127.0.0.1
+# (server.crt/key) and a client certificate (client.crt/key). Non-zero on
+# failure, with openssl's output in DIR/openssl.log.
+_redis_make_certs() {
+    (
+        cd "$1" || exit 1
         K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'
         set -e
         # shellcheck disable=SC2086
@@ -197,7 +191,21 @@ redis_start_tls() {
             openssl req $K -subj '/CN=finsim test client' -keyout client.key -out client.csr
             openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt
         } >openssl.log 2>&1
-    ); then
+    )
+}
+
+# redis_start_tls [optional|yes] [extra redis-server args...]
+# optional (default): server authentication only; yes: client certificates
+# are required (use REDIS_CLIENT_CERT / REDIS_CLIENT_KEY).
+redis_start_tls() {
+    local mode=optional
+    case "${1:-}" in optional|yes|no) mode=$1; shift ;; esac
+    if [ -n "${REDIS_PID:-}" ]; then
+        echo "redis.sh: a server is already running (pid $REDIS_PID); redis_stop it first" >&2
+        return 1
+    fi
+    _redis_mkdir || return 1
+    if ! _redis_make_certs "$REDIS_DIR"; then
         echo "redis.sh: openssl could not make the test certificates; see $REDIS_DIR/openssl.log" >&2
         cat "$REDIS_DIR/openssl.log" >&2
         redis_stop

@@ -81,6 +81,10 @@ typedef struct store_opts {
     int64_t expect_count;     /* file: ids [expect_first, +count) get rows at open
                                * (collectively); needed for put_trades from several
                                * ranks, optional with one; 0 = none */
+    const char *password_file; /* redis: when set, read again for every connection made
+                                * (and once more after a refused AUTH), so a password or
+                                * token rotated in the file is used without a restart;
+                                * `password` holds its first reading */
 } store_opts_t;
 
 /* store_opts_t.needs: what a command will do with the store. */

@@ -16,6 +16,7 @@
 
 #include "redis.h"
 
+#include "finsim/base/secret.h"
 #include "finsim/base/util.h"
 #include "finsim/trade/trade.h"
 
@@ -365,23 +366,31 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
 #endif
 
     const char *user = o->username && *o->username ? o->username : (p->user[0] ? p->user : NULL);
-    if (o->password || user) {
+    const char *password = redis_auth_password(st, p);
+    if (password || user) {
         const char *argv[3] = {"AUTH", NULL, NULL};
         int argc = 0;
         if (user) {
             argv[1] = user;
-            argv[2] = o->password ? o->password : "";
+            argv[2] = password ? password : "";
             argc = 3;
         } else {
-            argv[1] = o->password;
+            argv[1] = password;
             argc = 2;
         }
         if ((rc = redis_call(st, p, argc, argv, "AUTH", &r)) != 0)
             return rc;
+        if (r->type == REDIS_REPLY_ERROR && o->password_file) { /* rotated meanwhile: read the file once more */
+            freeReplyObject(r);
+            redis_sleep(REDIS_BACKOFF_FIRST_S);
+            argv[argc - 1] = (password = redis_auth_password(st, p)) ? password : "";
+            if ((rc = redis_call(st, p, argc, argv, "AUTH", &r)) != 0)
+                return rc;
+        }
         if (r->type == REDIS_REPLY_ERROR) {
             store_set_error(st, STORE_E_AUTH, "%s refused the credentials of user '%s': %.80s%s", st->url,
                             user ? user : "default", r->str,
-                            o->password ? "" : " (no password given: set FINSIM_REDIS_PASSWORD or a password file)");
+                            password ? "" : " (no password given: set FINSIM_REDIS_PASSWORD or a password file)");
             freeReplyObject(r);
             redis_drop(p);
             return STORE_E_AUTH;
@@ -444,7 +453,7 @@ static int redis_connect_once(store_t *st, redis_priv_t *p)
 /* Connect with bounded retries: a refused or dropped connection is retried
  * opts.retries times with exponential backoff; authentication, TLS, timeout
  * and usage errors are final. Returns 0 or the last STORE_E_* code. */
-static int redis_connect(store_t *st, redis_priv_t *p)
+int redis_connect(store_t *st, redis_priv_t *p)
 {
     int rc = 0;
     redis_drop(p);
@@ -560,6 +569,10 @@ int redis_recv(store_t *st, redis_priv_t *p, size_t nrep, const char *what)
     }
     for (size_t i = 0; i < nrep; i++) {
         void *r = NULL;
+        if (p->asking && redisGetReply(p->c, &r) == REDIS_OK && r) { /* the +OK of ASKING */
+            freeReplyObject(r);
+            r = NULL;
+        }
         if (redisGetReply(p->c, &r) != REDIS_OK || !r) {
             for (size_t k = 0; k < i; k++)
                 freeReplyObject(p->rep[k]);
@@ -578,6 +591,10 @@ void redis_close(store_t *st)
     if (!p)
         return;
     redis_drop(p);
+    redis_cluster_free(p);
+    free(p->redir);
+    if (p->pw)
+        fs_wipe_free(p->pw);
 #if FINSIM_HAVE_TLS
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);
@@ -634,7 +651,9 @@ int redis_open(store_t *st, const char *url, const store_opts_t *o, void *mpi_co
         goto out_close;
 #endif
     }
-    if ((rc = redis_connect(st, p)) != 0)
+    if ((rc = redis_connect(st, p)) != 0 && (rc = redis_cluster_seeds(st, p, rc)) != 0)
+        goto out_close;
+    if ((rc = redis_cluster_open(st, p)) != 0)
         goto out_close;
     return 0;
 

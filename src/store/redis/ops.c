@@ -113,6 +113,10 @@ static int redis_get_each(store_t *st, redisReply *e, size_t k, size_t lo, size_
     size_t i = lo + k;
     char key[TRADE_KEY_MAX];
     (void)hi;
+    if (redis_redirected(st->priv, e, i)) {
+        a->pend[i] = 0;
+        return 0;
+    }
     if (e->type == REDIS_REPLY_STRING && e->len > 0) {
         double t0 = fs_now();
         /* the key is only needed in a failure message: name it then */
@@ -169,6 +173,8 @@ static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
         trade_slot_t *slot = &a->out[i];
         redisReply *g = rep[2 * (k - lo)], *t = rep[2 * (k - lo) + 1];
         trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
+        if (redis_redirected(st->priv, g, i) || redis_redirected(st->priv, t, i))
+            continue;
         if (g->type == REDIS_REPLY_NIL || (g->type == REDIS_REPLY_STRING && g->len == 0 &&
                                             t->type == REDIS_REPLY_STATUS && strcmp(t->str, "none") == 0)) {
             redis_slot_missing(st, key, a->ids[i], slot);
@@ -236,48 +242,63 @@ static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slo
     return rc;
 }
 
-/* Check the single "+OK" reply of an MSET. */
-static int redis_mset_check(store_t *st, redisReply **rep, size_t lo, size_t hi, int results)
+/* Check the single "+OK" reply of an MSET, or on a cluster node the "+OK"
+ * of each SET (nrep of them, one per item from lo). */
+static int redis_mset_check(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, int results)
 {
-    redisReply *r = rep[0];
-    if (r->type == REDIS_REPLY_ERROR) {
-        char glob[300], acl[300];
-        redis_globs(st, results ? NULL : glob, results ? glob : NULL, acl, sizeof(glob));
-        return redis_reply_error(st, r->str, "MSET", glob, acl);
+    const char *cmd = ((redis_priv_t *)st->priv)->node ? "SET" : "MSET";
+    for (size_t k = 0; k < nrep; k++) {
+        redisReply *r = rep[k];
+        if (redis_redirected(st->priv, r, lo + k))
+            continue;
+        if (r->type == REDIS_REPLY_ERROR) {
+            char glob[300], acl[300];
+            redis_globs(st, results ? NULL : glob, results ? glob : NULL, acl, sizeof(glob));
+            return redis_reply_error(st, r->str, cmd, glob, acl);
+        }
+        if (r->type != REDIS_REPLY_STATUS)
+            return store_set_error(st, STORE_E_PROTOCOL, "%s of %zu keys on %s: unexpected reply type %d", cmd,
+                                   hi - lo, st->url, r->type);
     }
-    if (r->type != REDIS_REPLY_STATUS)
-        return store_set_error(st, STORE_E_PROTOCOL, "MSET of %zu keys on %s: unexpected reply type %d", hi - lo,
-                               st->url, r->type);
     return 0;
 }
 
 /* redis_mset_check of trade and of result writes. */
 static int redis_mset_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
 {
-    (void)nrep;
     (void)arg;
-    return redis_mset_check(st, rep, lo, hi, 0);
+    return redis_mset_check(st, rep, nrep, lo, hi, 0);
 }
 
 static int redis_mset_res_consume(store_t *st, redisReply **rep, size_t nrep, size_t lo, size_t hi, void *arg)
 {
-    (void)nrep;
     (void)arg;
-    return redis_mset_check(st, rep, lo, hi, 1);
+    return redis_mset_check(st, rep, nrep, lo, hi, 1);
 }
 
-/* Append the pair "key value" to the MSET being built in p->cmd. */
+/* Append the pair "key value" to the MSET being built in p->cmd; on a
+ * cluster node, where the keys of one batch lie in many slots, a SET of its
+ * own. */
 static void redis_put_pair(redis_priv_t *p, const char *key, size_t kl, const char *val, size_t vl)
 {
+    if (p->node) {
+        redis_cmd_begin(p, 3);
+        redis_cmd_arg(p, "SET", 3);
+    }
     redis_cmd_arg(p, key, kl);
     redis_cmd_arg(p, val, vl);
 }
 
-/* Start an MSET of npairs key/value pairs in p->cmd. */
-static void redis_mset_begin(redis_priv_t *p, size_t npairs)
+/* Start an MSET of npairs key/value pairs in p->cmd (nothing on a cluster
+ * node: redis_put_pair writes SETs). Returns the replies the batch will
+ * produce. */
+static size_t redis_mset_begin(redis_priv_t *p, size_t npairs)
 {
+    if (p->node)
+        return npairs;
     redis_cmd_begin(p, 2 * npairs + 1);
     redis_cmd_arg(p, "MSET", 4);
+    return 1;
 }
 
 /* Formats a record as its document, snprintf style. */
@@ -317,12 +338,12 @@ static size_t redis_put_trades_encode(store_t *st, redis_priv_t *p, size_t lo, s
 {
     const trade_t *t = arg;
     char key[TRADE_KEY_MAX];
-    redis_mset_begin(p, hi - lo);
+    size_t nrep = redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         int kl = redis_key_fits(trade_key(key, sizeof(key), st->opts.key_prefix, t[i].id));
         redis_put_doc(p, key, (size_t)kl, redis_fmt_trade, &t[i]);
     }
-    return 1;
+    return nrep;
 }
 
 static const redis_pipe_ops_t redis_put_trades_ops = {"writing trades", redis_put_trades_encode, redis_mset_consume, NULL};
@@ -345,12 +366,12 @@ static size_t redis_put_docs_encode(store_t *st, redis_priv_t *p, size_t lo, siz
 {
     const redis_docs_arg_t *a = arg;
     char key[TRADE_KEY_MAX];
-    redis_mset_begin(p, hi - lo);
+    size_t nrep = redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         int kl = redis_key_fits(trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]));
         redis_put_pair(p, key, (size_t)kl, a->docs + a->off[i], a->off[i + 1] - a->off[i]);
     }
-    return 1;
+    return nrep;
 }
 
 static const redis_pipe_ops_t redis_put_docs_ops = {"writing trades", redis_put_docs_encode, redis_mset_consume, NULL};
@@ -448,12 +469,12 @@ static size_t redis_put_results_encode(store_t *st, redis_priv_t *p, size_t lo, 
 {
     const result_t *res = arg;
     char key[TRADE_KEY_MAX];
-    redis_mset_begin(p, hi - lo);
+    size_t nrep = redis_mset_begin(p, hi - lo);
     for (size_t i = lo; i < hi; i++) {
         int kl = redis_key_fits(trade_result_key(key, sizeof(key), st->opts.key_prefix, res[i].trade_id));
         redis_put_doc(p, key, (size_t)kl, redis_fmt_result, &res[i]);
     }
-    return 1;
+    return nrep;
 }
 
 static const redis_pipe_ops_t redis_put_results_ops = {"writing results", redis_put_results_encode,
@@ -501,6 +522,8 @@ static int redis_get_results_each(store_t *st, redisReply *e, size_t k, size_t l
     size_t i = lo + k;
     char why[128];
     (void)hi;
+    if (redis_redirected(st->priv, e, i))
+        return 0;
     if (e->type == REDIS_REPLY_ERROR && strncmp(e->str, "WRONGTYPE", 9) != 0) {
         char glob[300], acl[300];
         redis_globs(st, NULL, glob, acl, sizeof(glob));
@@ -651,7 +674,8 @@ static int redis_list_trades(store_t *st, int64_t **ids, size_t *n)
     return 0;
 }
 
-const store_backend_t store_backend_redis = {
+/* The operations on one node; store_backend_redis (cluster.c) wraps them. */
+const store_backend_t redis_node_backend = {
     .name = "redis",
     .accepts = redis_accepts,
     .open = redis_open,

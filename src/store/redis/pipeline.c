@@ -51,6 +51,11 @@ void redis_cmd_arg(redis_priv_t *p, const char *s, size_t len)
 /* Start a command of argc arguments. */
 void redis_cmd_begin(redis_priv_t *p, size_t argc)
 {
+    if (p->asking) { /* the one-off permission for an importing slot (redis_recv skips its +OK) */
+        redis_cmd_reserve(p, 32);
+        redis_cmd_num(p, '*', 1);
+        redis_cmd_arg(p, "ASKING", 6);
+    }
     redis_cmd_reserve(p, 32);
     redis_cmd_num(p, '*', argc);
 }

@@ -5,6 +5,7 @@
  * prefixes, bounded reconnects with exponential backoff.
  *
  * URLs:  redis://[user@]host[:port][/db]     plain TCP (port 6379 by default)
+ *        redis://[user@]h1:p1,h2:p2[?cluster=yes|no|auto]   cluster seeds
  *        rediss://[user@]host[:port][/db]    TLS
  *        unix:///path/to/redis.sock[?db=N]   unix socket
  * A password inside the URL is refused: command lines are visible to every
@@ -27,10 +28,17 @@
  * Compiles against hiredis 0.14 (no TLS) and hiredis >= 1.0; TLS code is
  * guarded by FINSIM_HAVE_TLS, which CMake sets when hiredis_ssl is found.
  *
+ * Redis Cluster: redis://h1:p1,h2:p2 names seeds; a cluster node (INFO
+ * cluster_enabled:1, unless ?cluster=no) switches the store to routing by
+ * hash slot over one connection per master (cluster.c,
+ * docs/REDIS-CLUSTER.md).
+ *
  * Files: url.c (URL parsing, the secret-free canonical form, check_url),
  * conn.c (connect, AUTH/SELECT, TLS context, reconnect/retry, wire I/O),
+ * auth.c (the password of each connection, read again from its file),
  * pipeline.c (the RESP command buffer and pipelined batches), ops.c (the
- * backend operations and the backend table). */
+ * operations on one node), cluster.c (slots, topology, routing, redirects,
+ * and the backend table). */
 #ifndef FINSIM_STORE_REDIS_H
 #define FINSIM_STORE_REDIS_H
 
@@ -86,7 +94,25 @@ typedef struct redis_priv {
     size_t pend_cap;       /* entries allocated in pend */
     redisReply **rep;      /* replies of the batch being consumed */
     size_t rep_cap;        /* entries allocated in rep */
+    /* Redis Cluster (cluster.c) */
+    struct redis_cluster *cl; /* cluster state of the store's top level; NULL: one node */
+    int cluster_mode;      /* from ?cluster=: 0 auto (INFO), -1 no, 1 yes */
+    char seeds[512];       /* more seeds "h2:p2,h3:p3" after the URL's first host */
+    int node;              /* 1: a connection to one cluster node (per-key commands, no MSET) */
+    int asking;            /* 1: every command is preceded by ASKING (its reply is skipped) */
+    struct redis_redir *redir; /* MOVED/ASK replies of the running operation, by item */
+    size_t nredir;         /* entries used in redir */
+    size_t redir_cap;      /* entries allocated in redir */
+    char *pw;              /* the password as last read from opts.password_file (auth.c) */
 } redis_priv_t;
+
+/* One MOVED or ASK reply to the command of an item of a node operation. */
+typedef struct redis_redir {
+    size_t item;           /* index of the item in the node operation */
+    int ask;               /* 1: ASK (one-off, with ASKING), 0: MOVED (the slot has a new owner),
+                              2: CLUSTERDOWN or TRYAGAIN (try again later) */
+    char addr[280];        /* "host:port" of the node to ask; for 2 the error reply */
+} redis_redir_t;
 
 /* ---- url.c ---------------------------------------------------------------- */
 
@@ -212,5 +238,46 @@ void redis_cmd_arg(redis_priv_t *p, const char *s, size_t len);
  * row without progress. *done receives the number of items consumed.
  * Returns 0 or the final STORE_E_* code with st->errstr set. */
 int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done);
+
+/* ---- auth.c ---------------------------------------------------------------- */
+
+/* The password for the next AUTH: opts.password_file read again (kept in
+ * p->pw; a file that cannot be read now keeps the last reading, with a
+ * warning), else opts.password. NULL: none. */
+const char *redis_auth_password(store_t *st, redis_priv_t *p);
+
+/* ---- ops.c / cluster.c ---------------------------------------------------- */
+
+/* The operations on one Redis node (ops.c). store_backend_redis (cluster.c)
+ * runs them directly on a single node and splits them per node in a
+ * cluster. */
+extern const store_backend_t redis_node_backend;
+
+/* Connect with bounded retries (conn.c). Returns 0 or STORE_E_*. */
+int redis_connect(store_t *st, redis_priv_t *p);
+
+/* On a cluster node connection (p->node): when r is a MOVED, ASK,
+ * CLUSTERDOWN or TRYAGAIN error reply to the command of item, record it in p->redir and return 1 (the
+ * operation goes on; cluster.c sends the item again where the reply
+ * points, or later). Otherwise 0. */
+int redis_redirected(redis_priv_t *p, const redisReply *r, size_t item);
+
+/* After the seed connection of redis_open is up: unless ?cluster=no, ask
+ * INFO whether the server is a cluster node and, if so, read the topology
+ * and switch the store to cluster mode. Returns 0 or STORE_E_*. */
+int redis_cluster_open(store_t *st, redis_priv_t *p);
+
+/* The first seed failed with rc: try the others of p->seeds in turn.
+ * Returns 0 (p connected to one of them) or the last STORE_E_* code. */
+int redis_cluster_seeds(store_t *st, redis_priv_t *p, int rc);
+
+/* Free the cluster state of p (node connections). Accepts p->cl == NULL. */
+void redis_cluster_free(redis_priv_t *p);
+
+/* CRC16 (XMODEM) of buf[0..len) and the Redis Cluster hash slot of a key
+ * (0..16383): the CRC16 of the part between the first '{' and the next '}'
+ * when that is not empty, else of the whole key, modulo 16384. */
+uint16_t redis_crc16(const char *buf, size_t len);
+int redis_key_slot(const char *key, size_t len);
 
 #endif

@@ -72,6 +72,16 @@ static int redis_parse_query(store_t *st, redis_priv_t *p, const char *q, size_t
             if (redis_parse_db(eq + 1, n - kl - 1, &p->db) != 0)
                 return store_set_error(st, STORE_E_USAGE, "redis URL: db must be a number 0..%d", INT_MAX);
             p->db_given = 1;
+        } else if (kl == 7 && strncmp(q, "cluster", 7) == 0 && eq) {
+            size_t vl = n - kl - 1;
+            if (vl == 2 && strncmp(eq + 1, "no", 2) == 0)
+                p->cluster_mode = -1;
+            else if (vl == 3 && strncmp(eq + 1, "yes", 3) == 0)
+                p->cluster_mode = 1;
+            else if (vl == 4 && strncmp(eq + 1, "auto", 4) == 0)
+                p->cluster_mode = 0;
+            else
+                return store_set_error(st, STORE_E_USAGE, "redis URL: cluster must be yes, no or auto");
         } else if ((kl == 8 && strncmp(q, "password", 8) == 0) || (kl == 4 && strncmp(q, "auth", 4) == 0)) {
             return store_set_error(st, STORE_E_USAGE,
                                    "redis URL must not carry a password (command lines are visible to every user of the machine); set FINSIM_REDIS_PASSWORD or use a password file");
@@ -80,7 +90,7 @@ static int redis_parse_query(store_t *st, redis_priv_t *p, const char *q, size_t
             for (size_t i = 0; i < shown; i++)
                 if ((unsigned char)q[i] < 0x20 || q[i] == 0x7f)
                     shown = i;
-            return store_set_error(st, STORE_E_USAGE, "redis URL: unknown parameter '%.*s' (only db=N is known)",
+            return store_set_error(st, STORE_E_USAGE, "redis URL: unknown parameter '%.*s' (known: db=N, cluster=yes|no|auto)",
                                    (int)shown, q);
         }
         q += n;
@@ -148,6 +158,15 @@ int redis_parse_url(store_t *st, redis_priv_t *p, const char *url)
         hp = at + 1;
     }
     size_t hplen = alen - (size_t)(hp - rest);
+    const char *comma = memchr(hp, ',', hplen);
+    if (comma) { /* more cluster seeds: host:port,host:port */
+        size_t sl = hplen - (size_t)(comma + 1 - hp);
+        if (sl == 0 || sl >= sizeof(p->seeds))
+            return store_set_error(st, STORE_E_USAGE, "redis URL: the seed list after ',' is empty or too long");
+        memcpy(p->seeds, comma + 1, sl);
+        p->seeds[sl] = 0;
+        hplen = (size_t)(comma - hp);
+    }
     const char *port_s = NULL;
     size_t hlen;
     if (hplen > 0 && hp[0] == '[') { /* [IPv6]:port */
