@@ -219,7 +219,14 @@ static const char *redis_user(const store_t *st)
 
 int redis_reply_code(const char *reply)
 {
-    return strncmp(reply, "NOAUTH", 6) == 0 || strncmp(reply, "NOPERM", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL;
+    if (strncmp(reply, "NOAUTH", 6) == 0 || strncmp(reply, "NOPERM", 6) == 0)
+        return STORE_E_AUTH;
+    /* the node we talk to became a replica (a failover), or is reading its
+     * data after a restart: like a lost connection, retried (redis_retry) */
+    if (strncmp(reply, "READONLY", 8) == 0 || strncmp(reply, "LOADING", 7) == 0 ||
+        strncmp(reply, "MASTERDOWN", 10) == 0)
+        return STORE_E_CONNECT;
+    return STORE_E_PROTOCOL;
 }
 
 int redis_reply_error(store_t *st, const char *reply, const char *cmd, const char *keys, const char *aclkey)
