@@ -166,6 +166,8 @@ run_bounded() {
 rc=0
 run_bounded "${MPI[@]}" "$FINSIM" "${ARGS[@]}" || rc=$?
 log "finsim exited with status $rc${RB_SIGNAL:+ (stopped by SIG$RB_SIGNAL)}"
+[ -n "$RB_SIGNAL" ] || [ "$rc" -le 14 ] || # finsim's codes are 0-14: mpirun's own failure (128 + N: signal N)
+    log "error: the run ended by a failure of mpirun, not with a finsim exit code (status $rc); the results mirrored so far are kept"
 if [ "$rc" = 0 ] && [ -n "${FINSIM_OUTPUT_DIR:-}" ]; then
     cp "$OUTPUT" "$AZ_BATCH_TASK_WORKING_DIR/$NAME.tmp" && mv "$AZ_BATCH_TASK_WORKING_DIR/$NAME.tmp" "$AZ_BATCH_TASK_WORKING_DIR/$NAME" ||
         { log "cannot copy $OUTPUT to the task working directory"; rc=6; }

@@ -47,6 +47,10 @@ cores of this machine and no hostfile is given.
 
 exit status: that of finsim (0 all priced, 1 some trades failed, 10 injected
 failure: rerun with --resume), or 2 for a usage error of this wrapper.
+When mpirun ends the run itself (a rank killed by a signal: 128 + N; a lost
+node or daemon; any status outside finsim's 0-14) the status stays mpirun's
+and a line "the run ended by a failure of mpirun, not with a finsim exit
+code: ..." says so.
 A SIGTERM or SIGINT is passed on to mpirun; one that does not end within
 FINSIM_KILL_GRACE seconds (a host it cannot reach) is killed, so the wrapper
 never hangs on a partitioned host.
@@ -205,8 +209,33 @@ run_bounded() {
     return "$rc"
 }
 
+# mpi_verdict RC LOG: when mpirun ended the run by its own failure (a rank
+# killed by a signal, a lost node or daemon, a status that is none of
+# finsim's 0-14), say so in finsim's words; LOG holds mpirun's stderr. The
+# exit status stays mpirun's.
+mpi_verdict() {
+    local rc=$1 log=$2 why=
+    [ "$rc" -ne 0 ] || return 0
+    if grep -q 'exited on signal' "$log" 2>/dev/null; then
+        why="a rank was killed by a signal: $(grep -o 'process rank [0-9]* .*exited on signal [0-9]* ([^)]*)' "$log" | head -1)"
+    elif grep -qiE 'lost communication with a remote daemon|daemon .*(failed|died)|unexpectedly (failed|died)' "$log" 2>/dev/null; then
+        why="mpirun lost a node or its daemon"
+    elif [ "$rc" -gt 14 ]; then
+        why="status $rc is none of finsim's exit codes"
+    fi
+    [ -n "$why" ] || return 0
+    echo "$PROG: error: the run ended by a failure of mpirun, not with a finsim exit code: $why (mpirun exited with status $rc); the results mirrored so far are kept: rerun with --resume" >&2
+}
+
 echo "$PROG: $RANKS ranks, trades $START..$((START + WINDOW - 1)), output $OUTPUT" >&2
+ERRLOG=$(mktemp "${TMPDIR:-/tmp}/finsim-local.XXXXXX")
+exec 3>&2 2> >(tee "$ERRLOG" >&2)   # mpirun's stderr, also kept for mpi_verdict
+TEEPID=$!
 rc=0
 run_bounded "${CMD[@]}" || rc=$?
+exec 2>&3 3>&-
+wait "$TEEPID" 2>/dev/null || true
+[ -n "$RB_SIGNAL" ] || mpi_verdict "$rc" "$ERRLOG"
+rm -f "$ERRLOG"
 [ -z "$RB_SIGNAL" ] || echo "$PROG: stopped by SIG$RB_SIGNAL; mpirun exited with status $rc" >&2
 exit "$rc"

@@ -69,6 +69,7 @@ static int job_claim_output(job_t *s)
 int job_open(const run_cfg_t *c, job_t **out)
 {
     job_t *s = xcalloc(1, sizeof(*s));
+    s->prog_rq = MPI_REQUEST_NULL;
     s->cfg = c;
     fs_mpi_world(&s->rank, &s->nranks);
     s->t_begin = time(NULL);
@@ -240,6 +241,7 @@ void job_close(job_t *s)
         return;
     if (s->events)
         fclose(s->events);
+    job_progress_drop(s);
     h5out_abort(s->out);
     outlock_release(s->lock); /* after the output is closed */
     mc_work_free(s->work);

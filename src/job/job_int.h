@@ -45,6 +45,11 @@ struct job {
     int stop_got;            /* ranks > 0: rank 0's TAG_STOP was received */
     int64_t stop_val;        /* rank 0: the TAG_STOP payload (the signal) */
     void *stop_rq;           /* rank 0: MPI_Request[nranks] of the TAG_STOP sends, or NULL */
+    /* ranks > 0: progress goes to rank 0 with one nonblocking send at a time
+     * (rank 0 may be inside an HDF5 collective call for a while) */
+    MPI_Request prog_rq;     /* the TAG_PROGRESS send in flight, or MPI_REQUEST_NULL */
+    int64_t prog_buf;        /* its payload */
+    int64_t prog_pending;    /* trades done since, not yet sent */
     /* batch buffers */
     int64_t *ids;
     trade_slot_t *slots;
@@ -76,6 +81,11 @@ void job_events_write(job_t *s, const char *fmt, ...) __attribute__((format(prin
 /* progress (schedule.c): count n trades done (rank 0 also answers chunk
  * requests); show the progress line on rank 0 (final: the last one) */
 void job_progress_add(job_t *s, int64_t n);
+/* ranks > 0: send what progress is left and complete the send (before
+ * TAG_DONE); job_progress_drop cancels a send nobody will receive (an
+ * ended job). Both leave nothing pending. */
+void job_progress_flush(job_t *s);
+void job_progress_drop(job_t *s);
 void job_progress_show(job_t *s, int final);
 
 /* stop (schedule.c): at a batch boundary, has a stop been asked for, by a

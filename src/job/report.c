@@ -158,6 +158,22 @@ static int finish_output(job_t *s, const totals_t *t, const char *config, double
                            err, sizeof(err));
     s->out = NULL;
     *finish_s = fs_now() - tw;
+    if (frc == H5OUT_UNFINISHABLE) {
+        /* the file is left open inside HDF5, which must not see it again
+         * (it would try to close it at exit): end the job here, after the
+         * mirror is flushed and the output's lock dropped on every rank */
+        job_abandon(s);
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (s->rank == 0) {
+            fs_error("%s", err);
+            fs_error("stopping the job (exit %d); %s", H5OUT_ABORT_STATUS,
+                     c->mirror ? "every result is mirrored: rerun with --resume and an --output with room"
+                               : "without a mirror (--no-mirror) a rerun prices every trade again");
+            fflush(NULL);
+            MPI_Abort(MPI_COMM_WORLD, H5OUT_ABORT_STATUS);
+        }
+        MPI_Barrier(MPI_COMM_WORLD); /* never completes: rank 0 aborts the job */
+    }
     if (frc != 0 && s->rank == 0)
         fs_error("%s", err);
     return frc != 0 ? -1 : 0;

@@ -162,7 +162,43 @@ void job_progress_add(job_t *s, int64_t n)
         (void)h5out_poll(s->out, err, sizeof(err));
         job_progress_show(s, 0);
     } else {
-        MPI_Send(&n, 1, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD);
+        /* Not a blocking send: it could only complete by eager buffering
+         * while rank 0 is inside an HDF5 collective call. Trades done while
+         * the last message is still in flight go with the next one. */
+        s->prog_pending += n;
+        int idle = 1;
+        if (s->prog_rq != MPI_REQUEST_NULL)
+            MPI_Test(&s->prog_rq, &idle, MPI_STATUS_IGNORE);
+        if (idle && s->prog_pending) {
+            s->prog_buf = s->prog_pending;
+            s->prog_pending = 0;
+            MPI_Isend(&s->prog_buf, 1, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD, &s->prog_rq);
+        }
+    }
+}
+
+void job_progress_flush(job_t *s)
+{
+    if (s->rank == 0)
+        return;
+    MPI_Wait(&s->prog_rq, MPI_STATUS_IGNORE); /* returns at once for MPI_REQUEST_NULL */
+    if (s->prog_pending) {
+        s->prog_buf = s->prog_pending;
+        s->prog_pending = 0;
+        MPI_Isend(&s->prog_buf, 1, MPI_INT64_T, 0, TAG_PROGRESS, MPI_COMM_WORLD, &s->prog_rq);
+        MPI_Wait(&s->prog_rq, MPI_STATUS_IGNORE);
+    }
+}
+
+void job_progress_drop(job_t *s)
+{
+    if (s->prog_rq == MPI_REQUEST_NULL)
+        return;
+    int done = 0;
+    MPI_Test(&s->prog_rq, &done, MPI_STATUS_IGNORE);
+    if (!done) {
+        MPI_Cancel(&s->prog_rq);
+        MPI_Wait(&s->prog_rq, MPI_STATUS_IGNORE); /* local once cancelled */
     }
 }
 
@@ -443,6 +479,7 @@ int job_schedule(job_t *s)
     } else {
         int64_t zero = 0;
         h5out_end_rows(s->out); /* gather mode: all rows sent */
+        job_progress_flush(s);  /* rank 0 counts it before the DONE (same source: in order) */
         MPI_Send(&zero, 1, MPI_INT64_T, 0, TAG_DONE, MPI_COMM_WORLD);
     }
     if (stop_agree(s)) {

@@ -44,6 +44,8 @@ struct screen_job {
     char quotes_shown[512];  /* the quotes source for the signals file (URL redacted) */
     mkt_data_t d;            /* quotes and market records */
     store_t *st;             /* this rank's store handle */
+    store_t *sig_st;         /* rank 0: the store the signals are published to, or NULL */
+    const char *sig_url;     /* its URL */
     int64_t *ids;            /* this rank's trade ids */
     size_t n;                /* entries of ids */
     unsigned char *matched;  /* matched[i]: quote i found a trade */
@@ -99,6 +101,7 @@ void screen_job_free(screen_job_t *j)
     free(j->matched);
     free(j->ids);
     store_close(j->st);
+    store_close(j->sig_st);
     mkt_data_free(&j->d);
     free(j);
 }
@@ -229,6 +232,8 @@ int screen_load_market(screen_job_t *j)
     return JOB_OK;
 }
 
+static int screen_open_signals(screen_job_t *j, char *err, size_t errlen);
+
 /* Each rank opens its own handle; a connection error is printed once (by
  * rank 0), others by every rank. Returns the worst status of all ranks. */
 int screen_open_store(screen_job_t *j)
@@ -237,7 +242,11 @@ int screen_open_store(screen_job_t *j)
     int ecode = 0;
     j->st = store_open(j->c->store_url, &j->c->so, NULL, err, sizeof(err), &ecode);
     /* one host may fail alone (a store it cannot reach): rank 0 names it */
-    return fs_mpi_agree_err(j->st ? 0 : job_store_status(ecode), err);
+    int rc = fs_mpi_agree_err(j->st ? 0 : job_store_status(ecode), err);
+    if (rc != JOB_OK || j->c->make_quotes)
+        return rc;
+    err[0] = '\0';
+    return fs_mpi_agree_err(j->rank == 0 ? screen_open_signals(j, err, sizeof(err)) : JOB_OK, err);
 }
 
 /* A window is cut into shares on every rank; the store's list is read by
@@ -530,41 +539,53 @@ static int screen_write_h5(const screen_job_t *j)
     return 0;
 }
 
-/* Replace the sorted set <prefix>finsim:signals with the signals (score =
- * edge, member = decimal trade id) in one transaction, through the Redis
- * store (its URL rules, password, ACL user, TLS, timeouts and retries), so
- * readers never see a half-written ranking. Returns JOB_OK or a job status with
- * the reason in err; key gets the name of the set. */
-static int screen_publish_redis(const char *url, const store_opts_t *so, const signal_rec_t *s, size_t n,
-                                char *key, size_t keylen, char *err, size_t errlen)
+static const char screen_ranking[] = "finsim:signals";
+
+/* Rank 0, when the signals go to Redis: open that store now, at connect,
+ * checked for everything publishing needs (DEL and ZADD on the ranking's
+ * key, EXEC), so a missing ACL rule ends the command before any pricing.
+ * Returns JOB_OK or a job status with the reason in err. */
+static int screen_open_signals(screen_job_t *j, char *err, size_t errlen)
 {
-    static const char name[] = "finsim:signals";
-    snprintf(key, keylen, "%s%s", so->key_prefix ? so->key_prefix : "", name);
-    if (!screen_is_redis_url(url)) {
+    const screen_cfg_t *c = j->c;
+    j->sig_url = c->no_signals_redis ? NULL : c->signals_redis ? c->signals_redis
+                 : screen_is_redis_url(c->store_url) ? c->store_url : NULL;
+    if (!j->sig_url)
+        return JOB_OK;
+    if (!screen_is_redis_url(j->sig_url)) {
         fs_seterr(err, errlen, "signals: not a Redis URL (redis://, rediss://, unix://)");
         return JOB_E_CONFIG;
     }
     char why[512];
     int code = 0;
-    store_opts_t pso = *so; /* the ranking store: checked for what publishing needs */
-    pso.needs = STORE_NEED_RANKING, pso.ranking_name = name;
-    store_t *st = store_open(url, &pso, NULL, why, sizeof(why), &code);
-    if (!st) {
+    store_opts_t pso = c->so; /* the ranking store: checked for what publishing needs */
+    pso.needs = STORE_NEED_RANKING, pso.ranking_name = screen_ranking;
+    j->sig_st = store_open(j->sig_url, &pso, NULL, why, sizeof(why), &code);
+    if (!j->sig_st) {
         fs_seterr(err, errlen, "signals: %s", why);
         return job_store_status(code);
     }
+    return JOB_OK;
+}
+
+/* Replace the sorted set <prefix>finsim:signals with the signals (score =
+ * edge, member = decimal trade id) in one transaction, through the Redis
+ * store opened at connect (its URL rules, password, ACL user, TLS,
+ * timeouts and retries), so readers never see a half-written ranking.
+ * Returns JOB_OK or a job status with the reason in err. */
+static int screen_publish_redis(store_t *st, const signal_rec_t *s, size_t n, char *err, size_t errlen)
+{
     int64_t *ids = xmalloc(sizeof(*ids) * (n ? n : 1));
     double *edge = xmalloc(sizeof(*edge) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         ids[i] = s[i].trade_id;
         edge[i] = s[i].edge;
     }
-    int rc = store_put_ranking(st, name, ids, edge, n);
+    int rc = store_put_ranking(st, screen_ranking, ids, edge, n);
     if (rc != STORE_OK)
         fs_seterr(err, errlen, "signals: %s", store_errstr(st));
     free(ids);
     free(edge);
-    store_close(st);
     return rc == STORE_OK ? 0 : job_store_status(rc);
 }
 
@@ -573,13 +594,12 @@ static int screen_publish_redis(const char *url, const store_opts_t *so, const s
  * printed). */
 static int screen_write_redis(const screen_job_t *j, const char **sig_url)
 {
-    const screen_cfg_t *c = j->c;
-    *sig_url = c->no_signals_redis ? NULL : c->signals_redis ? c->signals_redis
-               : screen_is_redis_url(c->store_url) ? c->store_url : NULL;
+    *sig_url = j->sig_st ? j->sig_url : NULL;
     if (!*sig_url)
         return 0;
     char key[300], err[512], shown[512];
-    int ret = screen_publish_redis(*sig_url, &c->so, j->sig, j->nsig, key, sizeof(key), err, sizeof(err));
+    snprintf(key, sizeof(key), "%s%s", j->c->so.key_prefix ? j->c->so.key_prefix : "", screen_ranking);
+    int ret = screen_publish_redis(j->sig_st, j->sig, j->nsig, err, sizeof(err));
     if (ret != 0) {
         fs_error("%s", err);
         return ret;

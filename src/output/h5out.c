@@ -13,13 +13,17 @@
  * most H5OUT_GATHER_SENDS batches in flight, and rank 0 writes them as they
  * arrive (h5out_poll), so memory stays bounded by a few batches too. The
  * same rows land at the same offsets: the file equals a parallel one. */
+#define _GNU_SOURCE /* fallocate */
 #include "finsim/output/h5out.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "finsim/base/file.h"
 #include "finsim/base/util.h"
@@ -51,6 +55,7 @@ struct h5out {
     char *rbuf;          /* rank 0: receive buffer */
     size_t rcap;
     char gerr[256];      /* rank 0: the first failed write of received rows */
+    int reserved;        /* rank 0: the room to finish is reserved (fallocate) */
 };
 
 /* Message tags of gather mode (on the duplicate communicator). */
@@ -108,6 +113,13 @@ static int all_ok(MPI_Comm comm, int ok)
     return all;
 }
 
+/* Bytes that finishing the file may add beyond the rows: /telemetry, the
+ * attributes, HDF5's metadata, with a wide margin. */
+static double close_room(int nranks)
+{
+    return (double)nranks * sizeof(h5out_telemetry_t) + (1 << 20);
+}
+
 /* Rank 0: is there room for the file? HDF5 fills the dataset collectively
  * at creation, and a rank that meets a full disk there leaves the others
  * waiting inside HDF5, so the space is checked before anything is written.
@@ -119,13 +131,81 @@ static int check_space(const char *partial, int64_t nrows, int nranks, char *err
     struct statvfs vfs;
     if (statvfs(dir, &vfs) != 0)
         return fs_seterr(err, errlen, "cannot create output %s: %s", partial, strerror(errno));
-    double need = (double)nrows * sizeof(result_t) + (double)nranks * sizeof(h5out_telemetry_t) + (1 << 20);
+    double need = (double)nrows * sizeof(result_t) + close_room(nranks);
     double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
     if (avail < need)
         return fs_seterr(err, errlen,
                          "not enough disk space for %s: the results need about %.1f MB, %.1f MB are free "
                          "(disk full?)",
                          partial, need / 1e6, avail / 1e6);
+    return 0;
+}
+
+/* Rank 0, once the file is created and before /results is: reserve the
+ * blocks that the rows and finishing the file will write (fallocate with
+ * FALLOC_FL_KEEP_SIZE from offset 0 to the file's end plus the rows plus
+ * close_room). The file's size does not change, so HDF5 sees nothing; its
+ * later writes land in blocks already held, and release_reserve gives back
+ * what was not used. A disk that fills during the run can then no longer
+ * fail a write, where one rank's error leaves the others waiting inside
+ * HDF5's collective calls. FINSIM_H5_RESERVE=0 skips it.
+ * Returns 1 reserved, 0 not supported here (or skipped), -1 failed (err). */
+static int reserve_space(h5out_t *h, char *err, size_t errlen)
+{
+    const char *env = getenv("FINSIM_H5_RESERVE");
+    if (env && !strcmp(env, "0"))
+        return 0;
+#ifdef FALLOC_FL_KEEP_SIZE
+    int fd = open(h->partial, O_WRONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return fs_seterr(err, errlen, "cannot reserve disk space for %s: %s", h->partial, strerror(e));
+    }
+    off_t len = st.st_size + (off_t)h->nrows * (off_t)sizeof(result_t) + (off_t)close_room(h->nranks);
+    int rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, len);
+    int e = errno;
+    close(fd); /* HDF5's own handle and locks are unaffected (flock, or none under MPI-IO) */
+    if (rc == 0)
+        return 1;
+    if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL)
+        return 0; /* e.g. NFSv3: the free space is checked again before the close */
+    return fs_seterr(err, errlen, "cannot reserve disk space for %s: %s (disk full?)", h->partial, strerror(e));
+#else
+    (void)h, (void)err, (void)errlen;
+    return 0;
+#endif
+}
+
+/* Rank 0, once the file is closed: give back the reserved blocks that it
+ * did not use (a truncation to its own size frees those beyond the end). */
+static void release_reserve(const char *partial)
+{
+    int fd = open(partial, O_WRONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && ftruncate(fd, st.st_size) != 0)
+        fs_warn("cannot give back the unused disk space reserved for %s: %s", partial, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Rank 0, before the close of a file whose room is not reserved: is there
+ * still room to finish it? Returns 0, or -1 with the reason in err. */
+static int check_close_room(const h5out_t *h, char *err, size_t errlen)
+{
+    char dir[4096];
+    fs_dirname(h->partial, dir, sizeof(dir));
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) != 0)
+        return fs_seterr(err, errlen, "cannot finish %s: %s", h->partial, strerror(errno));
+    double need = close_room(h->nranks), avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
+    if (avail < need)
+        return fs_seterr(err, errlen,
+                         "cannot finish %s: no space left on device (%.1f MB free, finishing needs about %.1f MB; "
+                         "disk full)",
+                         h->partial, avail / 1e6, need / 1e6);
     return 0;
 }
 
@@ -216,6 +296,18 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_m
     MPI_Bcast(&ok_space, 1, MPI_INT, 0, comm);
     if (!ok_space || create_file(h, err, errlen) != 0)
         return h5out_free(h);
+    int res = h->rank == 0 ? reserve_space(h, err, errlen) : 0;
+    MPI_Bcast(&res, 1, MPI_INT, 0, comm);
+    if (res < 0) {
+        /* only the file's first metadata to close: little room, if any */
+        char *partial = h->rank == 0 ? xstrdup(h->partial) : NULL;
+        h5out_abort(h);
+        if (partial)
+            remove(partial);
+        free(partial);
+        return NULL;
+    }
+    h->reserved = res;
     h->rtype = result_h5_type(RESULT_H5_NATIVE);
     if (!all_ok(comm, create_results(h))) {
         /* HDF5 cannot close a file whose metadata it failed to write (it
@@ -223,6 +315,7 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_m
         if (h->rank == 0)
             fs_error("cannot create the /results dataset (%lld rows) in %s (disk full?)", (long long)nrows,
                      h->partial);
+        remove(h->partial);
         fflush(NULL);
         MPI_Abort(comm, H5OUT_ABORT_STATUS);
     }
@@ -435,21 +528,47 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
 {
     double t0 = fs_now();
     int rank = h->rank, ok = 1;
+    char why[512] = "";
     h5out_end_rows(h);
     if (h->gather && rank == 0 && gather_drain(h) != 0) {
-        fs_error("%s", h->gerr);
+        snprintf(why, sizeof(why), "%s", h->gerr);
         ok = 0;
     }
-    if (h->file >= 0)
-        ok &= write_meta(h, tel, nranks, attrs, nattrs, checksum);
+    /* The close writes metadata, and under MPI-IO a rank that meets a full
+     * disk inside H5Fclose leaves the others waiting in HDF5 for ever. So
+     * unless the room is reserved, rank 0 checks it first and the ranks
+     * agree; without room the file is never closed (see h5out.h). */
+    char room_err[512] = "";
+    int room = rank != 0 || h->reserved || check_close_room(h, room_err, sizeof(room_err)) == 0;
+    if (!all_ok(h->comm, room)) {
+        if (rank == 0) {
+            remove(h->partial);
+            fs_seterr(err, errlen, "%s%s%s; %s removed", why, why[0] ? "; " : "", room_err, h->partial);
+        }
+        h->file = h->results = H5I_INVALID_HID; /* left open: HDF5 is not called on it again */
+        h5out_free(h);
+        return H5OUT_UNFINISHABLE;
+    }
+    if (h->file >= 0 && !write_meta(h, tel, nranks, attrs, nattrs, checksum)) {
+        if (!why[0])
+            snprintf(why, sizeof(why), "writing the metadata of %s or closing it failed (disk full?)", h->partial);
+        ok = 0;
+    }
     H5Tclose(h->rtype);
     h->rtype = H5I_INVALID_HID;
     h->write_s += fs_now() - t0;
     ok = all_ok(h->comm, ok);
+    if (rank == 0 && h->reserved)
+        release_reserve(h->partial);
     if (ok && rank == 0 && fs_durable_rename(h->partial, h->path, err, errlen) != 0) {
         ok = 0; /* fsync, rename, fsync of the directory: see base/file.h */
-    } else if (!ok) {
-        fs_seterr(err, errlen, "finishing %s failed (disk full?); the partial file is kept", h->partial);
+    } else if (!ok && rank == 0) {
+        fs_seterr(err, errlen, "%s", why[0] ? why : "writing another rank's part of the output failed");
+    }
+    if (!ok && rank == 0 && remove(h->partial) == 0) {
+        size_t n = err ? strlen(err) : 0;
+        if (err && n + 1 < errlen)
+            snprintf(err + n, errlen - n, "; %s removed", h->partial);
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, h->comm);
     if (!ok && err && !err[0])

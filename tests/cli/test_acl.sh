@@ -23,7 +23,7 @@ EXPORT='reset on >s3cret-acl ~ey* +getrange +type +scan +multi +discard'
 SCREEN='reset on >s3cret-acl ~ey* ~finsim:signals +getrange +type +scan +multi +discard +del +zadd +exec'
 user() { CLI ACL SETUSER finsim $1 > /dev/null; }
 # without RULES: the documented rules with one removed
-without() { local r=" $1 "; echo "${r/ $2 / }"; }
+without() { local r=" $1 "; echo "${r/ "$2" / }"; }  # $2 literal (~ey* is no glob)
 RUN=(run --store "$URL" --algorithm pvonly --paths 50 --trade-window $N --progress 0)
 
 # run, mirroring: succeeds with exactly the rules, the results mirrored
@@ -92,14 +92,27 @@ SCR=(screen --store "$URL" --quotes "$T/q.csv" --paths 200 --seed 5 --min-edge -
 user "$SCREEN"
 expect_rc 0 "$FINSIM_BIN" "${SCR[@]}" --output "$T/s.h5"
 [ "$(CLI ZCARD finsim:signals)" -gt 0 ] || { echo "FAIL: no signals published"; exit 1; }
-for rule in +zadd '~finsim:signals'; do
+# every rule screen needs is checked at connect, publishing's too (DEL,
+# ZADD on the ranking's key, EXEC by an empty transaction): exit 4 naming
+# it, before any pricing (no signals file written, nothing published)
+CLI DEL finsim:signals > /dev/null
+for rule in +getrange +type +scan '~ey*' +del +zadd '~finsim:signals' +exec; do
   user "$(without "$SCREEN" "$rule")"
-  expect_rc 4 "$FINSIM_BIN" "${SCR[@]}" --output "$T/s2.h5"
-  expect_grep "user 'finsim' may not run (DEL|ZADD) on finsim:signals in .*: add \+(del|zadd) and ~finsim:signals" "$T/last.err"
+  out=$T/s-${rule//[^a-z]/_}.h5
+  expect_rc 4 "$FINSIM_BIN" "${SCR[@]}" --output "$out"
+  case $rule in
+    +getrange|+type) want="may not run ${rule#+} on ey\*\.xml in .*: add \\$rule and ~ey\*" ;;
+    +scan|+exec) want="may not run ${rule#+} in .*: add \\$rule" ;;
+    +del|+zadd) want="may not run ${rule#+} on finsim:signals in .*: add \\$rule and ~finsim:signals" ;;
+    '~ey*') want="may not run [a-z]+ on ey\*\.xml in .*: add \+[a-z]+ and ~ey\*" ;;
+    *) want="may not run (del|zadd) on finsim:signals in .*: add \+(del|zadd) and ~finsim:signals" ;;
+  esac
+  tr 'A-Z' 'a-z' < "$T/last.err" > "$T/last.lc"
+  expect_grep "user 'finsim' $want" "$T/last.lc"
+  [ ! -e "$out" ] || { echo "FAIL: screen without $rule wrote $out before stopping" >&2; exit 1; }
+  [ "$(CLI EXISTS finsim:signals)" = 0 ] || { echo "FAIL: screen without $rule published" >&2; exit 1; }
+  expect_no_grep 'signals in the sorted set' "$T/last.err"
 done
-user "$(without "$SCREEN" +exec)"
-expect_rc 4 "$FINSIM_BIN" "${SCR[@]}" --output "$T/s3.h5"
-expect_grep "user 'finsim' may not run EXEC in .*: add \+exec" "$T/last.err"
 
 # no +multi: nothing is checked at connect, but a refused command is still
 # exit 4 naming the rule (here after the first batch is priced)

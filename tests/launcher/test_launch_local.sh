@@ -101,4 +101,19 @@ rc=0; wait "$WP" || rc=$?
 [ $((SECONDS - t0)) -le 25 ] || { echo "FAIL: the wrapper took $((SECONDS - t0)) s after SIGTERM" >&2; exit 1; }
 expect_grep 'SIGTERM: stopping the launcher' "$T/term.err"
 [ ! -e "$T/term.h5" ] || { echo "FAIL: a terminated run left a results file" >&2; exit 1; }
+# a rank killed by SIGKILL (the OOM killer, a lost host): mpirun ends the run
+# with 128 + 9 and its own words; the wrapper says in finsim's that this is
+# not a finsim exit code, and keeps mpirun's status
+env FINSIM_BIN="$FINSIM_BIN" bash "$L" -n 2 -s "$T/trades.h5" -a synthetic -w 40 -o "$T/kill.h5" -- \
+  --task-duration 200 --progress 0 --events "$T/kill.events" > "$T/kill.out" 2> "$T/kill.err" & W=$!
+wait_for 60 "start event" grep -qs '"event":"start"' "$T/kill.events"
+victim=$(finsim_pids "$W" | tail -1)
+[ -n "$victim" ] || { echo "FAIL: no finsim rank found under the wrapper" >&2; exit 1; }
+kill -KILL "$victim"
+rc=0; wait "$W" || rc=$?
+expect_status 137 "$rc" "the wrapper after SIGKILL of a rank" "$T/kill.err"
+expect_grep "finsim-local.sh: error: the run ended by a failure of mpirun, not with a finsim exit code: a rank was killed by a signal: .*exited on signal 9 .*\(mpirun exited with status 137\)" "$T/kill.err"
+# a finsim exit code is finsim's: no such line
+expect_rc 2 env FINSIM_BIN="$FINSIM_BIN" bash "$L" -n 2 -s "$T/trades.h5" -w 40 -o "$T/bad.h5" -- --paths -5
+expect_no_grep 'failure of mpirun' "$T/last.err"
 finish

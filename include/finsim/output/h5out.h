@@ -65,15 +65,19 @@ typedef struct h5out_attr {
 
 /* The status h5out_create ends the whole job with (MPI_Abort) when it cannot
  * create /results: HDF5 cannot close a file whose metadata it failed to
- * write. The command layer checks that it equals its I/O exit code. */
+ * write; and the status of a job whose file cannot be finished
+ * (H5OUT_UNFINISHABLE). The command layer checks that it equals its I/O
+ * exit code. */
 #define H5OUT_ABORT_STATUS 6
 
 /* Collective over comm: create PATH.partial with /results of nrows rows
  * (status -1 until written), to be written in mode (not H5W_AUTO: the
  * caller decides). With H5W_GATHER only rank 0 opens the file, with
  * HDF5's serial driver (no MPI-IO), and the other ranks' rows travel to it
- * as messages on a duplicate of comm. Returns NULL on failure with a
- * one-line reason in err (the same outcome on every rank). */
+ * as messages on a duplicate of comm. Where the file system allows it,
+ * rank 0 then reserves the room that finishing the file needs (fallocate,
+ * FALLOC_FL_KEEP_SIZE; FINSIM_H5_RESERVE=0 skips it). Returns NULL on
+ * failure with a one-line reason in err (the same outcome on every rank). */
 h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_mode_t mode, char *err,
                       size_t errlen);
 
@@ -117,7 +121,13 @@ int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause);
  * identical on every rank),
  * the root attributes (identical on every rank), the uint64 attribute
  * "checksum_u64", close, and rename PATH.partial to PATH. Frees h. Returns 0
- * or -1 with the reason in err (same outcome on every rank). */
+ * or -1 with the reason in err (same outcome on every rank; PATH.partial
+ * removed). Returns H5OUT_UNFINISHABLE (every rank) when the disk has no
+ * room left to close the file and its room was not reserved at creation:
+ * closing it would leave the ranks waiting inside HDF5, so it is left
+ * open, PATH.partial is removed, and the caller must end the job with
+ * MPI_Abort(H5OUT_ABORT_STATUS) without calling HDF5 again. */
+#define H5OUT_UNFINISHABLE (-2)
 int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
                  int nattrs, uint64_t checksum, char *err, size_t errlen);
 

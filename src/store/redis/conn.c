@@ -220,7 +220,14 @@ static const char *redis_user(const store_t *st)
 
 int redis_reply_code(const char *reply)
 {
-    return strncmp(reply, "NOAUTH", 6) == 0 || strncmp(reply, "NOPERM", 6) == 0 ? STORE_E_AUTH : STORE_E_PROTOCOL;
+    if (strncmp(reply, "NOAUTH", 6) == 0 || strncmp(reply, "NOPERM", 6) == 0)
+        return STORE_E_AUTH;
+    /* the node we talk to became a replica (a failover), or is reading its
+     * data after a restart: like a lost connection, retried (redis_retry) */
+    if (strncmp(reply, "READONLY", 8) == 0 || strncmp(reply, "LOADING", 7) == 0 ||
+        strncmp(reply, "MASTERDOWN", 10) == 0)
+        return STORE_E_CONNECT;
+    return STORE_E_PROTOCOL;
 }
 
 int redis_reply_error(store_t *st, const char *reply, const char *cmd, const char *keys, const char *aclkey)
@@ -248,6 +255,38 @@ typedef struct redis_probe_cmd {
     const char *keys;   /* key glob for messages, or NULL */
     const char *aclkey; /* the ACL key pattern to add */
 } redis_probe_cmd_t;
+
+/* The ranking's transaction ends with EXEC, which cannot be queued: run an
+ * empty transaction (MULTI EXEC: nothing happens), then DISCARD, which
+ * ends the transaction should EXEC leave it open (refused otherwise).
+ * Returns 0, or STORE_E_AUTH naming +exec (connection dropped), or a
+ * connection's STORE_E_* code. */
+static int redis_probe_exec(store_t *st, redis_priv_t *p)
+{
+    p->cmd_len = 0;
+    static const char *const words[3] = {"MULTI", "EXEC", "DISCARD"};
+    for (int i = 0; i < 3; i++) {
+        redis_cmd_begin(p, 1);
+        redis_cmd_arg(p, words[i], strlen(words[i]));
+    }
+    int rc;
+    if ((rc = redis_send(st, p, "checking permissions")) != 0 ||
+        (rc = redis_recv(st, p, 3, "checking permissions")) != 0)
+        return rc;
+    st->stats.round_trips--; /* not a batch */
+    const redisReply *x = p->rep[1];
+    /* a refused EXEC answers "EXECABORT ... NOPERM ... 'exec' command" and ends the transaction */
+    if (x->type == REDIS_REPLY_ERROR && strstr(x->str, "NOPERM")) {
+        redis_reply_error(st, strstr(x->str, "NOPERM"), "EXEC", NULL, NULL);
+        rc = STORE_E_AUTH;
+    }
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(p->rep[i]);
+    p->cmd_len = 0;
+    if (rc)
+        redis_drop(p);
+    return rc;
+}
 
 /* Check at connect that the user may run every command opts.needs implies,
  * on its keys: queue them inside MULTI ... DISCARD (Redis checks ACLs,
@@ -325,9 +364,11 @@ static int redis_probe(store_t *st, redis_priv_t *p)
         redis_drop(p);
         return STORE_E_AUTH;
     }
-    if (!discarded) /* the transaction is still open: a new connection has none */
+    if (!discarded) { /* the transaction is still open: a new connection has none */
         redis_drop(p);
-    return 0;
+        return 0;
+    }
+    return need & STORE_NEED_RANKING ? redis_probe_exec(st, p) : 0;
 }
 
 /* One connection attempt: connect, TLS, AUTH, SELECT, PING. Returns 0 with

@@ -74,7 +74,11 @@ typedef struct redis_inflight {
  * (every command we batch is idempotent: GETRANGE, TYPE, MSET, and
  * the ranking's MULTI DEL ZADD... EXEC, which replaces the whole set), at
  * most opts.retries times in a row without progress, or, with
- * opts.retry_s, for as long as the outage window lasts (redis_retry). *done receives the number of items consumed.
+ * opts.retry_s, for as long as the outage window lasts (redis_retry). A
+ * reply of STORE_E_CONNECT's kind (READONLY: the node became a replica in a
+ * failover; LOADING; MASTERDOWN) is treated the same: reconnect (the host
+ * name is resolved again), authenticate, resend. *done receives the number
+ * of items consumed.
  * Returns 0 or the final STORE_E_* code with st->errstr set. */
 int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done)
 {
@@ -119,7 +123,9 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
                     freeReplyObject(p->rep[0]);
                     if (rc != 0) {
                         redis_drop(p); /* replies still on the wire */
-                        return rc;
+                        if (rc != STORE_E_CONNECT)
+                            return rc;
+                        break; /* e.g. READONLY: the retry logic below */
                     }
                 }
                 if (rc != 0)
@@ -133,7 +139,9 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
             }
             if (rc != 0) {
                 redis_drop(p); /* replies of later batches are still on the wire */
-                return rc;
+                if (rc != STORE_E_CONNECT)
+                    return rc;
+                break; /* a reply that means "not here, not now" (READONLY after a failover): reconnect, resend */
             }
             redis_outage_end(st, p);
             acked = f.hi;
