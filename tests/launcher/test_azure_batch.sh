@@ -217,7 +217,9 @@ TOKEN="tok-$(date +%s%N)-secret"
 cat > "$T/fake_azure.py" <<'PYEOF'
 import http.server, json, sys, threading
 port_file, log, token = sys.argv[1], sys.argv[2], sys.argv[3]
+LOCK = threading.Lock()  # one POST at a time appends and counts
 class H(http.server.BaseHTTPRequestHandler):
+    timeout = 60  # a stalled client gives up its thread, never the server
     def log_message(self, *a): pass
     def do_GET(self):
         if self.path.startswith("/metadata/identity/oauth2/token") and self.headers.get("Metadata") == "true":
@@ -229,14 +231,16 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(n)
-        with open(log, "a") as f:
-            f.write(json.dumps({"path": self.path, "auth": self.headers.get("Authorization"),
-                                "ctype": self.headers.get("Content-Type"), "body": json.loads(body)}) + "\n")
-        dup = sum(1 for _ in open(log)) > 1
+        with LOCK:
+            with open(log, "a") as f:
+                f.write(json.dumps({"path": self.path, "auth": self.headers.get("Authorization"),
+                                    "ctype": self.headers.get("Content-Type"), "body": json.loads(body)}) + "\n")
+            dup = sum(1 for _ in open(log)) > 1
         self.send_response(409 if dup else 201)
         msg = b'{"odata.metadata":"x","code":"TaskExists","message":{"value":"exists"}}' if dup else b""
         self.send_header("Content-Length", str(len(msg))); self.end_headers(); self.wfile.write(msg)
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)  # a slow client never blocks the next
+s.daemon_threads = True
 import os
 with open(port_file + ".tmp", "w") as f:  # atomic: the reader never sees half a number
     f.write(str(s.server_address[1]))
