@@ -219,8 +219,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 add_cleanup "kill $!"
 wait_for 60 "port file of the HTTPS market server" test -s "$T/tlsport"
 TURL=https://localhost:$(cat "$T/tlsport")
+# a client that connects and never starts its TLS handshake holds up no one else
+exec 7<>"/dev/tcp/127.0.0.1/$(cat "$T/tlsport")"
 expect_rc 0 "$F" screen --store "$T/trades.h5" --quotes "$TURL/data/q.csv" --http-ca "$T/srv.crt" "${PRICING[@]}" "${TH[@]}" \
     --csv "$T/https.csv"
+exec 7>&-
 cmp "$T/csv.csv" "$T/https.csv"
 expect_rc 11 "$F" screen --store "$T/trades.h5" --quotes "$TURL/data/q.csv" "${PRICING[@]}" --http-backoff 0.05
 expect_grep "certificate" "$T/last.err"
