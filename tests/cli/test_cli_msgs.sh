@@ -43,6 +43,10 @@ rc=0; "${NOMPI[@]}" "$F" run --store "$T/t.h5" --start-trade 1 --trade-window 2 
 CHECKS=$((CHECKS + 1))
 expect_rc 0 "${NOMPI[@]}" "$F" price --paths 100 "$T/two.xml"
 cut -d, -f1-9 "$T/last.out" > "$T/price-alone.csv"
+rc=0; MPIRUN -np 1 -x OMPI_MCA_pml=finsim_no_such_component "$F" price --paths 100 "$T/two.xml" \
+  > "$T/nompi-launched.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || { echo "FAIL: price under mpirun did not start MPI" >&2; exit 1; }
+CHECKS=$((CHECKS + 1))
 expect_rc 0 MPIRUN -np 1 "$F" price --paths 100 "$T/two.xml" # launched: MPI as before
 cut -d, -f1-9 "$T/last.out" > "$T/price-mpirun.csv"
 cmp -s "$T/price-alone.csv" "$T/price-mpirun.csv" ||
