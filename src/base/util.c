@@ -186,8 +186,11 @@ static int i64_plain(const char *s, int64_t *out)
     int64_t v = 0;
     int n = 0;
     for (; *s >= '0' && *s <= '9'; s++, n++)
-        v = v * 10 + (*s - '0');
-    if (*s || n == 0 || n > 18)
+        if (n == 18)
+            return 0; /* 19 digits or more: strtoll judges the range */
+        else
+            v = v * 10 + (*s - '0');
+    if (*s || n == 0)
         return 0;
     *out = neg ? -v : v;
     return 1;
