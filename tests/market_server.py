@@ -13,7 +13,10 @@ Serves the files in DIR on a port chosen by the OS (written to PORTFILE):
   /once408/NAME, /once429/NAME   408 or 429 on the first request for the
                path, the file afterwards (a retryable status)
   /redirect/NAME   302 to /data/NAME (a client must not follow it)
-With CERT and KEY (PEM) it speaks HTTPS. Every request appends "METHOD PATH STATUS" to DIR/requests.log (never the
+With CERT and KEY (PEM) it speaks HTTPS. Each connection is served by its own
+thread, the TLS handshake included (not in the accepting thread), with a
+handshake and read timeout: a slow or aborted client never holds up the next
+one. Every request appends "METHOD PATH STATUS" to DIR/requests.log (never the
 headers, so the key does not land in a log).
 """
 import os
@@ -29,7 +32,12 @@ KEY = os.environ.get("MARKET_TEST_KEY", "")
 SEEN = set()  # paths of /onceNNN/ already answered with their status
 
 
+IO_TIMEOUT = 60.0  # seconds a connection may stall in its handshake or a read
+
+
 class Handler(BaseHTTPRequestHandler):
+    timeout = IO_TIMEOUT  # StreamRequestHandler puts it on the connection
+
     def log_message(self, fmt, *args):
         pass
 
@@ -90,13 +98,34 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, b"not found\n")
 
 
+class Server(ThreadingHTTPServer):
+    """Wraps each accepted connection in TLS in the connection's own thread
+    (finish_request runs there), so the handshake never blocks accept()."""
+    daemon_threads = True
+    request_queue_size = 64
+    tls = None
+
+    def finish_request(self, request, client_address):
+        if self.tls is None:
+            return super().finish_request(request, client_address)
+        request.settimeout(IO_TIMEOUT)
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return None  # a refused, slow or aborted handshake: this client only
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
+        return None
+
+
 def main():
-    srv = ThreadingHTTPServer((os.environ.get("MARKET_BIND", "127.0.0.1"), 0), Handler)
-    srv.daemon_threads = True
+    srv = Server((os.environ.get("MARKET_BIND", "127.0.0.1"), 0), Handler)
     if len(sys.argv) > 5:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(sys.argv[4], sys.argv[5])
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srv.tls = ctx
     tmp = PORTFILE + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])

@@ -30,6 +30,30 @@ void fs_mpi_peek(int *rank, int *nranks)
     }
 }
 
+/* Was this process started by an MPI launcher? Open MPI's mpirun sets
+ * OMPI_COMM_WORLD_SIZE, a PMIx server (prterun, srun --mpi=pmix) PMIX_RANK,
+ * MPICH's hydra and srun --mpi=pmi2 PMI_RANK / PMI_SIZE. */
+int fs_mpi_launched(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if (getenv(vars[i]))
+            return 1;
+    return 0;
+}
+
+/* fs_mpi_world under a launcher; outside one, fs_mpi_peek: a process that
+ * runs alone does not pay for MPI_Init (a singleton start costs a third of
+ * a second and more). Only for commands whose every MPI call is skipped
+ * when MPI is not running. */
+void fs_mpi_world_if_launched(int *rank, int *nranks)
+{
+    if (fs_mpi_launched())
+        fs_mpi_world(rank, nranks);
+    else
+        fs_mpi_peek(rank, nranks);
+}
+
 /* Rank and size of MPI_COMM_WORLD, starting MPI when main did not (it skips
  * MPI_Init when the arguments look like a help request, and "-h" may well
  * be an option's value: --key-prefix -h); sets the log prefix. */

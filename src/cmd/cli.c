@@ -197,7 +197,7 @@ static int cmd_generate_store(gen_cfg_t *g)
     uint64_t seed = g->seed;
     int batch = g->batch;
     int rank, nranks;
-    fs_mpi_world(&rank, &nranks);
+    fs_mpi_world_if_launched(&rank, &nranks); /* one plain process: no MPI, the file store is serial */
     store_opts_t so = g->so; /* key prefix, TLS, timeout: settings_generate */
     so.create = 0; /* an existing trade file keeps its other trades; see below */
     so.batch = batch;

@@ -41,7 +41,7 @@ static int xfer_parse(const opt_table_t *t, xfer_cfg_t *c, int argc, char **argv
 static int xfer_single_process(const char *cmd)
 {
     int rank, n;
-    fs_mpi_world(&rank, &n);
+    fs_mpi_world_if_launched(&rank, &n); /* the stores are opened without MPI */
     if (n > 1) {
         fs_error("%s runs in one process; start it without mpirun (or with -np 1)", cmd);
         return -1;

@@ -286,13 +286,16 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     c->text_len = 0;
     c->text_overflow = 0;
     unsigned seen = 0;
+    int next = 0; /* documents list the fields in field_names' order: try the next one first */
     for (int i = 0; atts[i]; i += 2) {
-        for (int f = 0; f < F_COUNT; f++) {
-            if (strcmp(atts[i], field_names[f]) == 0) {
-                seen |= 1u << f;
-                parse_field(c, f, atts[i + 1]);
-                break;
-            }
+        int f = next < F_COUNT && strcmp(atts[i], field_names[next]) == 0 ? next : -1;
+        for (int g = 0; f < 0 && g < F_COUNT; g++)
+            if (strcmp(atts[i], field_names[g]) == 0)
+                f = g;
+        if (f >= 0) {
+            seen |= 1u << f;
+            parse_field(c, f, atts[i + 1]);
+            next = f + 1;
         }
         /* unknown attributes are ignored, as AzFinSim's reader does */
     }

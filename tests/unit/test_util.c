@@ -1,4 +1,5 @@
 /* test_util.c - base helpers (base/util.c): paths, strict number parsing, the id set. */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,93 @@ static void t_parse_numbers(void **state)
     }
 }
 
+/* The reference readers: strtoll / strtod, whole string, finite. */
+static int ref_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int ref_double(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || end == s || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Number text of every shape: signs, leading zeros, 0-24 digits around an
+ * optional point, exponents near and far, and random stray characters. */
+static void random_number(uint64_t *x, char *buf, size_t cap)
+{
+    static const char stray[] = " +-.eE0123456789xXpPin_";
+    size_t n = 0;
+#define NEXT() (*x = *x * 6364136223846793005ULL + 1442695040888963407ULL, (unsigned)(*x >> 33))
+    unsigned r = NEXT();
+    if (r % 4 == 0)
+        buf[n++] = r % 8 == 0 ? '-' : '+';
+    unsigned zeros = NEXT() % 4 == 0 ? NEXT() % 5 : 0, a = NEXT() % 21, b = NEXT() % 24;
+    for (unsigned k = 0; k < zeros && n < cap - 64; k++)
+        buf[n++] = '0';
+    for (unsigned k = 0; k < a && n < cap - 64; k++)
+        buf[n++] = (char)('0' + NEXT() % 10);
+    if (NEXT() % 3 != 0) {
+        buf[n++] = '.';
+        for (unsigned k = 0; k < b && n < cap - 64; k++)
+            buf[n++] = (char)('0' + NEXT() % 10);
+    }
+    if (NEXT() % 3 == 0) {
+        char e = NEXT() % 2 ? 'e' : 'E';
+        int p = (int)(NEXT() % 700) - 350;
+        n += (size_t)snprintf(buf + n, cap - n, "%c%d", e, p);
+    }
+    buf[n] = '\0';
+    if (NEXT() % 5 == 0 && n + 1 < cap) { /* one stray character somewhere */
+        size_t at = NEXT() % (n + 1);
+        memmove(buf + at + 1, buf + at, n - at + 1);
+        buf[at] = stray[NEXT() % (sizeof(stray) - 1)];
+    }
+#undef NEXT
+}
+
+/* The fast readers of plain number text give strtoll's and strtod's
+ * verdicts and values, bit for bit, on every input. */
+static void t_parse_numbers_exact(void **state)
+{
+    (void)state;
+    static const char *const fixed[] = {
+        "0", "-0", "+0", "-0.0", "0e999", "-0e-999", "1.", ".5", "-.5", ".", "-", "+", "e5", "1e", "1e+", "1e-",
+        "9007199254740992", "9007199254740993", "9007199254740993e-5", "1e22", "1e23", "1e-22", "1e-23",
+        "0.8724659162279745", "991.8358606660451642", "3.8413221829e-05", "0.0015480737860400",
+        "123456789012345678", "1234567890123456789", "12345678901234567890", "-999999999999999999",
+        "0x10", "0x1p3", " 1", "1 ", "1e0000000000000000000001", "00000000000000000000000000001.5",
+        "0.000000000000000000000000000001", "1e-400", "1e400", "9223372036854775807", "-9223372036854775808",
+        "9223372036854775808", "1_0", "in", "inf", "nan", "1,5"};
+    char buf[128];
+    uint64_t x = 12345;
+    for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]) + 300000; k++) {
+        const char *s = k < sizeof(fixed) / sizeof(fixed[0]) ? fixed[k] : buf;
+        if (s == buf)
+            random_number(&x, buf, sizeof(buf));
+        double d = 7, rd = 7;
+        int rc = fs_parse_double(s, &d), rrc = ref_double(s, &rd);
+        if (rc != rrc || memcmp(&d, &rd, sizeof(d)) != 0)
+            fail_msg("fs_parse_double('%s') = %d, %.17g; strtod: %d, %.17g", s, rc, d, rrc, rd);
+        int64_t i = 7, ri = 7;
+        rc = fs_parse_i64(s, &i);
+        rrc = ref_i64(s, &ri);
+        if (rc != rrc || i != ri)
+            fail_msg("fs_parse_i64('%s') = %d, %lld; strtoll: %d, %lld", s, rc, (long long)i, rrc, (long long)ri);
+    }
+}
+
 /* The id set finds every repeat, across growth. */
 static void t_idset(void **state)
 {
@@ -70,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_dirname),
         cmocka_unit_test(t_parse_numbers),
+        cmocka_unit_test(t_parse_numbers_exact),
         cmocka_unit_test(t_idset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

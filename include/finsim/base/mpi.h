@@ -16,6 +16,15 @@ void fs_mpi_peek(int *rank, int *nranks);
  * MPI_Finalize. Commands call it before any other MPI call. */
 void fs_mpi_world(int *rank, int *nranks);
 
+/* 1 when an MPI launcher (mpirun, prterun, srun with PMI/PMIx, hydra)
+ * started this process, judged by the environment it sets; else 0. */
+int fs_mpi_launched(void);
+
+/* fs_mpi_world when fs_mpi_launched, else fs_mpi_peek (0 and 1 unless MPI
+ * already runs): for commands that also run as one plain process and whose
+ * every MPI call is skipped when MPI is not running. */
+void fs_mpi_world_if_launched(int *rank, int *nranks);
+
 /* Make every rank agree on an outcome: the largest of the codes passed by
  * the ranks of MPI_COMM_WORLD (0 = fine; larger = worse, e.g. the exit codes
  * or enum job_status). Collective: every rank must call it. Returns code
