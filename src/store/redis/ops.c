@@ -665,4 +665,5 @@ const store_backend_t store_backend_redis = {
     .get_results = redis_get_results,
     .list_trades = redis_list_trades,
     .describe = redis_describe,
+    .command = redis_command,
 };
