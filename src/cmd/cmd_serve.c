@@ -174,6 +174,12 @@ static int serve_groups(serve_t *s)
         store_reply_free(r);
         if (code)
             return code;
+        /* the consumer shows in --status from the start, not only after its
+         * first request (Redis >= 6.2; older servers make it on the first read) */
+        serve_args_t b = {0};
+        args_add(&b, "XGROUP"), args_add(&b, "CREATECONSUMER"), args_add(&b, s->streams[i]);
+        args_add(&b, s->c->group), args_add(&b, s->consumer);
+        store_reply_free(serve_cmd(s->st, &b, &rc));
     }
     return 0;
 }
