@@ -319,6 +319,8 @@ static int serve_xadd(serve_t *s, serve_args_t *a, const char *what)
     if (!r)
         return serve_store_failed(s, rc, what), -1;
     int bad = reply_failed(r, what);
+    if (bad && reply_exit(r) == FS_EXIT_AUTH)
+        s->fatal = FS_EXIT_AUTH; /* a missing ACL rule does not heal: stop */
     store_reply_free(r);
     return bad ? -1 : 0;
 }

@@ -27,6 +27,7 @@ ref() { # NAME price-options...
 ref default --seed 1
 ref p1000s5 --seed 5 --paths 1000
 ref dv --seed 3 --paths 2000 --algorithm deltavega
+ref p20000s5 --seed 5 --paths 20000
 
 # answers STREAM > FILE: one CSV line per answer:
 # id,trade,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,worker,error
@@ -171,15 +172,17 @@ kill -TERM "$WPID"; wait "$WPID" || true
 CLI DEL finsim:replies:load > /dev/null
 for w in a b c; do start_worker load$w --claim-idle 1000 --events "$T/events.$w" --log-every 0.5; done
 PIDS=("${WORKERS[@]: -3}")
+for w in a b c; do wait_for 60 "load$w in the group" has_consumer finsim:requests load$w; done
 {
   for i in $(seq 1 300); do
-    echo "XADD finsim:requests * id L$i trade $((i % NT)) seed 5 paths 1000 reply finsim:replies:load"
+    echo "XADD finsim:requests * id L$i trade $((i % NT)) seed 5 paths 20000 reply finsim:replies:load"
   done
 } | CLI > /dev/null
 # stop worker loadb when it holds a request, then kill it: that request stays pending on it
 victim=${PIDS[1]}
 held=0
-for attempt in $(seq 1 200); do
+end=$((SECONDS + 120))
+while [ "$SECONDS" -lt "$end" ]; do
   kill -STOP "$victim"
   if [ "$(held_by finsim:requests loadb)" -ge 1 ]; then held=1; break; fi
   kill -CONT "$victim"
@@ -191,7 +194,7 @@ kill -KILL "$victim"; wait "$victim" || true
 wait_for 300 "300 answered requests" eval 'test "$(answers finsim:replies:load | cut -d, -f1 | sort -u | wc -l)" = 300'
 wait_for 120 "no pending request" eval 'test "$(pending finsim:requests)" = 0'
 answers finsim:replies:load > "$T/a.load"
-check_answers "$T/a.load" "$T/ref.p1000s5"
+check_answers "$T/a.load" "$T/ref.p20000s5"
 # the request held by the killed worker was claimed and answered by another
 heldid=$(head -1 "$T/held")
 cat "$T/loada.err" "$T/loadc.err" > "$T/loadac.err"
@@ -227,5 +230,24 @@ check_answers "$T/a.mpi" "$T/ref.default"
 [ "$(xlen finsim:replies)" = 10 ] || { echo "FAIL: a prefixed worker wrote to unprefixed keys" >&2; exit 1; }
 CLI EXISTS pf:ey0000005_result.xml > "$T/pfmirror"
 expect_grep "^1$" "$T/pfmirror"
+
+# ---- the least-privileged ACL user of docs/SERVE.md; without +xack: exit 4 naming it ----
+SERVE_ACL=('~ey*' '~finsim:*' +getrange +type +mset +multi +discard +xgroup +xreadgroup +xautoclaim +xpending
+  +xadd +xack)
+CLI ACL SETUSER svc reset on '>svc-pw' "${SERVE_ACL[@]}" > /dev/null
+CLI ACL SETUSER svc2 reset on '>svc-pw' "${SERVE_ACL[@]:0:${#SERVE_ACL[@]}-1}" > /dev/null
+acl_case() { # USER STREAM WANT_RC
+  CLI XADD "$2" '*' id acl-$1 trade 2 reply "finsim:replies:$1" > /dev/null
+  local rc=0
+  FINSIM_REDIS_PASSWORD=svc-pw "$FINSIM_BIN" serve --store "redis://$1@127.0.0.1:$REDIS_PORT" --streams "$2" \
+    --idle-exit 2 --log-every 0 > "$T/acl-$1.out" 2> "$T/acl-$1.err" || rc=$?
+  expect_status "$3" "$rc" "serve as ACL user $1" "$T/acl-$1.out" "$T/acl-$1.err"
+  answers "finsim:replies:$1" > "$T/a.acl-$1"
+  check_answers "$T/a.acl-$1" "$T/ref.default"
+}
+acl_case svc finsim:requests:acl 0
+[ "$(pending finsim:requests:acl)" = 0 ] || { echo "FAIL: the ACL user's request was not acknowledged" >&2; exit 1; }
+acl_case svc2 finsim:requests:acl2 4
+expect_grep "NOPERM.*xack" "$T/acl-svc2.err"
 
 finish
