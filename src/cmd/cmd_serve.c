@@ -217,6 +217,25 @@ static int serve_store_failed(serve_t *s, int rc, const char *what)
     return -1;
 }
 
+/* Run a's command in the worker loop (what: the step, for messages). Returns
+ * the reply, or NULL after a store failure (reconnected, or s->fatal set)
+ * or an error reply (logged; s->fatal set). */
+static store_reply_t *serve_loop_cmd(serve_t *s, serve_args_t *a, const char *what)
+{
+    int rc;
+    store_reply_t *r = serve_cmd(s->st, a, &rc);
+    if (!r) {
+        serve_store_failed(s, rc, what);
+        return NULL;
+    }
+    if (reply_failed(r, what)) {
+        s->fatal = reply_exit(r);
+        store_reply_free(r);
+        return NULL;
+    }
+    return r;
+}
+
 /* The delivery count of entry id of stream i (XPENDING), 1 when unknown. */
 static int64_t serve_deliveries(serve_t *s, int i, const char *id)
 {
@@ -238,18 +257,12 @@ static int serve_claim(serve_t *s)
 {
     for (int i = 0; i < s->nstreams; i++) {
         serve_args_t a = {0};
-        int rc;
         args_add(&a, "XAUTOCLAIM"), args_add(&a, s->streams[i]), args_add(&a, s->c->group);
         args_add(&a, s->consumer), args_num(&a, s->c->claim_idle_ms), args_add(&a, "0-0");
         args_add(&a, "COUNT"), args_add(&a, "1");
-        store_reply_t *r = serve_cmd(s->st, &a, &rc);
+        store_reply_t *r = serve_loop_cmd(s, &a, "claiming requests");
         if (!r)
-            return serve_store_failed(s, rc, "claiming requests"), -1;
-        if (reply_failed(r, "XAUTOCLAIM")) {
-            s->fatal = reply_exit(r);
-            store_reply_free(r);
             return -1;
-        }
         int got = 0;
         if (r->type == STORE_REPLY_ARRAY && r->elements >= 2) {
             store_reply_t *en = r->element[1];
@@ -278,7 +291,6 @@ static int serve_read(serve_t *s, int64_t block_ms)
         const int blocking = i == s->nstreams;
         const int first = blocking ? 0 : i, last = blocking ? s->nstreams : i + 1;
         serve_args_t a = {0};
-        int rc;
         args_add(&a, "XREADGROUP"), args_add(&a, "GROUP"), args_add(&a, s->c->group), args_add(&a, s->consumer);
         args_add(&a, "COUNT"), args_add(&a, "1");
         if (blocking)
@@ -288,14 +300,9 @@ static int serve_read(serve_t *s, int64_t block_ms)
             args_add(&a, s->streams[k]);
         for (int k = first; k < last; k++)
             args_add(&a, ">");
-        store_reply_t *r = serve_cmd(s->st, &a, &rc);
+        store_reply_t *r = serve_loop_cmd(s, &a, "reading requests");
         if (!r)
-            return serve_store_failed(s, rc, "reading requests"), -1;
-        if (reply_failed(r, "XREADGROUP")) {
-            s->fatal = reply_exit(r);
-            store_reply_free(r);
             return -1;
-        }
         /* [[key, entries], ...]: queued in the order of --streams */
         for (int k = first; k < last && r->type == STORE_REPLY_ARRAY; k++)
             for (size_t e = 0; e < r->elements; e++) {
