@@ -429,7 +429,10 @@ static int serve_undeliverable(serve_t *s, const serve_msg_t *m, int status, con
     int64_t id;
     if (trade && fs_parse_i64(trade, &id) == 0 && id >= 0 && id <= TRADE_MAX_ID)
         r.trade_id = id;
-    if (serve_answer(s, m, &r, why) || serve_ack(s, m))
+    /* the dead letter holds it now: acknowledged even when its client's
+     * reply stream refuses the answer (a key of another type), or it would
+     * come back forever */
+    if ((serve_answer(s, m, &r, why) && s->fatal) || serve_ack(s, m))
         return -1;
     fs_error("serve: request %s of %s went to %s after %" PRId64 " deliveries: %s", m->id, s->streams[m->stream],
              s->dead, m->deliveries, why);
@@ -476,7 +479,7 @@ static int serve_one(serve_t *s, serve_msg_t *m)
 {
     char why[SERVE_ERR_MAX];
     if (m->deliveries > s->c->max_deliveries)
-        return snprintf(why, sizeof(why), "delivered %" PRId64 " times without an answer (a worker died on it?)",
+        return snprintf(why, sizeof(why), "delivered %" PRId64 " times and never answered (a worker died on it, or the answer could not be written)",
                         m->deliveries - 1),
                serve_undeliverable(s, m, FS_E_STORE, why);
     mc_opts_t o;

@@ -138,13 +138,17 @@ expect_status 0 "$rc" "serve after SIGINT" "$T/w0i.out" "$T/w0i.err"
 # ---- a poison request ends in the dead letters after --max-deliveries ----
 CLI XADD finsim:requests '*' id bad1 trade 999999 reply finsim:replies:bad > /dev/null
 CLI XADD finsim:requests '*' id bad2 trade x12 reply finsim:replies:bad > /dev/null
+# a reply stream that is a string: the answer cannot be written, the request is never acknowledged
+CLI SET finsim:replies:str x > /dev/null
+CLI XADD finsim:requests '*' id bad3 trade 1 reply finsim:replies:str > /dev/null
 start_worker w1 --claim-idle 200 --max-deliveries 2
-wait_for 120 "two dead letters" eval 'test "$(xlen finsim:requests:dead)" = 2'
+wait_for 120 "three dead letters" eval 'test "$(xlen finsim:requests:dead)" = 3'
 wait_for 60 "no pending request" eval 'test "$(pending finsim:requests)" = 0'
 CLI --raw XRANGE finsim:requests:dead - + > "$T/dead"
 expect_grep "not found" "$T/dead"
 expect_grep "is not a trade id" "$T/dead"
-[ "$(grep -x -A1 deliveries "$T/dead" | grep -cx 2)" = 2 ] || { echo "FAIL: dead letters without 2 deliveries" >&2; exit 1; }
+expect_grep "delivered 2 times and never answered" "$T/dead"
+[ "$(grep -x -A1 deliveries "$T/dead" | grep -cx 2)" = 2 ] && [ "$(grep -x -A1 deliveries "$T/dead" | grep -cx 3)" = 1 ] || { echo "FAIL: dead letters without 2 deliveries" >&2; exit 1; }
 answers finsim:replies:bad > "$T/a.bad"
 expect_grep "^bad1,999999,6,,,,,,,0,w1,.*not found" "$T/a.bad"
 expect_grep "^bad2,x12,1,.*is not a trade id" "$T/a.bad"
