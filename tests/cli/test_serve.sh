@@ -254,4 +254,25 @@ acl_case svc finsim:requests:acl 0
 acl_case svc2 finsim:requests:acl2 4
 expect_grep "NOPERM.*xack" "$T/acl-svc2.err"
 
+# ---- TLS with a password (rediss://): a worker and finsim request ----
+if "$FINSIM_BIN" version | grep -q 'TLS yes'; then
+  redis_stop
+  PW="pw-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')"
+  redis_start_tls optional --requirepass "$PW"
+  TLS=(--store "$REDIS_TLS_URL" --tls-ca "$REDIS_CA")
+  expect_rc 0 env FINSIM_REDIS_PASSWORD="$PW" "$FINSIM_BIN" generate --trades 20 --seed 9 "${TLS[@]}"
+  FINSIM_REDIS_PASSWORD="$PW" "$FINSIM_BIN" serve "${TLS[@]}" --consumer tls --log-every 0 \
+    > "$T/tls.out" 2> "$T/tls.err" & WPID=$!
+  WORKERS+=("$WPID")
+  expect_rc 0 env FINSIM_REDIS_PASSWORD="$PW" "$FINSIM_BIN" request "${TLS[@]}" --trade 4 --seed 5 --paths 1000 --wait 60
+  tail -1 "$T/last.out" | cut -d, -f1-9 > "$T/req-tls"
+  expect_grep "^$(grep '^4,' "$T/ref.p1000s5")$" "$T/req-tls"
+  expect_no_grep "$PW" "$T/tls.err"
+  kill -TERM "$WPID"
+  rc=0; wait "$WPID" || rc=$?
+  expect_status 0 "$rc" "serve over TLS after SIGTERM" "$T/tls.out" "$T/tls.err"
+else
+  skip_part "serve over TLS: this finsim was built without TLS"
+fi
+
 finish
