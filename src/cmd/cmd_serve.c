@@ -537,7 +537,8 @@ static double quantile(const double *v, size_t n, double q)
 static void serve_report(serve_t *s, double now)
 {
     double dt = now - s->window_t0;
-    qsort(s->lat, s->nlat, sizeof(*s->lat), cmp_double);
+    if (s->nlat) /* a window without requests has no array yet */
+        qsort(s->lat, s->nlat, sizeof(*s->lat), cmp_double);
     double p50 = quantile(s->lat, s->nlat, 0.50), p95 = quantile(s->lat, s->nlat, 0.95),
            p99 = quantile(s->lat, s->nlat, 0.99);
     double rate = dt > 0 ? (double)s->nlat / dt : 0;

@@ -12,7 +12,7 @@ source "$FINSIM_SRC/tests/lib/redis.sh"
 redis_start
 add_cleanup redis_stop
 CLI() { redis_cli "$@"; }
-add_cleanup '[ "${DEBUG_SERVE:-}" ] && tail -n 5 "$T"/*.err >&2'
+add_cleanup '[ "${DEBUG_SERVE:-}" ] && tail -n "${DEBUG_SERVE_LINES:-5}" "$T"/*.err >&2'
 WORKERS=()
 add_cleanup 'for w in "${WORKERS[@]}"; do kill -KILL "$w" 2>/dev/null || true; done'
 NT=60
