@@ -27,7 +27,7 @@ ref() { # NAME price-options...
 ref default --seed 1
 ref p1000s5 --seed 5 --paths 1000
 ref dv --seed 3 --paths 2000 --algorithm deltavega
-ref p20000s5 --seed 5 --paths 20000
+ref p3000s5 --seed 5 --paths 3000
 
 # answers STREAM > FILE: one CSV line per answer:
 # id,trade,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,worker,error
@@ -179,7 +179,7 @@ PIDS=("${WORKERS[@]: -3}")
 for w in a b c; do wait_for 60 "load$w in the group" has_consumer finsim:requests load$w; done
 {
   for i in $(seq 1 300); do
-    echo "XADD finsim:requests * id L$i trade $((i % NT)) seed 5 paths 20000 reply finsim:replies:load"
+    echo "XADD finsim:requests * id L$i trade $((i % NT)) seed 5 paths 3000 reply finsim:replies:load"
   done
 } | CLI > /dev/null
 # stop worker loadb when it holds a request, then kill it: that request stays pending on it
@@ -195,10 +195,10 @@ done
 [ "$held" = 1 ] || { echo "FAIL: never caught loadb holding a request" >&2; exit 1; }
 CLI XPENDING finsim:requests finsim - + 10 loadb > "$T/held"
 kill -KILL "$victim"; wait "$victim" || true
-wait_for 300 "300 answered requests" eval 'test "$(answers finsim:replies:load | cut -d, -f1 | sort -u | wc -l)" = 300'
+wait_for 800 "300 answered requests" eval 'test "$(answers finsim:replies:load | cut -d, -f1 | sort -u | wc -l)" = 300'
 wait_for 120 "no pending request" eval 'test "$(pending finsim:requests)" = 0'
 answers finsim:replies:load > "$T/a.load"
-check_answers "$T/a.load" "$T/ref.p20000s5"
+check_answers "$T/a.load" "$T/ref.p3000s5"
 # the request held by the killed worker was claimed and answered by another
 heldid=$(head -1 "$T/held")
 cat "$T/loada.err" "$T/loadc.err" > "$T/loadac.err"
