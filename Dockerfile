@@ -68,7 +68,8 @@ COPY --from=build /opt/hiredis/lib/libhiredis.so.1.1.0 /opt/hiredis/lib/libhired
 COPY --from=build /build/finsim /usr/local/bin/finsim
 COPY jobscripts/local/finsim-local.sh /usr/local/bin/finsim-local
 COPY jobscripts/azure-batch/run-task.sh jobscripts/azure-batch/coordinate.sh jobscripts/azure-batch/add-task.sh \
-     jobscripts/azure-batch/azure-identity.sh /opt/finsim/azure-batch/
+     jobscripts/azure-batch/azure-identity.sh jobscripts/azure-batch/serve-task.sh \
+     /opt/finsim/azure-batch/
 # /opt/finsim/bin/finsim: the path the native-pool job definitions use
 RUN ldconfig \
  && chmod 0755 /usr/local/bin/finsim-local /opt/finsim/azure-batch/*.sh \

@@ -38,6 +38,8 @@ static const char main_usage[] =
     "  export     copy trades from a store to eyxml files or to another store\n"
     "  import     load eyxml files into a store\n"
     "  screen     market quotes vs model: price quoted trades, publish rich/cheap signals\n"
+    "  serve      real-time pricing: a worker pricing requests from Redis Streams\n"
+    "  request    send one pricing request to the serve workers and print the answer\n"
     "  config     show the effective configuration of run, and where each value came from\n"
     "  version    print the version and build facts\n"
     "\n"
@@ -292,9 +294,8 @@ typedef struct price_ctx {
 
 static void print_num(double x)
 {
-    if (isnan(x))
-        return;
-    printf("%.17g", x);
+    char b[40];
+    fputs(result_fmt_num(x, b, sizeof(b)), stdout);
 }
 
 static void print_result_csv(const result_t *r)
@@ -454,6 +455,10 @@ int finsim_main(int argc, char **argv)
         return cmd_config(argc - 1, argv + 1);
     if (!strcmp(cmd, "screen"))
         return cmd_screen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "request"))
+        return cmd_request(argc - 1, argv + 1);
     fs_error("unknown command '%s'", cmd);
     fputs(main_usage, stderr);
     return FS_EXIT_USAGE;

@@ -12,7 +12,7 @@ static int needs_mpi(int argc, char **argv)
 {
     if (argc < 2)
         return 0;
-    static const char *const local[] = {"version", "--version", "help", "-h", "--help", "config"};
+    static const char *const local[] = {"version", "--version", "help", "-h", "--help", "config", "request"};
     for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
         if (strcmp(argv[1], local[i]) == 0)
             return 0;

@@ -595,6 +595,109 @@ const opt_table_t settings_screen =
     TABLE("screen", screen_rows, 26,
         SCREEN_HEAD, SCREEN_TAIL);
 
+/* ---- finsim serve and finsim request ------------------------------------------------ */
+
+#define SERVE_HEAD \
+    "usage: finsim serve --store URL [--streams S1,S2,...] [--group G] [--consumer C]\n" \
+    "                    [--claim-idle MS] [--max-deliveries N] [--idle-exit S]\n" \
+    "                    [--log-every S] [--events FILE]\n" \
+    "       finsim serve --store URL --status\n" \
+    "\n" \
+    "Real-time pricing: a worker in the Redis Streams consumer group G that prices\n" \
+    "one trade per request. Start several (independent processes, or under mpirun:\n" \
+    "every rank is a worker). A client sends\n" \
+    "\n" \
+    "  XADD finsim:requests * id REQ trade ID [algorithm pvonly|deltavega]\n" \
+    "       [paths N] [seed S] [reply STREAM]\n" \
+    "\n" \
+    "and gets, on STREAM (default finsim:replies),\n" \
+    "\n" \
+    "  id REQ trade ID status CODE pv .. pv_stderr .. delta .. delta_stderr ..\n" \
+    "  vega .. vega_stderr .. paths N worker CONSUMER latency_ms MS [error MSG]\n" \
+    "\n" \
+    "with the figures of 'finsim price' / 'finsim run' for the same trade, seed and\n" \
+    "paths, bit for bit (absent fields: the defaults of 'finsim run'). The result is\n" \
+    "mirrored to ey%07d_result.xml as run does. A request is acknowledged only after\n" \
+    "its answer is written; one left pending by a worker that died is claimed by\n" \
+    "another after --claim-idle; one that fails --max-deliveries times goes to\n" \
+    "finsim:requests:dead with its last error (and an answer with that error).\n" \
+    "The key prefix applies to every stream. SIGTERM/SIGINT: finish the current\n" \
+    "request, acknowledge it, exit 0. See docs/SERVE.md.\n" \
+    "\n" \
+    "options:\n"
+
+#define SERVE_TAIL \
+    "\n" \
+    "exit status: 0 stopped by SIGTERM/SIGINT or --idle-exit; 2 usage; 3 store\n" \
+    "unreachable; 4 store refused credentials (or an ACL rule is missing); 5 TLS;\n" \
+    "6 --events unwritable; 9 store timeout.\n"
+
+#define ROWS_SERVE_STORE(T)                                                                               \
+    ROW_STORE(T, NULL, "redis://[user@]host:port[/db], rediss://, unix:///path.sock"),                     \
+    ROWS_STORE_ACCESS(T, NULL),                                                                           \
+    {.name = "group", .type = OPT_STR, .arg = "G", .def = "finsim", .help = "consumer group (default finsim)", \
+     .off = offsetof(T, group)}
+
+static const opt_def_t serve_rows[] = {
+    ROWS_SERVE_STORE(serve_cfg_t),
+    {.name = "consumer", .type = OPT_STR, .arg = "C",
+     .help = "consumer name (default host:pid, host:pid:rank under mpirun)", .off = offsetof(serve_cfg_t, consumer)},
+    {.name = "streams", .type = OPT_STR, .arg = "S1,S2", .def = "finsim:requests",
+     .help = "request streams, highest priority first: a lower one is\n"
+             "read only when every higher one is empty (default\n"
+             "finsim:requests)", .off = offsetof(serve_cfg_t, streams)},
+    {.name = "claim-idle", .type = OPT_I64, .arg = "MS", .def = "30000", .lo = 1, .hi = 86400000,
+     .help = "claim requests pending this long on a worker (default 30000)",
+     .off = offsetof(serve_cfg_t, claim_idle_ms)},
+    {.name = "max-deliveries", .type = OPT_INT, .arg = "N", .def = "3", .lo = 1, .hi = 1000000,
+     .help = "deliveries before a request goes to the dead letters (default 3)",
+     .off = offsetof(serve_cfg_t, max_deliveries)},
+    {.name = "idle-exit", .type = OPT_DBL, .arg = "S", .lo = 0, .hi = 1e9,
+     .help = "exit 0 after S seconds without a request (default: never)", .off = offsetof(serve_cfg_t, idle_exit_s)},
+    {.name = "log-every", .type = OPT_DBL, .arg = "S", .def = "10", .lo = 0, .hi = 1e9,
+     .help = "log throughput and p50/p95/p99 latency every S s (default 10;\n"
+             "0: never)", .off = offsetof(serve_cfg_t, log_every_s)},
+    {.name = "events", .type = OPT_STR, .arg = "FILE", .help = "the same figures as JSON lines",
+     .off = offsetof(serve_cfg_t, events), .set = check_path_len},
+    {.name = "status", .type = OPT_FLAG,
+     .help = "print each stream's length, pending count and consumers, and\n"
+             "the dead-letter count, then exit", .off = offsetof(serve_cfg_t, status)},
+};
+
+const opt_table_t settings_serve = TABLE("serve", serve_rows, 26, SERVE_HEAD, SERVE_TAIL);
+
+#define REQUEST_HEAD \
+    "usage: finsim request --store URL --trade ID [--algorithm A] [--paths N] [--seed S]\n" \
+    "                      [--priority NAME] [--wait S]\n" \
+    "\n" \
+    "Send one request to the workers of 'finsim serve' and wait for its answer on a\n" \
+    "private reply stream; print the CSV row of 'finsim price' and the latency.\n" \
+    "\n" \
+    "options:\n"
+
+#define REQUEST_TAIL \
+    "\n" \
+    "exit status: 0 priced; 1 answered with a failed status; 2 usage; 3 store\n" \
+    "unreachable; 4 credentials; 5 TLS; 9 no answer within --wait.\n"
+
+static const opt_def_t request_rows[] = {
+    ROWS_SERVE_STORE(serve_cfg_t),
+    {.name = "trade", .type = OPT_I64, .arg = "ID", .def = "-1", .lo = -1, .hi = TRADE_MAX_ID,
+     .help = "the trade to price", .off = offsetof(serve_cfg_t, trade)},
+    {.name = "algorithm", .type = OPT_STR, .arg = "A", .help = "pvonly or deltavega (default: as finsim run)",
+     .off = offsetof(serve_cfg_t, algorithm)},
+    {.name = "paths", .type = OPT_STR, .arg = "N", .help = "paths (default: the trade's trials)",
+     .off = offsetof(serve_cfg_t, paths)},
+    {.name = "seed", .type = OPT_STR, .arg = "S", .help = "run seed (default: as finsim run)",
+     .off = offsetof(serve_cfg_t, seed)},
+    {.name = "priority", .type = OPT_STR, .arg = "NAME",
+     .help = "send to finsim:requests:NAME (e.g. high) instead", .off = offsetof(serve_cfg_t, priority)},
+    {.name = "wait", .type = OPT_DBL, .arg = "S", .def = "30", .lo = 0, .lo_open = 1, .hi = 86400,
+     .help = "wait up to S s for the answer (default 30)", .off = offsetof(serve_cfg_t, wait_s)},
+};
+
+const opt_table_t settings_request = TABLE("request", request_rows, 26, REQUEST_HEAD, REQUEST_TAIL);
+
 const opt_table_t *const settings_all[] = {&settings_run, &settings_generate, &settings_export,
                                            &settings_import, &settings_screen, NULL};
 

@@ -49,6 +49,8 @@ typedef struct store_backend {
      * caches) to the operating system, so they outlive an abort of the
      * process. Not collective. */
     int (*flush)(store_t *st);
+    /* Optional: one raw command and its reply (store_command). */
+    int (*command)(store_t *st, int argc, const char **argv, const size_t *lens, store_reply_t **out);
 } store_backend_t;
 
 struct store {

@@ -297,6 +297,25 @@ int store_flush(store_t *st)
     return st->be->flush ? st->be->flush(st) : STORE_OK;
 }
 
+int store_command(store_t *st, int argc, const char **argv, const size_t *lens, store_reply_t **out)
+{
+    *out = NULL;
+    if (!st->be->command)
+        return notsup(st, "takes no raw commands");
+    return st->be->command(st, argc, argv, lens, out);
+}
+
+void store_reply_free(store_reply_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        store_reply_free(r->element[i]);
+    free(r->element);
+    free(r->str);
+    free(r);
+}
+
 int store_reconnect(store_t *st)
 {
     if (!st->be->reconnect)

@@ -175,3 +175,12 @@ uint64_t result_checksum(const result_t *r, size_t n)
         s += result_hash(&r[i]);
     return s;
 }
+
+char *result_fmt_num(double x, char *buf, size_t cap)
+{
+    if (isnan(x))
+        snprintf(buf, cap, "%s", "");
+    else
+        snprintf(buf, cap, "%.17g", x);
+    return buf;
+}

@@ -53,6 +53,31 @@ typedef struct price_cfg {
     mc_opts_t mo;
 } price_cfg_t;
 
+/* finsim serve and finsim request */
+typedef struct serve_cfg {
+    const char *store_url;     /* --store */
+    const char *password_file; /* --password-file */
+    store_opts_t so;           /* key prefix, TLS, timeouts */
+    const char *group;         /* --group (default finsim) */
+    const char *consumer;      /* --consumer (default host:pid[:rank]) */
+    const char *streams;       /* --streams, highest priority first */
+    int64_t claim_idle_ms;     /* --claim-idle MS */
+    int max_deliveries;        /* --max-deliveries N */
+    double idle_exit_s;        /* --idle-exit S (0: never) */
+    double log_every_s;        /* --log-every S (0: never) */
+    const char *events;        /* --events FILE (JSON lines) */
+    int status;                /* --status: print the group's state and exit */
+    /* finsim request */
+    int64_t trade;             /* --trade ID (-1: not given) */
+    const char *algorithm;     /* --algorithm (NULL: the server's default) */
+    const char *paths;         /* --paths (NULL: the trade's trials) */
+    const char *seed;          /* --seed (NULL: the default of finsim run) */
+    const char *priority;      /* --priority NAME: stream finsim:requests:NAME */
+    double wait_s;             /* --wait S: how long to wait for the answer */
+} serve_cfg_t;
+
+extern const opt_table_t settings_serve;    /* serve_cfg_t */
+extern const opt_table_t settings_request;  /* serve_cfg_t */
 extern const opt_table_t settings_run;      /* run_cfg_t (run.h) */
 extern const opt_table_t settings_generate; /* gen_cfg_t */
 extern const opt_table_t settings_export;   /* xfer_cfg_t */

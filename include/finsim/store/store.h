@@ -171,4 +171,35 @@ const char *store_backend_name(const store_t *st);
  * default (1000) and the backend's limits were applied. */
 int store_batch(const store_t *st);
 
+/* A reply to store_command: the Redis reply tree, copied out of the client
+ * library. */
+enum store_reply_type {
+    STORE_REPLY_STRING = 1,  /* bulk string: str[len] (NUL-terminated) */
+    STORE_REPLY_ARRAY = 2,   /* element[0..elements) */
+    STORE_REPLY_INTEGER = 3, /* integer */
+    STORE_REPLY_NIL = 4,
+    STORE_REPLY_STATUS = 5,  /* "OK": str */
+    STORE_REPLY_ERROR = 6,   /* "ERR ...": str */
+    STORE_REPLY_OTHER = 7    /* RESP3 types finsim does not ask for */
+};
+
+typedef struct store_reply {
+    int type;                      /* enum store_reply_type */
+    long long integer;             /* STORE_REPLY_INTEGER */
+    char *str;                     /* STRING, STATUS, ERROR: NUL-terminated */
+    size_t len;                    /* bytes in str */
+    size_t elements;               /* ARRAY */
+    struct store_reply **element;  /* ARRAY */
+} store_reply_t;
+
+/* Send one command (argv[0..argc), lens[i] bytes each) to a Redis store
+ * and return its reply in *out (free with store_reply_free). Used by the
+ * request service (streams, consumer groups); key names are passed as
+ * given, so the caller applies the key prefix. Not retried: a lost
+ * connection or a timeout returns its STORE_E_* code (store_reconnect then
+ * connects again). An error reply is not a failure here: *out holds it.
+ * STORE_E_NOTSUP for backends other than Redis. */
+int store_command(store_t *st, int argc, const char **argv, const size_t *lens, store_reply_t **out);
+void store_reply_free(store_reply_t *r); /* accepts NULL */
+
 #endif

@@ -42,6 +42,11 @@ int result_format(const result_t *r, char *buf, size_t cap);
 
 #define RESULT_DOC_MAX 65536 /* largest result document result_parse reads (bytes) */
 
+/* Write the figure x as `finsim price` prints it: 17 significant digits
+ * ("%.17g"), so it reads back bit for bit; "" for NaN (a figure the
+ * algorithm does not compute, or any figure of a failed trade). Returns buf. */
+char *result_fmt_num(double x, char *buf, size_t cap);
+
 /* Parse a document written by result_format. Returns 0 or -1 (msg says
  * why): also for a document over RESULT_DOC_MAX bytes or an integer field
  * out of its range (trade -1..TRADE_MAX_ID, status int32, paths >= 0,

@@ -201,6 +201,11 @@ int redis_call(store_t *st, redis_priv_t *p, int argc, const char **argv, const 
     *out = redisCommandArgv(p->c, argc, argv, NULL);
     if (*out)
         return 0;
+    return redis_call_failed(st, p, what);
+}
+
+int redis_call_failed(store_t *st, redis_priv_t *p, const char *what)
+{
     int code = redis_ctx_code(p->c);
     if (code == STORE_E_TIMEOUT)
         store_set_error(st, code, "%s on %s: no answer within %g s", what, st->url, st->opts.timeout_s);

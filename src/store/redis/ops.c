@@ -689,4 +689,5 @@ const store_backend_t redis_node_backend = {
     .get_results = redis_get_results,
     .list_trades = redis_list_trades,
     .describe = redis_describe,
+    .command = redis_command,
 };

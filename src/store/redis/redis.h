@@ -147,6 +147,10 @@ void redis_drop(redis_priv_t *p);
 int redis_call(store_t *st, redis_priv_t *p, int argc, const char **argv, const char *what,
                redisReply **out);
 
+/* The command "what" got no reply: record why in st->errstr, drop the
+ * context and return the STORE_E_* code (timeout, lost connection). */
+int redis_call_failed(store_t *st, redis_priv_t *p, const char *what);
+
 /* The STORE_E_* code of an error reply: STORE_E_AUTH for NOAUTH and
  * NOPERM (a user refused a command or a key), else STORE_E_PROTOCOL. */
 int redis_reply_code(const char *reply);
@@ -202,6 +206,11 @@ int redis_reconnect(store_t *st);
 
 /* The secret-free URL. */
 const char *redis_describe(store_t *st);
+
+/* ---- command.c ------------------------------------------------------------ */
+
+/* The backend's command slot: one command, its reply copied (store_command). */
+int redis_command(store_t *st, int argc, const char **argv, const size_t *lens, store_reply_t **out);
 
 /* ---- pipeline.c ----------------------------------------------------------- */
 
