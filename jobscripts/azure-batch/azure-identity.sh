@@ -88,3 +88,17 @@ az_kv_secret() {
     [ -n "$value" ] || { az_err "secret '$name' in Key Vault $FINSIM_KEYVAULT is empty or not readable"; return 1; }
     printf '%s' "$value"
 }
+
+# az_redis_password: when FINSIM_KEYVAULT is set and no password is in the
+# environment, read Key Vault secret finsim-redis-password with the pool
+# identity and export it as FINSIM_REDIS_PASSWORD (held in memory only: the
+# private directory is removed at once). Sets AZ_PW_FROM to where it came from.
+az_redis_password() {
+    AZ_PW_FROM=environment
+    [ -z "${FINSIM_REDIS_PASSWORD:-}" ] && [ -n "${FINSIM_KEYVAULT:-}" ] || return 0
+    az_private_dir || return 1
+    FINSIM_REDIS_PASSWORD=$(az_kv_secret finsim-redis-password) || { az_cleanup; return 1; }
+    az_cleanup
+    export FINSIM_REDIS_PASSWORD
+    AZ_PW_FROM="Key Vault $FINSIM_KEYVAULT"
+}

@@ -52,16 +52,10 @@ done
 # secrets fetched here and the per-attempt ssh key (coordinate.sh) go at exit
 STATE=$AZ_BATCH_NODE_SHARED_DIR/finsim/$AZ_BATCH_JOB_ID/$AZ_BATCH_TASK_ID
 trap 'rm -f "$STATE/ssh/id_task" "$STATE/ssh/id_task-cert.pub"' EXIT
-pw_from="environment"
-if [ -z "${FINSIM_REDIS_PASSWORD:-}" ] && [ -n "${FINSIM_KEYVAULT:-}" ]; then
-    # shellcheck source=azure-identity.sh
-    source "$(dirname "$0")/azure-identity.sh"
-    az_private_dir || exit 2
-    FINSIM_REDIS_PASSWORD=$(az_kv_secret finsim-redis-password) || { az_cleanup; exit 2; }
-    az_cleanup
-    export FINSIM_REDIS_PASSWORD
-    pw_from="Key Vault $FINSIM_KEYVAULT"
-fi
+# shellcheck source=azure-identity.sh
+source "$(dirname "$0")/azure-identity.sh"
+az_redis_password || exit 2
+pw_from=$AZ_PW_FROM
 FINSIM=${FINSIM_BIN:-finsim}
 command -v "$FINSIM" >/dev/null 2>&1 || die "finsim not found ('$FINSIM')"
 
