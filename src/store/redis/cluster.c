@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #if FINSIM_HAVE_TLS
 #include <openssl/ssl.h>
@@ -635,6 +636,67 @@ static int rcl_put_ranking(store_t *st, const char *name, const int64_t *ids, co
     }
 }
 
+/* The key a raw command acts on: after STREAMS for XREAD/XREADGROUP (the
+ * first stream: a worker reads one stream at a time), the third word for
+ * XGROUP/XINFO (a subcommand comes first), else the second. -1: none. */
+static int rcl_command_key(int argc, const char **argv)
+{
+    if (argc < 2)
+        return -1;
+    if (!strcasecmp(argv[0], "XREAD") || !strcasecmp(argv[0], "XREADGROUP")) {
+        for (int i = 1; i + 1 < argc; i++)
+            if (!strcasecmp(argv[i], "STREAMS"))
+                return i + 1;
+        return -1;
+    }
+    if (!strcasecmp(argv[0], "XGROUP") || !strcasecmp(argv[0], "XINFO"))
+        return argc > 2 ? 2 : -1;
+    return 1;
+}
+
+/* One raw command (the request service's streams) goes to the master of its
+ * key's slot; a MOVED or ASK answer (a slot that moved) reads the topology
+ * again and sends it again, and lost connections are retried like every
+ * other operation. A command without a key goes to the seed node. */
+static int rcl_command(store_t *st, int argc, const char **argv, const size_t *lens, store_reply_t **out)
+{
+    redis_priv_t *p = st->priv;
+    int k = p->cl ? rcl_command_key(argc, argv) : -1;
+    if (k < 0)
+        return redis_command(st, argc, argv, lens, out);
+    int slot = redis_key_slot(argv[k], lens ? lens[k] : strlen(argv[k]));
+    int attempt = 0;
+    for (int round = 0;; round++) {
+        int nd = p->cl->slot_node[slot];
+        if (nd < 0)
+            return store_set_error(st, STORE_E_PROTOCOL, "%s: hash slot %d of the cluster has no master", st->url,
+                                   slot);
+        store_t *ns = &p->cl->nodes[nd]->st;
+        store_reply_t *r = NULL;
+        int rc = redis_command(ns, argc, argv, lens, &r);
+        int redirected = rc == 0 && r->type == STORE_REPLY_ERROR &&
+                         (!strncmp(r->str, "MOVED ", 6) || !strncmp(r->str, "ASK ", 4));
+        if (rc == 0 && !redirected) {
+            redis_outage_end(st, p);
+            *out = r;
+            return 0;
+        }
+        if (redirected) {
+            store_set_error(st, STORE_E_PROTOCOL, "cluster node %s: %s", ns->url, r->str);
+            store_reply_free(r);
+            if (round >= RCL_MAX_ROUNDS)
+                return STORE_E_PROTOCOL;
+            redis_sleep(redis_backoff(round < 4 ? round : 4) / 10);
+        } else {
+            store_set_error(st, rc, "cluster node %s: %s", ns->url, ns->errstr);
+            if (!rcl_retry(st, p, rc, &attempt))
+                return rc;
+            redis_drop(ns->priv);
+        }
+        rcl_refresh(st, p);
+    }
+}
+
 /* Ascending order for qsort. */
 static int rcl_cmp_i64(const void *a, const void *b)
 {
@@ -716,5 +778,6 @@ const store_backend_t store_backend_redis = {
     .put_results = rcl_put_results,
     .get_results = rcl_get_results,
     .list_trades = rcl_list_trades,
+    .command = rcl_command,
     .describe = redis_describe,
 };
