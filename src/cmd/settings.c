@@ -11,6 +11,7 @@
 #include "finsim/base/util.h"
 #include "finsim/job/job.h"
 #include "finsim/output/h5out.h"
+#include "finsim/output/portfolio.h"
 #include "finsim/trade/trade.h"
 
 /* ---- callbacks ------------------------------------------------------------ */
@@ -198,6 +199,7 @@ static const char *const balance_names[] = {"count", "cost", NULL};
 static const int balance_values[] = {RUN_BALANCE_COUNT, RUN_BALANCE_COST};
 static const char *const h5w_names[] = {"auto", "independent", "collective", "gather", NULL};
 static const int h5w_values[] = {H5W_AUTO, H5W_INDEPENDENT, H5W_COLLECTIVE, H5W_GATHER};
+static const int group_values[] = {PF_BY_MATURITY, PF_BY_END_YEAR, PF_BY_T_STEPS, PF_BY_NONE};
 static const char *const fmode_names[] = {"exit", "record", NULL};
 static const int fmode_values[] = {1, 0};
 
@@ -254,6 +256,12 @@ static const opt_def_t run_rows[] = {
              "independent or collective on a directory that is not\n"
              "shared: exit 2, naming the hosts",
      .off = offsetof(run_cfg_t, h5_write)},
+    {.name = "group-by", .type = OPT_ENUM, .arg = "FIELD", .def = "maturity", .names = portfolio_group_names,
+     .values = group_values, .section = "run",
+     .help = "portfolio totals (/portfolio, run report) by this trade field:\n"
+             "maturity (buckets, default), end_year, t_steps, or none\n"
+             "(the whole portfolio only)",
+     .off = offsetof(run_cfg_t, group_by)},
     {.name = "expect-checksum", .type = OPT_CB, .arg = "X", .section = "run", .set = set_expect,
      .show = show_expect, .help = "fail (exit 7) unless the verification checksum is X (hex)"},
     {.name = "events", .type = OPT_STR, .arg = "FILE", .section = "run",
