@@ -602,6 +602,42 @@ const opt_table_t settings_screen =
     TABLE("screen", screen_rows, 26,
         SCREEN_HEAD, SCREEN_TAIL);
 
+/* ---- finsim results ------------------------------------------------------------------ */
+
+static const char *const top_by_names[] = {"pv", "delta", "vega", NULL};
+
+static const opt_def_t results_rows[] = {
+    {.name = "csv", .type = OPT_STR, .arg = "OUT",
+     .help = "write /results as CSV to OUT ('-' = standard output), the\n"
+             "columns of finsim price",
+     .off = offsetof(results_cfg_t, csv)},
+    {.name = "failed", .type = OPT_FLAG,
+     .help = "list the failed trades: id, status code, status name, message",
+     .off = offsetof(results_cfg_t, failed)},
+    {.name = "top", .type = OPT_I64, .arg = "N", .lo = 1, .hi = (double)INT64_MAX,
+     .help = "list the N largest contributors (by |figure|, see --top-by)", .off = offsetof(results_cfg_t, top)},
+    {.name = "top-by", .type = OPT_ENUM, .arg = "F", .def = "pv", .names = top_by_names,
+     .help = "the figure --top ranks by: pv (default), delta or vega", .off = offsetof(results_cfg_t, top_by)},
+    {.name = "summary", .type = OPT_FLAG,
+     .help = "print the portfolio totals (the default when nothing else is\n"
+             "asked); a file without /portfolio (format 1) gets its total\n"
+             "computed from /results",
+     .off = offsetof(results_cfg_t, summary)},
+};
+
+const opt_table_t settings_results =
+    TABLE("results", results_rows, 16,
+        "usage: finsim results FILE.h5 [--csv OUT|-] [--failed] [--top N] [--summary]\n"
+        "\n"
+        "Read a results file of finsim run (any format version) and show it: the\n"
+        "portfolio totals, the failed trades, the largest contributors, or all of\n"
+        "/results as CSV. Several views print in the order summary, failed, top,\n"
+        "csv.\n"
+        "\n",
+        "\n"
+        "exit status: 0 read and shown; 2 usage; 6 the file is missing, unreadable\n"
+        "or not a finsim results file, or OUT cannot be written.\n");
+
 const opt_table_t *const settings_all[] = {&settings_run, &settings_generate, &settings_export,
                                            &settings_import, &settings_screen, NULL};
 

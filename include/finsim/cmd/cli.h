@@ -18,6 +18,7 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_screen(int argc, char **argv);
+int cmd_results(int argc, char **argv);
 
 /* fs_mpi_world and fs_mpi_agree, for every command */
 #include "finsim/base/mpi.h"
