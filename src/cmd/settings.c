@@ -176,7 +176,16 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
     {.name = "paths", .type = OPT_I64, .arg = "N", .lo = 1, .hi = TRADE_MAX_TRIALS, .section = sec,         \
      .help = "override every trade's trials", .off = offsetof(T, mo.paths)},                              \
     {.name = "kernel", .type = OPT_ENUM, .arg = "K", .def = "fast", .names = kernel_names,                 \
-     .values = kernel_values, .section = sec, .help = kernelhelp, .off = offsetof(T, mo.kernel)}
+     .values = kernel_values, .section = sec, .help = kernelhelp, .off = offsetof(T, mo.kernel)},           \
+    {.name = "target-stderr", .type = OPT_DBL, .arg = "REL", .lo = 0, .lo_open = 1, .hi = 1, .section = sec,  \
+     .help = "price each trade in rounds (its trials or --paths, then\n"                                  \
+             "doubling the total) until pv_stderr/|pv| <= REL, e.g.\n"                                    \
+             "0.0005 for 0.05 %; rounds continue the trade's own stream",                                 \
+     .off = offsetof(T, mo.target_rel_se)},                                                               \
+    {.name = "max-paths", .type = OPT_I64, .arg = "N", .lo = 4, .hi = MC_MAX_PATHS_DEFAULT, .section = sec, \
+     .help = "with --target-stderr: at most N paths per trade (default\n"                                \
+             "10000000; paths x t_steps stays within the work limit)",                                    \
+     .off = offsetof(T, mo.max_paths)}
 
 /* The synthetic algorithm and failure injection (sec: 1 when they are INI
  * settings, in [synthetic] and [run]). */
