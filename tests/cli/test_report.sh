@@ -80,16 +80,7 @@ png_ok "$T/fail.png" 20000
 # what the PNG says it draws (its Description text chunk) and what the page
 # lists: the total of /portfolio, the top contributor, every failed trade by
 # status name; for the format 2 file and the same run in the format 1 layout
-"$PY" - "$T/fail.h5" "$T/fail1.h5" <<'PYEOF'
-import sys, h5py, numpy as np
-with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "w") as g:
-    dt = np.dtype([(n, (np.int32 if n == "status" else f["results"].dtype[n])) for n in f["results"].dtype.names])
-    g.create_dataset("results", data=f["results"][()].astype(dt))
-    g.create_dataset("telemetry", data=f["telemetry"][()])
-    for k, v in f.attrs.items():
-        if k != "format_version":
-            g.attrs[k] = v if k == "checksum_u64" else np.bytes_(v if isinstance(v, bytes) else str(v))
-PYEOF
+"$PY" "$FINSIM_SRC/tests/lib/h5_format1.py" "$T/fail.h5" "$T/fail1.h5"
 for v in fail fail1; do
   expect_rc 0 "$PY" "$R" "$T/$v.h5"
   "$PY" - "$T/$v.h5" "$T/$v.png" "$T/$v.html" <<'PYEOF' || { echo "FAIL: report of $v.h5 does not show the risk" >&2; exit 1; }

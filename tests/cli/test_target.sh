@@ -6,13 +6,7 @@
 # total paths (to rounding). finsim run on 1 and 2 ranks (dynamic) gives
 # price's figures bit for bit and records the paths used in /results.
 source "$FINSIM_SRC/tests/lib/common.sh"
-REF=$FINSIM_SRC/tests/ref/mc_reference.json
-TOOL() { "$PY" "$FINSIM_SRC/tests/ref/ref_tool.py" "$@"; }
-tool_ok() {
-  local what=$1; shift
-  TOOL "$@" >"$T/tool.out" 2>&1 || { echo "FAIL: $what:" >&2; cat "$T/tool.out" >&2; exit 1; }
-  CHECKS=$((CHECKS + 1))
-}
+source "$FINSIM_SRC/tests/lib/ref.sh"
 TOOL eyxml "$REF" "$T/ref.xml" --trials 10000
 
 for k in fast reference; do
