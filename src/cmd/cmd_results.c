@@ -185,6 +185,43 @@ static int show_csv(const resfile_t *r, const char *out)
     return rc;
 }
 
+/* A signals file of finsim screen: its counts, the first N signals (the
+ * file is ranked: edge descending), the rows as CSV (signals_write_csv). */
+static int show_signals(const resfile_t *r, const char *path, const results_cfg_t *c)
+{
+    signal_rec_t *s;
+    size_t n;
+    char err[512];
+    if (resfile_signals(r, &s, &n, err, sizeof(err)) != 0)
+        return fs_error("results: %s", err), FS_EXIT_IO;
+    int rc = 0;
+    if (c->summary || c->failed || (!c->csv && !c->top)) {
+        static const char *const counts[] = {"trades", "joined", "unquoted", "absent", "failed", "selected"};
+        char alg[64], v[32];
+        resfile_attr(r, "algorithm", alg, sizeof(alg));
+        printf("file           : %s (signals of finsim screen)\n", path);
+        printf("algorithm      : %s\n", alg[0] ? alg : "?");
+        for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+            resfile_attr(r, counts[i], v, sizeof(v));
+            printf("%-15s: %s\n", counts[i], v[0] ? v : "?");
+        }
+        printf("signals        : %zu rows\n", n);
+    }
+    if (c->top) {
+        printf("top %lld signals by edge\n%4s %12s %16s %16s %12s %10s\n", (long long)c->top, "#", "trade_id",
+               "quote", "model_value", "edge", "z");
+        for (size_t i = 0; i < n && (int64_t)i < c->top; i++)
+            printf("%4zu %12lld %16.10g %16.10g %12.6g %10.4g\n", i + 1, (long long)s[i].trade_id, s[i].quote,
+                   s[i].model_value, s[i].edge, s[i].z);
+    }
+    if (c->csv && signals_write_csv(c->csv, s, n, err, sizeof(err)) != 0) {
+        fs_error("results: %s", err);
+        rc = FS_EXIT_IO;
+    }
+    free(s);
+    return rc;
+}
+
 /* finsim results: see settings_results. Returns an fs_exit code. */
 int cmd_results(int argc, char **argv)
 {
@@ -214,6 +251,13 @@ int cmd_results(int argc, char **argv)
     int rc = r ? 0 : FS_EXIT_IO;
     if (!r)
         fs_error("results: %s", err);
+    if (!rc && resfile_kind(r) == RESFILE_SIGNALS) {
+        rc = show_signals(r, path, &c);
+        resfile_close(r);
+        opts_sources_free(&src);
+        fflush(stdout);
+        return rc;
+    }
     if (!rc && (c.summary || (!c.csv && !c.failed && !c.top)))
         rc = show_summary(r, path);
     if (!rc && c.failed)

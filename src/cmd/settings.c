@@ -641,7 +641,8 @@ const opt_table_t settings_results =
         "Read a results file of finsim run (any format version) and show it: the\n"
         "portfolio totals, the failed trades, the largest contributors, or all of\n"
         "/results as CSV. Several views print in the order summary, failed, top,\n"
-        "csv.\n"
+        "csv. A signals file of finsim screen shows its counts (--summary,\n"
+        "--failed), its first N signals by edge (--top) or its rows as CSV.\n"
         "\n",
         "\n"
         "exit status: 0 read and shown; 2 usage; 6 the file is missing, unreadable\n"

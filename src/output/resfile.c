@@ -18,6 +18,7 @@ struct resfile {
     hid_t f, ds, mt;
     int64_t n;          /* rows */
     int version;        /* format_version, 1 when absent */
+    int kind;           /* enum resfile_kind */
 };
 
 /* Attribute name of obj as text (string or integer); "" when absent. */
@@ -76,9 +77,16 @@ resfile_t *resfile_open(const char *path, char *err, size_t errlen)
         resfile_close(r);
         return NULL;
     }
-    if (H5Lexists(r->f, "results", H5P_DEFAULT) <= 0 || (r->ds = H5Dopen2(r->f, "results", H5P_DEFAULT)) < 0 ||
-        (r->mt = result_h5_read_type(r->ds)) < 0) {
-        snprintf(err, errlen, "%s is not a finsim results file (no readable /results)", path);
+    if (H5Lexists(r->f, "results", H5P_DEFAULT) <= 0 && H5Lexists(r->f, "signals", H5P_DEFAULT) > 0) {
+        r->kind = RESFILE_SIGNALS; /* finsim screen's output */
+        r->ds = H5Dopen2(r->f, "signals", H5P_DEFAULT);
+        r->mt = r->ds >= 0 ? signals_h5_type() : H5I_INVALID_HID;
+    } else if (H5Lexists(r->f, "results", H5P_DEFAULT) > 0) {
+        r->ds = H5Dopen2(r->f, "results", H5P_DEFAULT);
+        r->mt = r->ds >= 0 ? result_h5_read_type(r->ds) : H5I_INVALID_HID;
+    }
+    if (r->ds < 0 || r->mt < 0) {
+        snprintf(err, errlen, "%s is not a finsim results file (no readable /results, nor /signals)", path);
         resfile_close(r);
         return NULL;
     }
@@ -91,6 +99,24 @@ resfile_t *resfile_open(const char *path, char *err, size_t errlen)
     attr_text(r->f, "format_version", v, sizeof(v));
     r->version = v[0] ? atoi(v) : 1;
     return r;
+}
+
+int resfile_kind(const resfile_t *r)
+{
+    return r->kind;
+}
+
+int resfile_signals(const resfile_t *r, signal_rec_t **s, size_t *n, char *err, size_t errlen)
+{
+    *n = (size_t)r->n;
+    *s = xcalloc(*n ? *n : 1, sizeof(**s));
+    if (r->kind != RESFILE_SIGNALS || (*n && H5Dread(r->ds, r->mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *s) < 0)) {
+        snprintf(err, errlen, "reading /signals of %s failed", r->path);
+        free(*s);
+        *s = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 int64_t resfile_rows(const resfile_t *r)
@@ -111,6 +137,10 @@ void resfile_attr(const resfile_t *r, const char *name, char *buf, size_t n)
 int resfile_each(const resfile_t *r, int (*fn)(void *ctx, const result_t *row), void *ctx, char *err,
                  size_t errlen)
 {
+    if (r->kind != RESFILE_RESULTS) {
+        snprintf(err, errlen, "%s is a signals file, not a results file", r->path);
+        return -1;
+    }
     result_t *buf = xmalloc(sizeof(result_t) * BLOCK);
     int rc = 0;
     for (int64_t off = 0; off < r->n && !rc; off += BLOCK) {

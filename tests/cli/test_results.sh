@@ -3,7 +3,8 @@
 # ranks (static, dynamic, gather); --group-by groups; finsim results
 # --csv equal to finsim price's CSV; --failed names the statuses; --top;
 # a format 1 file (written here with h5py in the old layout) still reads;
-# the h5py example of docs/OUTPUT-FORMAT.md runs.
+# the h5py example of docs/OUTPUT-FORMAT.md runs; a signals file of finsim
+# screen gets the same views.
 source "$FINSIM_SRC/tests/lib/common.sh"
 "$PY" -c 'import h5py' 2>/dev/null || { echo "FAIL: $PY lacks h5py: run scripts/install-deps.sh" >&2; exit 1; }
 
@@ -120,6 +121,19 @@ expect_rc 6 "$FINSIM_BIN" results "$T/missing.h5"
 expect_rc 2 "$FINSIM_BIN" results
 expect_rc 2 "$FINSIM_BIN" results "$T/r1.h5" --top 0
 expect_rc 6 "$FINSIM_BIN" results "$T/r1.h5" --csv "$T/no/such/dir/x.csv"
+
+# a signals file of finsim screen: counts, the first signals, the same CSV as screen --csv
+"$FINSIM_BIN" screen --make-quotes "$T/q.csv" --store "$T/gen.h5" --paths 1000 --seed 5 --quote-noise 0.05 >/dev/null 2>&1
+expect_rc 0 "$FINSIM_BIN" screen --store "$T/gen.h5" --quotes "$T/q.csv" --paths 1000 --seed 5 --min-edge 0.01 \
+  --min-z 3 --output "$T/s.h5" --csv "$T/s.csv"
+expect_rc 0 "$FINSIM_BIN" results "$T/s.h5" --csv -
+cmp "$T/last.out" "$T/s.csv" || { echo "FAIL: results --csv of a signals file differs from screen --csv" >&2; exit 1; }
+expect_rc 0 "$FINSIM_BIN" results "$T/s.h5" --summary --top 2
+sel=$(($(wc -l < "$T/s.csv") - 1))
+[ "$sel" -gt 1 ] || { echo "FAIL: the screen selected $sel signals" >&2; exit 1; }
+expect_grep "^selected +: $sel$" "$T/last.out"
+expect_grep "^signals +: $sel rows" "$T/last.out"
+expect_grep "^ +1 +$(sed -n 2p "$T/s.csv" | cut -d, -f1) " "$T/last.out"
 
 # the h5py example of docs/OUTPUT-FORMAT.md, as written there
 sed -n '/<!-- example: h5py -->/,/^```$/p' "$FINSIM_SRC/docs/OUTPUT-FORMAT.md" | sed '1,2d;$d' > "$T/example.py"

@@ -6,16 +6,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "finsim/output/portfolio.h"
+#include "finsim/output/signals.h"
 #include "finsim/trade/result.h"
 
 typedef struct resfile resfile_t;
 
-/* Open path. Returns the file, or NULL with the reason in err.
+/* A results file of finsim run, or a signals file of finsim screen. */
+enum resfile_kind { RESFILE_RESULTS = 0, RESFILE_SIGNALS = 1 };
+
+/* Open path (a results file, or a signals file: /signals). Returns the file, or NULL with the reason in err.
  */
 resfile_t *resfile_open(const char *path, char *err, size_t errlen);
 void resfile_close(resfile_t *r); /* accepts NULL */
 
+int resfile_kind(const resfile_t *r);
 int64_t resfile_rows(const resfile_t *r);
+
+/* A signals file: its rows (ranked as written) into *s (malloc'ed; free
+ * it) and their number into *n. Returns 0 or -1 (reason in err). */
+int resfile_signals(const resfile_t *r, signal_rec_t **s, size_t *n, char *err, size_t errlen);
 /* format_version, 1 when the attribute is absent. */
 int resfile_version(const resfile_t *r);
 
