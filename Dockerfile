@@ -17,7 +17,8 @@
 # with TLS (Debian 12 ships 0.14 without it) and a portable finsim
 # (FINSIM_NATIVE=OFF: x86-64-v2, not the build machine's CPU; the pricing
 # kernel picks its AVX-512 or AVX2 copy at run time where the CPU has one). The runtime
-# stage has only the shared libraries, Open MPI's launcher, CA certificates
+# stage has only the shared libraries, Open MPI's launcher, CA certificates,
+# the report tool (finsim-report, with python3-h5py and python3-matplotlib)
 # (TLS to Redis), the ssh pieces Open MPI uses between nodes, curl (the
 # Azure Batch scripts' REST calls: Batch, the metadata service, Key Vault),
 # and the job helper scripts. It runs as
@@ -62,17 +63,20 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         openmpi-bin libopenmpi3 libhdf5-openmpi-103-1 libgsl27 libgslcblas0 libexpat1 libinih1 \
         libssl3 libcurl4 libjansson4 ca-certificates curl openssh-client openssh-server \
+        python3-h5py python3-matplotlib \
  && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*
 
 COPY --from=build /opt/hiredis/lib/libhiredis.so.1.1.0 /opt/hiredis/lib/libhiredis_ssl.so.1.1.0 /usr/local/lib/
 COPY --from=build /build/finsim /usr/local/bin/finsim
 COPY jobscripts/local/finsim-local.sh /usr/local/bin/finsim-local
+# the report tool (PNG and a self-contained HTML page; Agg backend, no display)
+COPY tools/finsim-report.py /usr/local/bin/finsim-report
 COPY jobscripts/azure-batch/run-task.sh jobscripts/azure-batch/coordinate.sh jobscripts/azure-batch/add-task.sh \
      jobscripts/azure-batch/azure-identity.sh jobscripts/azure-batch/serve-task.sh \
      /opt/finsim/azure-batch/
 # /opt/finsim/bin/finsim: the path the native-pool job definitions use
 RUN ldconfig \
- && chmod 0755 /usr/local/bin/finsim-local /opt/finsim/azure-batch/*.sh \
+ && chmod 0755 /usr/local/bin/finsim-local /usr/local/bin/finsim-report /opt/finsim/azure-batch/*.sh \
  && mkdir -p /opt/finsim/bin && ln -s /usr/local/bin/finsim /opt/finsim/bin/finsim \
  && useradd --uid 10001 --user-group --create-home --shell /bin/bash finsim \
  && mkdir -p /data && chmod 1777 /data \

@@ -3,22 +3,27 @@
 
 usage: finsim-report.py RESULTS.h5 [-o REPORT.png] [--html REPORT.html] [--title TEXT]
 
-The figure has six panels: the distributions of PV, delta and vega over the
-priced trades (histograms), the relative standard error of the PVs, the time
+Risk first: the portfolio totals with error bars (/portfolio, or the total
+computed from /results for a format 1 file), the top contributors to |PV|,
+the failed trades with their status names, the distributions of PV, of the
+relative PV errors and of the Greeks; then the run-quality panels: the time
 each MPI rank spent in fetch / parse / compute / mirror / write (from
-/telemetry), and each rank's throughput. The title line carries the run's
+/telemetry) and each rank's throughput. The title line carries the run's
 provenance (algorithm, seed, paths, ranks, hosts, wall time, trades/s).
 
 Default outputs: RESULTS.png and RESULTS.html next to the results file. The
-HTML page embeds the PNG by relative name and lists the run's attributes
-(the effective configuration is shown as stored: secrets are already redacted
-by finsim).
+HTML page is one self-contained file: the PNG is inlined (a data: URI), with
+tables of the totals, the top contributors and the failed trades, and the
+run's attributes (the effective configuration is shown as stored: secrets
+are already redacted by finsim). Reads every results format (1 and 2,
+docs/OUTPUT-FORMAT.md).
 
 Needs python3-h5py and python3-matplotlib (Debian 12: apt-get install
 python3-h5py python3-matplotlib); it uses the Agg backend, no display needed.
 Exit status: 0 written, 1 unreadable or not a finsim results file, 2 usage.
 """
 import argparse
+import base64
 import datetime
 import html
 import os
@@ -34,6 +39,12 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     sys.stderr.write(f"finsim-report: {e}; install python3-h5py python3-matplotlib "
                      f"(this interpreter is {sys.executable})\n")
     sys.exit(1)
+
+# per-trade status codes (stable; format 2 files carry them as an HDF5 enum)
+STATUS_NAMES = {-1: "unwritten", 0: "ok", 1: "parse", 2: "missing-field", 3: "bad-number", 4: "domain",
+                5: "too-large", 6: "not-found", 7: "wrong-type", 8: "injected-failure", 9: "duplicate",
+                10: "store", 11: "no-memory", 12: "id-mismatch", 13: "numeric"}
+TOP = 10
 
 PHASES = ["fetch", "parse", "compute", "mirror", "write"]
 PHASE_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]
@@ -58,11 +69,39 @@ def load(path):
         res = f["results"][...]
         tel = f["telemetry"][...] if "telemetry" in f else None
         attrs = {k: text(v) for k, v in f.attrs.items()}
+        names = dict(STATUS_NAMES)
+        enum = h5py.check_enum_dtype(f["results"].dtype["status"]) if "status" in (res.dtype.names or ()) else None
+        if enum:
+            names.update({int(v): k for k, v in enum.items()})
+        port = f["portfolio/totals"][...] if "portfolio/totals" in f else None
     need = {"trade_id", "status", "pv", "pv_stderr", "delta", "vega"}
     missing = need - set(res.dtype.names or ())
     if missing:
         raise SystemExit(f"finsim-report: /results in {path} lacks fields {sorted(missing)}")
-    return res, tel, attrs
+    ok = res["status"] == 0
+    if port is None:  # format 1: the total from /results (variances add)
+        g = res[ok]
+        def tot(k):
+            v, e = g[k], g[k + "_stderr"]
+            m = np.isfinite(v) & np.isfinite(e)
+            return (float(np.sum(v[m])), float(np.sqrt(np.sum(e[m] ** 2)))) if m.any() else (np.nan, np.nan)
+        port = [dict(group="total", trades=len(res), priced=int(ok.sum()), failed=int((~ok).sum()),
+                     **{k: tot(k)[0] for k in ("pv", "delta", "vega")},
+                     **{k + "_stderr": tot(k)[1] for k in ("pv", "delta", "vega")})]
+    else:
+        port = [{n: (text(r[n]) if n == "group" else r[n]) for n in port.dtype.names} for r in port]
+    attrs["_status_names"] = names
+    return res, tel, attrs, port
+
+
+def status_name(attrs, code):
+    return attrs["_status_names"].get(int(code), str(int(code)))
+
+
+def top_contributors(res, n=TOP):
+    ok = res[(res["status"] == 0) & np.isfinite(res["pv"])]
+    order = np.lexsort((ok["trade_id"], -np.abs(ok["pv"])))
+    return ok[order[:n]]
 
 
 def wall_seconds(tel, attrs):
@@ -118,9 +157,9 @@ def histogram(ax, values, title, xlabel, colour):
     ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
 
 
-def render(res, tel, attrs, s, png, title):
+def render(res, tel, attrs, s, png, title, port):
     ok = res["status"] == 0
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.6))
+    fig, axes = plt.subplots(3, 3, figsize=(15, 12.6))
     fig.suptitle(title, fontsize=13, fontweight="bold")
     fig.text(0.5, 0.935,
              f"{s['algorithm']}, seed {s['seed']}, paths {s['paths']}, {s['ranks']} ranks on {s['hosts']} | "
@@ -128,15 +167,54 @@ def render(res, tel, attrs, s, png, title):
              f"{s['trades_per_s']:.4g} trades/s, {s['paths_per_s']:.3g} paths/s | checksum {s['checksum']}",
              ha="center", fontsize=9.5, color="#333333")
 
-    histogram(axes[0, 0], res["pv"][ok], "PV per trade", "PV", "#4c72b0")
-    histogram(axes[0, 1], res["delta"][ok], "Delta per trade (fx1 bump)", "delta", "#55a868")
-    histogram(axes[0, 2], res["vega"][ok], "Vega per trade (sigma1 bump)", "vega", "#c44e52")
+    # risk first: totals with error bars (2 SE), top contributors, failed trades
+    ax = axes[0, 0]
+    ax.set_title("Portfolio PV by group (error bars: 2 SE)", fontsize=11)
+    labels = [r["group"] for r in port]
+    pv = np.array([float(r["pv"]) for r in port])
+    se = np.array([float(r["pv_stderr"]) for r in port])
+    ax.barh(range(len(port)), pv, xerr=2 * se, color=["#2d4f86"] + ["#4c72b0"] * (len(port) - 1),
+            capsize=4, ecolor="black")
+    ax.set_yticks(range(len(port)))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("PV")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
 
+    ax = axes[0, 1]
+    topc = top_contributors(res)
+    ax.set_title(f"Top {len(topc)} contributors to |PV|", fontsize=11)
+    if len(topc):
+        ax.barh(range(len(topc)), topc["pv"], xerr=2 * topc["pv_stderr"], color="#55a868", capsize=3)
+        ax.set_yticks(range(len(topc)))
+        ax.set_yticklabels([f"trade {int(t)}" for t in topc["trade_id"]], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("PV")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
+    else:
+        ax.text(0.5, 0.5, "no priced trades", ha="center", va="center", transform=ax.transAxes)
+
+    ax = axes[0, 2]
+    bad = res[~ok]
+    ax.set_title(f"Failed trades: {len(bad)}", fontsize=11)
+    ax.axis("off")
+    if len(bad):
+        lines = [f"{int(t):>10}  {status_name(attrs, c)}" for t, c in zip(bad["trade_id"][:18], bad["status"][:18])]
+        if len(bad) > 18:
+            lines.append(f"... and {len(bad) - 18} more (finsim results --failed)")
+        ax.text(0.02, 0.98, "\n".join(lines), ha="left", va="top", family="monospace", fontsize=8.5,
+                transform=ax.transAxes)
+    else:
+        ax.text(0.5, 0.5, "none: every trade priced", ha="center", va="center", transform=ax.transAxes)
+
+    histogram(axes[1, 0], res["pv"][ok], "PV per trade", "PV", "#4c72b0")
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(np.abs(res["pv"][ok]) > 0, res["pv_stderr"][ok] / np.abs(res["pv"][ok]) * 100.0, np.nan)
-    histogram(axes[1, 0], rel, "Monte Carlo error of PV", "standard error / |PV| (%)", "#8172b3")
+    histogram(axes[1, 1], rel, "Monte Carlo error of PV", "standard error / |PV| (%)", "#8172b3")
+    histogram(axes[1, 2], res["delta"][ok], "Delta per trade (fx1 bump)", "delta", "#55a868")
+    histogram(axes[2, 0], res["vega"][ok], "Vega per trade (sigma1 bump)", "vega", "#c44e52")
 
-    ax = axes[1, 1]
+    ax = axes[2, 1]
     ax.set_title("Time per rank and phase (/telemetry)", fontsize=11)
     if tel is not None and len(tel):
         ranks = tel["rank"]
@@ -159,7 +237,7 @@ def render(res, tel, attrs, s, png, title):
     else:
         ax.text(0.5, 0.5, "no /telemetry in this file", ha="center", va="center", transform=ax.transAxes)
 
-    ax = axes[1, 2]
+    ax = axes[2, 2]
     ax.set_title("Throughput per rank", fontsize=11)
     if tel is not None and len(tel) and "trades" in tel.dtype.names:
         busy = np.maximum(tel["total_seconds"], 1e-9)
@@ -177,12 +255,25 @@ def render(res, tel, attrs, s, png, title):
     else:
         ax.text(0.5, 0.5, "no /telemetry in this file", ha="center", va="center", transform=ax.transAxes)
 
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
-    fig.savefig(png, dpi=100)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    desc = (f"total PV {port[0]['pv']:.10g} +- {port[0]['pv_stderr']:.3g}; "
+            f"top {' '.join(str(int(t)) for t in topc['trade_id'])}; "
+            f"failed {' '.join(f'{int(t)}:{status_name(attrs, c)}' for t, c in zip(bad['trade_id'], bad['status']))}")
+    fig.savefig(png, dpi=100, metadata={"Title": title, "Description": desc})
     plt.close(fig)
 
 
-def write_html(path, png, res, attrs, s, title):
+def html_table(head, rows):
+    h = "".join(f"<th>{html.escape(str(c))}</th>" for c in head)
+    b = "\n".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table>\n<tr>{h}</tr>\n{b}\n</table>"
+
+
+def fig_se(v, e):
+    return "-" if not np.isfinite(v) else f"{v:.10g} ± {e:.3g}"
+
+
+def write_html(path, png, res, attrs, s, title, port):
     rows = [
         ("trades", f"{s['trades']} ({s['priced']} priced, {s['failed']} failed)"),
         ("algorithm", s["algorithm"]), ("seed", s["seed"]), ("paths", s["paths"]),
@@ -195,6 +286,19 @@ def write_html(path, png, res, attrs, s, title):
     ]
     table = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     config = html.escape(attrs.get("config", ""))
+    totals = html_table(["group", "trades", "failed", "PV", "delta", "vega"],
+                        [[r["group"], int(r["trades"]), int(r["failed"]), fig_se(r["pv"], r["pv_stderr"]),
+                          fig_se(r["delta"], r["delta_stderr"]), fig_se(r["vega"], r["vega_stderr"])] for r in port])
+    top = html_table(["#", "trade", "PV", "share of total PV"],
+                     [[i + 1, int(r["trade_id"]), fig_se(r["pv"], r["pv_stderr"]),
+                       f"{100 * r['pv'] / port[0]['pv']:.2f} %" if port[0]["pv"] else "-"]
+                      for i, r in enumerate(top_contributors(res))])
+    bad = res[res["status"] != 0]
+    failed = html_table(["trade", "status", "name"],
+                        [[int(t), int(c), status_name(attrs, c)] for t, c in zip(bad["trade_id"], bad["status"])]) \
+        if len(bad) else "<p>none: every trade priced</p>"
+    with open(png, "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
     doc = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -210,10 +314,17 @@ pre {{ background: #f6f6f6; padding: 0.6em; }}
 </head>
 <body>
 <h1>{html.escape(title)}</h1>
+<h2>Portfolio totals</h2>
+{totals}
+<h2>Top contributors to |PV|</h2>
+{top}
+<h2>Failed trades ({len(bad)})</h2>
+{failed}
+<h2>Run</h2>
 <table>
 {table}
 </table>
-<img src="{html.escape(os.path.basename(png))}" alt="PV, delta and vega distributions, per-rank phase times and throughput">
+<img src="data:image/png;base64,{data}" alt="portfolio totals, top contributors, failed trades, PV, error and Greek distributions, per-rank phase times and throughput">
 <h2>Effective configuration</h2>
 <pre>{config}</pre>
 </body>
@@ -234,16 +345,13 @@ def main(argv=None):
     base = os.path.splitext(a.results)[0]
     png = a.png or base + ".png"
     page = a.html or base + ".html"
-    res, tel, attrs = load(a.results)
+    res, tel, attrs, port = load(a.results)
     s = summary(res, tel, attrs)
     title = a.title or f"finsim run: {os.path.basename(a.results)}"
-    render(res, tel, attrs, s, png, title)
+    render(res, tel, attrs, s, png, title, port)
     print(f"finsim-report: wrote {png}")
     if page != "none":
-        if os.path.dirname(os.path.abspath(page)) != os.path.dirname(os.path.abspath(png)):
-            sys.stderr.write("finsim-report: note: the HTML page refers to the PNG by its file name; "
-                             "keep both in one directory\n")
-        write_html(page, png, res, attrs, s, title)
+        write_html(page, png, res, attrs, s, title, port)
         print(f"finsim-report: wrote {page}")
     return 0
 

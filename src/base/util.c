@@ -33,6 +33,7 @@ static const char *const status_names[] = {
     [FS_E_ID_MISMATCH] = "id-mismatch",
     [FS_E_NUMERIC] = "numeric",
 };
+_Static_assert(sizeof(status_names) / sizeof(status_names[0]) == FS_STATUS_COUNT, "one name per status");
 
 const char *fs_status_name(int status)
 {
@@ -40,6 +41,32 @@ const char *fs_status_name(int status)
         !status_names[status])
         return "unknown";
     return status_names[status];
+}
+
+static const char *const status_texts[] = {
+    [FS_OK] = "priced",
+    [FS_E_PARSE] = "the trade document is not well-formed eyxml",
+    [FS_E_MISSING_FIELD] = "a required trade field is absent",
+    [FS_E_BAD_NUMBER] = "a trade field is not a finite number or integer",
+    [FS_E_DOMAIN] = "a trade field is outside its domain",
+    [FS_E_TOO_LARGE] = "trials, t_steps or trials*t_steps over the limits",
+    [FS_E_NOT_FOUND] = "the trade key is absent from the store",
+    [FS_E_WRONG_TYPE] = "the store holds something else under the trade key",
+    [FS_E_INJECTED] = "an injected failure (--failure) chose this trade",
+    [FS_E_DUPLICATE] = "the trade id appears twice in the input",
+    [FS_E_STORE] = "the store failed while handling this trade",
+    [FS_E_NOMEM] = "the working memory could not be allocated",
+    [FS_E_ID_MISMATCH] = "the document's trade id differs from the key's",
+    [FS_E_NUMERIC] = "a figure came out non-finite (overflow, or too few paths for a standard error)",
+};
+
+const char *fs_status_text(int status)
+{
+    if (status == -1)
+        return "no rank wrote this row";
+    if (status < 0 || status >= FS_STATUS_COUNT)
+        return "unknown status";
+    return status_texts[status];
 }
 
 static void oom(size_t n)

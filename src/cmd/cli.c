@@ -40,6 +40,7 @@ static const char main_usage[] =
     "  screen     market quotes vs model: price quoted trades, publish rich/cheap signals\n"
     "  serve      real-time pricing: a worker pricing requests from Redis Streams\n"
     "  request    send one pricing request to the serve workers and print the answer\n"
+    "  results    show a results file: portfolio totals, failed trades, top contributors, CSV\n"
     "  config     show the effective configuration of run, and where each value came from\n"
     "  version    print the version and build facts\n"
     "\n"
@@ -292,24 +293,6 @@ typedef struct price_ctx {
 } price_ctx_t;
 
 
-static void print_num(double x)
-{
-    char b[40];
-    fputs(result_fmt_num(x, b, sizeof(b)), stdout);
-}
-
-static void print_result_csv(const result_t *r)
-{
-    printf("%lld,%d,", (long long)r->trade_id, (int)r->status);
-    print_num(r->pv); putchar(',');
-    print_num(r->pv_stderr); putchar(',');
-    print_num(r->delta); putchar(',');
-    print_num(r->delta_stderr); putchar(',');
-    print_num(r->vega); putchar(',');
-    print_num(r->vega_stderr); putchar(',');
-    printf("%lld,%.6f\n", (long long)r->paths, r->compute_s);
-}
-
 static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
 {
     price_ctx_t *c = ctx;
@@ -336,7 +319,7 @@ static int price_cb(void *ctx, const trade_t *t, int status, const char *msg)
         c->priced++;
     else
         c->failed++;
-    print_result_csv(&r);
+    result_csv_row(stdout, &r);
     return 0;
 }
 
@@ -386,7 +369,7 @@ int cmd_price(int argc, char **argv)
     memset(&pc, 0, sizeof(pc));
     pc.mo = &mo;
     pc.work = mc_work_new();
-    printf("trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s\n");
+    printf("%s\n", RESULT_CSV_HEADER);
     for (int i = optind; i < argc; i++) {
         const char *name = argv[i];
         size_t len = 0;
@@ -459,6 +442,8 @@ int finsim_main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "request"))
         return cmd_request(argc - 1, argv + 1);
+    if (!strcmp(cmd, "results"))
+        return cmd_results(argc - 1, argv + 1);
     fs_error("unknown command '%s'", cmd);
     fputs(main_usage, stderr);
     return FS_EXIT_USAGE;

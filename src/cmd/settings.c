@@ -11,6 +11,7 @@
 #include "finsim/base/util.h"
 #include "finsim/job/job.h"
 #include "finsim/output/h5out.h"
+#include "finsim/output/portfolio.h"
 #include "finsim/trade/trade.h"
 
 /* ---- callbacks ------------------------------------------------------------ */
@@ -176,7 +177,16 @@ static const int kernel_values[] = {MC_KERNEL_FAST, MC_KERNEL_REFERENCE};
     {.name = "paths", .type = OPT_I64, .arg = "N", .lo = 1, .hi = TRADE_MAX_TRIALS, .section = sec,         \
      .help = "override every trade's trials", .off = offsetof(T, mo.paths)},                              \
     {.name = "kernel", .type = OPT_ENUM, .arg = "K", .def = "fast", .names = kernel_names,                 \
-     .values = kernel_values, .section = sec, .help = kernelhelp, .off = offsetof(T, mo.kernel)}
+     .values = kernel_values, .section = sec, .help = kernelhelp, .off = offsetof(T, mo.kernel)},           \
+    {.name = "target-stderr", .type = OPT_DBL, .arg = "REL", .lo = 0, .lo_open = 1, .hi = 1, .section = sec,  \
+     .help = "price each trade in rounds (its trials or --paths, then\n"                                  \
+             "doubling the total) until pv_stderr/|pv| <= REL, e.g.\n"                                    \
+             "0.0005 for 0.05 %; rounds continue the trade's own stream",                                 \
+     .off = offsetof(T, mo.target_rel_se)},                                                               \
+    {.name = "max-paths", .type = OPT_I64, .arg = "N", .lo = 4, .hi = MC_MAX_PATHS_DEFAULT, .section = sec, \
+     .help = "with --target-stderr: at most N paths per trade (default\n"                                \
+             "10000000; paths x t_steps stays within the work limit)",                                    \
+     .off = offsetof(T, mo.max_paths)}
 
 /* The synthetic algorithm and failure injection (sec: 1 when they are INI
  * settings, in [synthetic] and [run]). */
@@ -199,6 +209,7 @@ static const char *const balance_names[] = {"count", "cost", NULL};
 static const int balance_values[] = {RUN_BALANCE_COUNT, RUN_BALANCE_COST};
 static const char *const h5w_names[] = {"auto", "independent", "collective", "gather", NULL};
 static const int h5w_values[] = {H5W_AUTO, H5W_INDEPENDENT, H5W_COLLECTIVE, H5W_GATHER};
+static const int group_values[] = {PF_BY_MATURITY, PF_BY_END_YEAR, PF_BY_T_STEPS, PF_BY_NONE};
 static const char *const fmode_names[] = {"exit", "record", NULL};
 static const int fmode_values[] = {1, 0};
 
@@ -255,6 +266,12 @@ static const opt_def_t run_rows[] = {
              "independent or collective on a directory that is not\n"
              "shared: exit 2, naming the hosts",
      .off = offsetof(run_cfg_t, h5_write)},
+    {.name = "group-by", .type = OPT_ENUM, .arg = "FIELD", .def = "maturity", .names = portfolio_group_names,
+     .values = group_values, .section = "run",
+     .help = "portfolio totals (/portfolio, run report) by this trade field:\n"
+             "maturity (buckets, default), end_year, t_steps, or none\n"
+             "(the whole portfolio only)",
+     .off = offsetof(run_cfg_t, group_by)},
     {.name = "expect-checksum", .type = OPT_CB, .arg = "X", .section = "run", .set = set_expect,
      .show = show_expect, .help = "fail (exit 7) unless the verification checksum is X (hex)"},
     {.name = "events", .type = OPT_STR, .arg = "FILE", .section = "run",
@@ -697,6 +714,42 @@ static const opt_def_t request_rows[] = {
 };
 
 const opt_table_t settings_request = TABLE("request", request_rows, 26, REQUEST_HEAD, REQUEST_TAIL);
+/* ---- finsim results ------------------------------------------------------------------ */
+
+static const char *const top_by_names[] = {"pv", "delta", "vega", NULL};
+
+static const opt_def_t results_rows[] = {
+    {.name = "csv", .type = OPT_STR, .arg = "OUT",
+     .help = "write /results as CSV to OUT ('-' = standard output), the\n"
+             "columns of finsim price",
+     .off = offsetof(results_cfg_t, csv)},
+    {.name = "failed", .type = OPT_FLAG,
+     .help = "list the failed trades: id, status code, status name, message",
+     .off = offsetof(results_cfg_t, failed)},
+    {.name = "top", .type = OPT_I64, .arg = "N", .lo = 1, .hi = (double)INT64_MAX,
+     .help = "list the N largest contributors (by |figure|, see --top-by)", .off = offsetof(results_cfg_t, top)},
+    {.name = "top-by", .type = OPT_ENUM, .arg = "F", .def = "pv", .names = top_by_names,
+     .help = "the figure --top ranks by: pv (default), delta or vega", .off = offsetof(results_cfg_t, top_by)},
+    {.name = "summary", .type = OPT_FLAG,
+     .help = "print the portfolio totals (the default when nothing else is\n"
+             "asked); a file without /portfolio (format 1) gets its total\n"
+             "computed from /results",
+     .off = offsetof(results_cfg_t, summary)},
+};
+
+const opt_table_t settings_results =
+    TABLE("results", results_rows, 16,
+        "usage: finsim results FILE.h5 [--csv OUT|-] [--failed] [--top N] [--summary]\n"
+        "\n"
+        "Read a results file of finsim run (any format version) and show it: the\n"
+        "portfolio totals, the failed trades, the largest contributors, or all of\n"
+        "/results as CSV. Several views print in the order summary, failed, top,\n"
+        "csv. A signals file of finsim screen shows its counts (--summary,\n"
+        "--failed), its first N signals by edge (--top) or its rows as CSV.\n"
+        "\n",
+        "\n"
+        "exit status: 0 read and shown; 2 usage; 6 the file is missing, unreadable\n"
+        "or not a finsim results file, or OUT cannot be written.\n");
 
 const opt_table_t *const settings_all[] = {&settings_run, &settings_generate, &settings_export,
                                            &settings_import, &settings_screen, NULL};

@@ -195,6 +195,10 @@ static int batch_run(job_t *s, int64_t row0, size_t n)
         else
             s->tel.failed++;
         s->checksum += result_hash(&s->res[i]);
+        /* the trade is in slot i (a resumed batch reads every trade) */
+        const trade_slot_t *sl = &s->slots[i];
+        portfolio_add(s->port, sl->status == FS_OK && sl->trade.id == s->res[i].trade_id ? &sl->trade : NULL,
+                      &s->res[i]);
     }
     s->tel.trades += (int64_t)n;
     if (c->mirror && todo && batch_mirror(s, n) != 0)

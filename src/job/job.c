@@ -209,6 +209,7 @@ int job_start(job_t *s, const char *command_line)
     s->found = xmalloc(b * sizeof(*s->found));
     s->rehearsed = xcalloc(b, sizeof(*s->rehearsed));
     s->work = mc_work_new();
+    s->port = portfolio_new((pf_group_t)c->group_by);
     int status = job_output_mode(s);
     if (status != JOB_OK)
         return status;
@@ -245,6 +246,7 @@ void job_close(job_t *s)
     h5out_abort(s->out);
     outlock_release(s->lock); /* after the output is closed */
     mc_work_free(s->work);
+    portfolio_free(s->port);
     free(s->ids);
     free(s->slots);
     free(s->res);

@@ -9,6 +9,7 @@
 #include "finsim/job/job.h"
 #include "finsim/job/tradelist.h"
 #include "finsim/output/h5out.h"
+#include "finsim/output/portfolio.h"
 #include "finsim/pricing/mc.h"
 #include "finsim/store/store.h"
 
@@ -29,6 +30,7 @@ struct job {
     int rank, nranks;
     store_t *st;
     h5out_t *out;
+    portfolio_t *port;       /* portfolio totals of this rank's rows */
     struct outlock *lock;    /* rank 0: the output's lock (outguard.h) */
     h5_write_mode_t wmode;   /* how the output is written (never H5W_AUTO) */
     mc_work_t *work;

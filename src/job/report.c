@@ -12,6 +12,7 @@
 
 #include "finsim/base/config_build.h"
 #include "finsim/base/util.h"
+#include "finsim/trade/result_h5.h"
 #include "job_int.h"
 
 /* What every rank knows after the gather. */
@@ -126,33 +127,39 @@ static void gather(job_t *s, totals_t *t)
 static int finish_output(job_t *s, const totals_t *t, const char *config, double *finish_s)
 {
     const run_cfg_t *c = s->cfg;
-    char seeds[32], pathss[32], rankss[16], ntr[32], nfail[32], nstale[32], kver[16], err[512];
-    snprintf(seeds, sizeof(seeds), "%llu", (unsigned long long)c->mo.seed);
-    snprintf(pathss, sizeof(pathss), "%lld", (long long)c->mo.paths);
-    snprintf(rankss, sizeof(rankss), "%d", s->nranks);
-    snprintf(ntr, sizeof(ntr), "%lld", (long long)s->total);
-    snprintf(nfail, sizeof(nfail), "%lld", (long long)t->failed);
-    snprintf(nstale, sizeof(nstale), "%lld", (long long)t->stale);
-    snprintf(kver, sizeof(kver), "%d", MC_KERNEL_VERSION);
+    char err[512];
+    /* numbers as numbers (format 2); value NULL selects num */
     const h5out_attr_t attrs[] = {
-        {"finsim_version", FINSIM_VERSION},
-        {"command_line", s->cmdline},
-        {"algorithm", mc_algo_name(c->mo.algo)},
-        {"kernel", mc_kernel_name(c->mo.kernel)},
-        {"seed", seeds},
-        {"paths", pathss},
-        {"ranks", rankss},
-        {"hosts", t->hosts},
-        {"start_time", t->t0s},
-        {"end_time", t->t1s},
-        {"config", config},
-        {"checksum", t->sums},
-        {"trades", ntr},
-        {"failed", nfail},
-        {"stale", nstale},
-        {"kernel_version", kver},
-        {"fp_flavour", mc_fp_flavour()},
+        {"format_version", NULL, RESULT_H5_FORMAT_VERSION, 0},
+        {"finsim_version", FINSIM_VERSION, 0, 0},
+        {"command_line", s->cmdline, 0, 0},
+        {"algorithm", mc_algo_name(c->mo.algo), 0, 0},
+        {"kernel", mc_kernel_name(c->mo.kernel), 0, 0},
+        {"seed", NULL, c->mo.seed, 1},
+        {"paths", NULL, (uint64_t)c->mo.paths, 0},
+        {"ranks", NULL, (uint64_t)s->nranks, 0},
+        {"hosts", t->hosts, 0, 0},
+        {"start_time", t->t0s, 0, 0},
+        {"end_time", t->t1s, 0, 0},
+        {"config", config, 0, 0},
+        {"checksum", t->sums, 0, 0},
+        {"trades", NULL, (uint64_t)s->total, 0},
+        {"failed", NULL, (uint64_t)t->failed, 0},
+        {"stale", NULL, (uint64_t)t->stale, 0},
+        {"kernel_version", NULL, MC_KERNEL_VERSION, 0},
+        {"fp_flavour", mc_fp_flavour(), 0, 0},
     };
+    /* /portfolio: metadata on every rank that holds the file, before it closes */
+    portfolio_reduce(s->port, MPI_COMM_WORLD);
+    int pok = portfolio_write(s->port, h5out_file(s->out), MPI_COMM_WORLD), all = 0;
+    MPI_Allreduce(&pok, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (!all) {
+        if (s->rank == 0)
+            fs_error("writing /portfolio into %s.partial failed (disk full?)", c->output);
+        h5out_abort(s->out);
+        s->out = NULL;
+        return -1;
+    }
     double tw = fs_now();
     int frc = h5out_finish(s->out, t->tel, s->nranks, attrs, (int)(sizeof(attrs) / sizeof(attrs[0])), t->checksum,
                            err, sizeof(err));
@@ -247,6 +254,8 @@ static int print_report(job_t *s, const totals_t *t, double wall, int status)
            s->wmode == H5W_COLLECTIVE ? " (collective MPI-IO writes)"
            : s->wmode == H5W_GATHER   ? " (gathered: written by rank 0 alone)" : "");
     printf("checksum       : %s\n", t->sums);
+    if (!status)
+        portfolio_print(s->port, stdout);
     if (c->have_expect && c->expect_checksum != t->checksum) {
         printf("RESULT: CHECKSUM MISMATCH (expected %016llx)\n", (unsigned long long)c->expect_checksum);
         if (!status)

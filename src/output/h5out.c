@@ -267,7 +267,7 @@ static int create_results(h5out_t *h)
     h->results = H5Dcreate2(h->file, "results", h->rtype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     H5Pclose(dcpl);
     H5Sclose(space);
-    return h->results >= 0 && H5Fflush(h->file, H5F_SCOPE_GLOBAL) >= 0;
+    return h->results >= 0 && result_h5_write_units(h->results) == 0 && H5Fflush(h->file, H5F_SCOPE_GLOBAL) >= 0;
 }
 
 h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_mode_t mode, char *err,
@@ -308,7 +308,7 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_m
         return NULL;
     }
     h->reserved = res;
-    h->rtype = result_h5_type(RESULT_H5_NATIVE);
+    h->rtype = result_h5_type(RESULT_H5_TYPED);
     if (!all_ok(comm, create_results(h))) {
         /* HDF5 cannot close a file whose metadata it failed to write (it
          * would crash at exit): end the job here, nothing has been priced. */
@@ -487,6 +487,11 @@ int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause)
     return h ? h->fallbacks : 0;
 }
 
+hid_t h5out_file(const h5out_t *h)
+{
+    return h ? h->file : H5I_INVALID_HID;
+}
+
 double h5out_write_seconds(const h5out_t *h)
 {
     return h ? h->write_s : 0;
@@ -512,7 +517,10 @@ static int write_meta(h5out_t *h, const h5out_telemetry_t *tel, int nranks, cons
     H5Tclose(ttype);
     hid_t root = H5Gopen2(h->file, "/", H5P_DEFAULT);
     for (int i = 0; i < nattrs; i++)
-        ok &= h5_attr_str(root, attrs[i].name, attrs[i].value) == 0;
+        ok &= (attrs[i].value ? h5_attr_str(root, attrs[i].name, attrs[i].value)
+               : attrs[i].is_unsigned
+                   ? h5_attr_scalar(root, attrs[i].name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &attrs[i].num)
+                   : h5_attr_scalar(root, attrs[i].name, H5T_STD_I64LE, H5T_NATIVE_INT64, &attrs[i].num)) == 0;
     ok &= h5_attr_scalar(root, "checksum_u64", H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, &checksum) == 0;
     H5Gclose(root);
     H5Dclose(h->results);

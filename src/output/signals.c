@@ -65,7 +65,7 @@ int signals_write_csv(const char *path, const signal_rec_t *s, size_t n, char *e
 
 /* The HDF5 compound type of signal_rec_t (memory layout): the trade id,
  * then the five doubles in their order. Caller closes with H5Tclose. */
-static hid_t signals_type(void)
+hid_t signals_h5_type(void)
 {
     static const struct {
         const char *name;
@@ -88,7 +88,7 @@ static hid_t signals_type(void)
  * -1. */
 static int signals_write_rows(hid_t f, const signal_rec_t *s, size_t n)
 {
-    hid_t t = signals_type();
+    hid_t t = signals_h5_type();
     hsize_t dims[1] = {(hsize_t)n};
     hid_t sp = H5Screate_simple(1, dims, NULL);
     hid_t ds = H5Dcreate2(f, "signals", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

@@ -198,6 +198,92 @@ static int synthetic(const mc_opts_t *o, mc_work_t *w, double t0)
     return FS_OK;
 }
 
+/* Running pooled statistics of one figure over rounds: units (paths for the
+ * reference kernel, antithetic pairs for the fast one) are i.i.d. samples,
+ * so the rounds pool as one sample of all their units. */
+typedef struct pool {
+    double units, mean, ss; /* units so far, their mean, sum of squared deviations */
+} pool_t;
+
+/* Add a round of u units with estimate est and standard error se. */
+static void pool_add(pool_t *p, double u, double est, double se)
+{
+    double var = se * se * u; /* the round's unit variance (unbiased) */
+    double tot = p->units + u, d = est - p->mean;
+    p->ss += var * (u - 1) + d * d * p->units * u / tot;
+    p->mean += d * u / tot;
+    p->units = tot;
+}
+
+static void pool_get(const pool_t *p, double *est, double *se)
+{
+    *est = p->mean;
+    *se = p->units > 1 ? sqrt(p->ss / (p->units - 1) / p->units) : NAN;
+}
+
+/* --target-stderr: price t in rounds until the PV's relative standard error
+ * is at most o->target_rel_se or the path budget is spent. Round 1 has n0
+ * paths (the trade's trials or --paths, made even), each later round as many
+ * as all before it (the total doubles), the last one cut to the budget.
+ * Rounds are consecutive blocks of the trade's own stream: the fast kernel's
+ * round starts at the pair after the previous round's last (jumped ahead
+ * 2 t_steps draws per pair), the reference kernel's stream simply goes on.
+ * So the figures depend only on (trade, options), never on ranks. */
+static int price_rounds(const mc_model_t *m, const trade_t *t, const mc_opts_t *o, mc_work_t *w, int greeks,
+                        int64_t n0, mc_estimate_t *e, int64_t *used)
+{
+    int64_t budget = o->max_paths > 0 ? o->max_paths : MC_MAX_PATHS_DEFAULT;
+    if (budget > TRADE_MAX_WORK / t->t_steps)
+        budget = TRADE_MAX_WORK / t->t_steps;
+    budget -= budget % 2;
+    n0 += n0 % 2;
+    if (n0 > budget)
+        n0 = budget;
+    if (n0 < 4)
+        n0 = 4; /* a standard error needs two pairs */
+    const int fast = o->kernel != MC_KERNEL_REFERENCE;
+    uint32_t cur[3];
+    mc_taus_get_state(w->rng, cur);
+    pool_t pv = {0}, dl = {0}, vg = {0};
+    int64_t total = 0;
+    for (int64_t k = n0;; k = total) {
+        if (k > budget - total && total > 0)
+            k = budget - total;
+        mc_estimate_t r;
+        if (fast) {
+            mc_taus_set_state(w->rng, cur);
+            int st = mc_kernel_fast(m, k, w->rng, greeks, &w->scratch, &r);
+            if (st != FS_OK)
+                return st;
+            mc_jump_prepare(&w->scratch, 2 * m->steps); /* the pair after the round's last */
+            for (int64_t p = 0; p < k / 2; p++)
+                mc_jump_apply(&w->scratch, cur);
+        } else {
+            mc_kernel_reference(m, t, k, w->rng, greeks, &r);
+        }
+        const double u = fast ? (double)(k / 2) : (double)k;
+        pool_add(&pv, u, r.pv, r.pv_se);
+        if (greeks) {
+            pool_add(&dl, u, r.delta, r.delta_se);
+            pool_add(&vg, u, r.vega, r.vega_se);
+        }
+        total += k;
+        double est, se;
+        pool_get(&pv, &est, &se);
+        if (!(se > o->target_rel_se * fabs(est)) || total >= budget)
+            break;
+    }
+    pool_get(&pv, &e->pv, &e->pv_se);
+    e->delta = e->delta_se = e->vega = e->vega_se = NAN;
+    if (greeks) {
+        pool_get(&dl, &e->delta, &e->delta_se);
+        if (t->sigma1 > 0.0)
+            pool_get(&vg, &e->vega, &e->vega_se);
+    }
+    *used = total;
+    return FS_OK;
+}
+
 /* Price t under o into r (see mc.h). The injected-failure decision comes
  * first, for every algorithm; the synthetic start delay is slept once per
  * work space, before its first trade, and is not part of compute_s. */
@@ -247,14 +333,13 @@ int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
     mc_estimate_t e;
     mc_model_init(&m, t);
     rng_seed_trade(w->rng, o->seed, t->id, 0);
-    if (o->kernel == MC_KERNEL_REFERENCE) {
-        mc_kernel_reference(&m, t, n, w->rng, greeks, &e);
-    } else {
-        int st = mc_kernel_fast(&m, n, w->rng, greeks, &w->scratch, &e);
-        if (st != FS_OK) {
-            result_fail(r, t->id, st, rank);
-            return r->status;
-        }
+    int64_t used = n;
+    int st = o->target_rel_se > 0.0 ? price_rounds(&m, t, o, w, greeks, n, &e, &used)
+             : o->kernel == MC_KERNEL_REFERENCE ? (mc_kernel_reference(&m, t, n, w->rng, greeks, &e), FS_OK)
+                                                : mc_kernel_fast(&m, n, w->rng, greeks, &w->scratch, &e);
+    if (st != FS_OK) {
+        result_fail(r, t->id, st, rank);
+        return r->status;
     }
     if (check_finite(&e, greeks, greeks && t->sigma1 > 0.0, w->why, sizeof(w->why)) != FS_OK) {
         result_fail(r, t->id, FS_E_NUMERIC, rank);
@@ -267,7 +352,7 @@ int mc_price(const trade_t *t, const mc_opts_t *o, mc_work_t *w, result_t *r)
     r->delta_stderr = e.delta_se;
     r->vega = e.vega;
     r->vega_stderr = e.vega_se;
-    r->paths = n;
+    r->paths = used;
     r->compute_s = fs_now() - t0;
     r->inputs = mc_inputs_hash(o, t);
     return r->status;
@@ -313,5 +398,7 @@ uint64_t mc_inputs_hash_build(const mc_opts_t *o, const trade_t *t, const mc_bui
     uint64_t h = 0x66696e73696d3032ULL; /* "finsim02" */
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         h = fs_mix64(h ^ v[i]);
+    if (o->target_rel_se > 0.0 && o->algo != MC_SYNTHETIC) /* fixed-path fingerprints stay as they were */
+        h = fs_mix64(fs_mix64(h ^ dbits(o->target_rel_se)) ^ (uint64_t)o->max_paths);
     return h ? h : 1; /* 0 means "not priced" */
 }

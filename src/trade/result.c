@@ -18,6 +18,23 @@ void result_fail(result_t *r, int64_t id, int status, int rank)
     r->pv = r->pv_stderr = r->delta = r->delta_stderr = r->vega = r->vega_stderr = NAN;
 }
 
+static void csv_num(FILE *f, double x)
+{
+    if (!isnan(x))
+        fprintf(f, "%.17g", x);
+}
+
+void result_csv_row(FILE *f, const result_t *r)
+{
+    fprintf(f, "%lld,%d,", (long long)r->trade_id, (int)r->status);
+    const double v[] = {r->pv, r->pv_stderr, r->delta, r->delta_stderr, r->vega, r->vega_stderr};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        csv_num(f, v[i]);
+        fputc(',', f);
+    }
+    fprintf(f, "%lld,%.6f\n", (long long)r->paths, r->compute_s);
+}
+
 int result_format(const result_t *r, char *buf, size_t cap)
 {
     return snprintf(buf, cap,

@@ -2,7 +2,10 @@
 #include "finsim/trade/result_h5.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "finsim/base/util.h"
 
 /* Kinds of the result record's fields, with their two HDF5 types. */
 enum rh_kind { RH_I64, RH_U64, RH_I32, RH_F64 };
@@ -35,6 +38,58 @@ static size_t rh_size(int kind)
     return kind == RH_I32 ? 4 : 8;
 }
 
+hid_t result_h5_status_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT32);
+    if (t < 0)
+        return t;
+    int32_t v = -1;
+    int ok = H5Tenum_insert(t, "unwritten", &v) >= 0;
+    for (v = 0; v < FS_STATUS_COUNT; v++)
+        ok &= H5Tenum_insert(t, fs_status_name(v), &v) >= 0;
+    if (!ok) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+/* Units of the columns of /results (docs/OUTPUT-FORMAT.md). */
+static const struct {
+    const char *column, *units;
+} rh_units[] = {
+    {"pv", "currency of the notional"},
+    {"pv_stderr", "currency of the notional"},
+    {"delta", "currency of the notional per 1e-4 of fx1"},
+    {"delta_stderr", "currency of the notional per 1e-4 of fx1"},
+    {"vega", "currency of the notional per 1e-4 of sigma1"},
+    {"vega_stderr", "currency of the notional per 1e-4 of sigma1"},
+    {"paths", "Monte Carlo paths"},
+    {"compute_seconds", "seconds"},
+};
+
+int result_h5_write_units(hid_t dset)
+{
+    for (size_t i = 0; i < sizeof(rh_units) / sizeof(rh_units[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s_units", rh_units[i].column);
+        if (h5_attr_str(dset, name, rh_units[i].units) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+hid_t result_h5_read_type(hid_t dset)
+{
+    hid_t ft = H5Dget_type(dset);
+    if (ft < 0)
+        return ft;
+    int idx = H5Tget_member_index(ft, "status");
+    int typed = idx >= 0 && H5Tget_member_class(ft, (unsigned)idx) == H5T_ENUM;
+    H5Tclose(ft);
+    return result_h5_type(typed ? RESULT_H5_TYPED : RESULT_H5_NATIVE);
+}
+
 /* The HDF5 type of a field of the given kind in the given layout. */
 static hid_t rh_type(int kind, int layout)
 {
@@ -58,13 +113,18 @@ hid_t result_h5_type(int layout)
     if (t < 0)
         return t;
     size_t off = 0;
-    for (size_t i = 0; i < RH_NFIELDS; i++) {
-        if (H5Tinsert(t, rh_fields[i].name, packed ? off : rh_fields[i].off, rh_type(rh_fields[i].kind, layout)) <
-            0) {
-            H5Tclose(t);
-            return -1;
-        }
+    hid_t st = layout == RESULT_H5_TYPED ? result_h5_status_type() : H5I_INVALID_HID;
+    int ok = layout != RESULT_H5_TYPED || st >= 0;
+    for (size_t i = 0; ok && i < RH_NFIELDS; i++) {
+        hid_t ft = st >= 0 && rh_fields[i].off == offsetof(result_t, status) ? st : rh_type(rh_fields[i].kind, layout);
+        ok = H5Tinsert(t, rh_fields[i].name, packed ? off : rh_fields[i].off, ft) >= 0;
         off += rh_size(rh_fields[i].kind);
+    }
+    if (st >= 0)
+        H5Tclose(st);
+    if (!ok) {
+        H5Tclose(t);
+        return -1;
     }
     return t;
 }

@@ -6,15 +6,8 @@
 # sign. The reported SEs must match the spread of the estimates over
 # independent streams. Checks: tests/ref/ref_tool.py.
 source "$FINSIM_SRC/tests/lib/common.sh"
-REF=$FINSIM_SRC/tests/ref/mc_reference.json
-TOOL() { "$PY" "$FINSIM_SRC/tests/ref/ref_tool.py" "$@"; }
+source "$FINSIM_SRC/tests/lib/ref.sh"
 # ref_check RESULTS ALGO [MODE]: figures vs the reference (a failing check fails the test)
-# tool_ok WHAT ARGS...: a ref_tool.py check that must pass
-tool_ok() {
-  local what=$1; shift
-  TOOL "$@" >"$T/tool.out" 2>&1 || { echo "FAIL: $what:" >&2; cat "$T/tool.out" >&2; exit 1; }
-  CHECKS=$((CHECKS + 1))
-}
 ref_check() {
   TOOL check "$REF" "$1" --algorithm "$2" --greeks "${3:-significant}" >"$T/check.out" 2>&1 || {
     echo "FAIL: $1 ($2) against the reference:" >&2; cat "$T/check.out" >&2; exit 1; }

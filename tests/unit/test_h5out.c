@@ -13,6 +13,7 @@
 #include <hdf5.h>
 
 #include "fixture.h"
+#include "finsim/base/util.h"
 #include "finsim/output/h5out.h"
 #include "finsim/trade/result_h5.h"
 
@@ -94,9 +95,10 @@ static void write_and_read_back(h5_write_mode_t mode)
     tel.trades = 7;
     tel.priced = 7;
     tel.compute_s = 1.5;
-    h5out_attr_t attrs[] = {{"algorithm", "pvonly"}, {"command_line", "finsim run --test"}};
+    h5out_attr_t attrs[] = {{"algorithm", "pvonly", 0, 0}, {"command_line", "finsim run --test", 0, 0},
+                            {"trades", NULL, 42, 0}, {"seed", NULL, UINT64_MAX, 1}};
     uint64_t checksum = 0xfeedfacecafebeefULL;
-    if (h5out_finish(h, &tel, 1, attrs, 2, checksum, err, sizeof(err)) != 0)
+    if (h5out_finish(h, &tel, 1, attrs, 4, checksum, err, sizeof(err)) != 0)
         fail_msg("h5out_finish: %s", err);
     assert_int_equal(access(path, F_OK), 0);
     assert_int_not_equal(access(partial, F_OK), 0);
@@ -111,7 +113,7 @@ static void write_and_read_back(h5_write_mode_t mode)
     H5Sget_simple_extent_dims(sp, dims, NULL);
     assert_int_equal(dims[0], (hsize_t)nrows);
     result_t back[10];
-    hid_t mt = result_h5_type(RESULT_H5_NATIVE);
+    hid_t mt = result_h5_read_type(ds);
     assert_true(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, back) >= 0);
     for (int64_t i = 0; i < nrows; i++) {
         int written = (i >= 6 && i <= 8) || i <= 2 || i == 4;
@@ -140,6 +142,21 @@ static void write_and_read_back(h5_write_mode_t mode)
     assert_true(H5Aread(a, H5T_NATIVE_UINT64, &ck) >= 0);
     H5Aclose(a);
     assert_true(ck == checksum);
+    /* numbers are numbers: int64 and uint64 attributes */
+    int64_t ntr = 0;
+    uint64_t seed = 0;
+    a = H5Aopen(f, "trades", H5P_DEFAULT);
+    hid_t at = H5Aget_type(a);
+    assert_int_equal(H5Tget_class(at), H5T_INTEGER);
+    assert_int_equal(H5Tget_sign(at), H5T_SGN_2);
+    H5Tclose(at);
+    assert_true(H5Aread(a, H5T_NATIVE_INT64, &ntr) >= 0);
+    H5Aclose(a);
+    assert_int_equal(ntr, 42);
+    a = H5Aopen(f, "seed", H5P_DEFAULT);
+    assert_true(H5Aread(a, H5T_NATIVE_UINT64, &seed) >= 0);
+    H5Aclose(a);
+    assert_true(seed == UINT64_MAX);
 
     hid_t td = H5Dopen2(f, "telemetry", H5P_DEFAULT);
     assert_true(td >= 0);
@@ -169,7 +186,8 @@ static void t_write_and_read_back_gather(void **state)
 }
 
 /* The on-disk layout of /results is the packed little-endian one of
- * result_h5.h, whatever the machine. */
+ * result_h5.h, whatever the machine, but for status: an enum named by
+ * fs_status_name, with "unwritten" = -1. */
 static void t_disk_type_is_packed(void **state)
 {
     (void)state;
@@ -185,8 +203,35 @@ static void t_disk_type_is_packed(void **state)
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t ds = H5Dopen2(f, "results", H5P_DEFAULT);
     hid_t ft = H5Dget_type(ds);
+    int si = H5Tget_member_index(ft, "status");
+    assert_true(si >= 0);
+    hid_t st = H5Tget_member_type(ft, (unsigned)si);
+    assert_int_equal(H5Tget_class(st), H5T_ENUM);
+    assert_int_equal(H5Tget_nmembers(st), FS_STATUS_COUNT + 1);
+    char name[64];
+    int32_t v = FS_E_INJECTED;
+    assert_true(H5Tenum_nameof(st, &v, name, sizeof(name)) >= 0);
+    assert_string_equal(name, fs_status_name(FS_E_INJECTED));
+    v = -1;
+    assert_true(H5Tenum_nameof(st, &v, name, sizeof(name)) >= 0);
+    assert_string_equal(name, "unwritten");
+    H5Tclose(st);
+    /* every other member as in the packed layout */
     hid_t packed = result_h5_type(RESULT_H5_PACKED);
-    assert_true(H5Tequal(ft, packed) > 0);
+    assert_int_equal(H5Tget_nmembers(ft), H5Tget_nmembers(packed));
+    for (int m = 0; m < H5Tget_nmembers(packed); m++) {
+        char *pn = H5Tget_member_name(packed, (unsigned)m), *fn = H5Tget_member_name(ft, (unsigned)m);
+        assert_string_equal(pn, fn);
+        assert_int_equal(H5Tget_member_offset(packed, (unsigned)m), H5Tget_member_offset(ft, (unsigned)m));
+        if (m != si) {
+            hid_t a = H5Tget_member_type(packed, (unsigned)m), b = H5Tget_member_type(ft, (unsigned)m);
+            assert_true(H5Tequal(a, b) > 0);
+            H5Tclose(a);
+            H5Tclose(b);
+        }
+        H5free_memory(pn);
+        H5free_memory(fn);
+    }
     H5Tclose(packed);
     H5Tclose(ft);
     H5Dclose(ds);

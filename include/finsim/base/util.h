@@ -26,8 +26,15 @@ enum fs_status {
                             * few paths for a standard error) */
 };
 
+/* Number of status codes (FS_OK .. FS_E_NUMERIC). */
+#define FS_STATUS_COUNT 14
+
 /* Short name of a status code ("ok", "parse", ...). Never NULL. */
 const char *fs_status_name(int status);
+
+/* One-line description of a status code (what the trade's result means).
+ * Never NULL. */
+const char *fs_status_text(int status);
 
 /* The status a process ends with when memory runs out (the command layer
  * checks that it is its internal-error exit code). */

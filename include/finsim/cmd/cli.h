@@ -20,6 +20,7 @@ int cmd_config(int argc, char **argv);
 int cmd_screen(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_request(int argc, char **argv);
+int cmd_results(int argc, char **argv);
 
 /* fs_mpi_world and fs_mpi_agree, for every command */
 #include "finsim/base/mpi.h"

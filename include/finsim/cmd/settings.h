@@ -78,6 +78,16 @@ typedef struct serve_cfg {
 
 extern const opt_table_t settings_serve;    /* serve_cfg_t */
 extern const opt_table_t settings_request;  /* serve_cfg_t */
+/* finsim results */
+typedef struct results_cfg {
+    const char *csv;           /* --csv OUT ('-' = standard output) */
+    int failed;                /* --failed */
+    int64_t top;               /* --top N (0: not asked) */
+    int top_by;                /* --top-by: 0 pv, 1 delta, 2 vega */
+    int summary;               /* --summary */
+} results_cfg_t;
+
+extern const opt_table_t settings_results;  /* results_cfg_t */
 extern const opt_table_t settings_run;      /* run_cfg_t (run.h) */
 extern const opt_table_t settings_generate; /* gen_cfg_t */
 extern const opt_table_t settings_export;   /* xfer_cfg_t */

@@ -45,6 +45,7 @@ typedef struct run_cfg {
     run_balance_t balance;       /* --balance (static) */
     int64_t chunk;               /* --chunk (dynamic; 0 = auto) */
     h5_write_mode_t h5_write;    /* --h5-write (collective: static schedule only) */
+    int group_by;                /* --group-by: pf_group_t of the portfolio totals */
     int resume;                  /* --resume */
     int force;                   /* --force: replace an existing results file */
     int mirror;                  /* mirror results to the store (default 1) */

@@ -1,11 +1,14 @@
 /* h5out.h - the HDF5 results file: /results, provenance, telemetry.
  *
- * Layout:
- *   /results     compound dataset of result_t, ordered by trade id
+ * Layout (format 2; docs/OUTPUT-FORMAT.md gives every version):
+ *   /results     compound dataset of result_t, ordered by trade id, status
+ *                an enum (result_h5_status_type), units as attributes
  *   /telemetry   compound dataset, one row per rank (h5out_telemetry_t)
- *   attributes on /: finsim_version, command_line, algorithm, kernel, seed,
- *   paths, ranks, hosts, start_time, end_time, config (secrets redacted),
- *   checksum (hex string), trades, failed.
+ *   /portfolio   totals (output/portfolio.h)
+ *   attributes on /: format_version, finsim_version, command_line,
+ *   algorithm, kernel, seed, paths, ranks, hosts, start_time, end_time,
+ *   config (secrets redacted), checksum (hex string), trades, failed;
+ *   numbers as numbers.
  * All functions are collective over the communicator given to h5out_create. */
 #ifndef FINSIM_H5OUT_H
 #define FINSIM_H5OUT_H
@@ -57,10 +60,14 @@ int h5_write_mode_parse(const char *s, h5_write_mode_t *mode);
 /* The name of a mode as --h5-write takes it ("auto", ...). */
 const char *h5_write_mode_name(h5_write_mode_t mode);
 
-/* One string attribute of the root group. */
+/* One attribute of the root group: a string (value != NULL) or, when value
+ * is NULL, the number num, stored as a signed 64-bit integer (unsigned when
+ * is_unsigned). */
 typedef struct h5out_attr {
     const char *name;   /* attribute name */
-    const char *value;  /* NUL-terminated value (same on every rank) */
+    const char *value;  /* NUL-terminated value (same on every rank), or NULL */
+    uint64_t num;       /* the number when value is NULL (same on every rank) */
+    int is_unsigned;    /* num is a uint64 rather than an int64 */
 } h5out_attr_t;
 
 /* The status h5out_create ends the whole job with (MPI_Abort) when it cannot
@@ -134,6 +141,11 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
 /* Collective: close without finishing; PATH.partial stays for inspection.
  * Accepts NULL. */
 void h5out_abort(h5out_t *h);
+
+/* The open file, for the collective creation of further datasets before
+ * h5out_finish; a negative id on a rank that does not hold it open (gather
+ * mode, rank != 0). */
+hid_t h5out_file(const h5out_t *h);
 
 /* Seconds spent in this module's writes on the calling rank. */
 double h5out_write_seconds(const h5out_t *h);

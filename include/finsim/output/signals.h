@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <hdf5.h>
 
 /* One selected trade: the /signals record, field for field. */
 typedef struct signal_rec {
@@ -36,6 +37,9 @@ typedef struct signals_meta {
     const char *quotes_source;  /* where the quotes came from (URLs redacted) */
     const char *start_time;     /* ISO 8601 UTC start of the screen */
 } signals_meta_t;
+
+/* The HDF5 compound type of signal_rec_t (memory layout); H5Tclose it. */
+hid_t signals_h5_type(void);
 
 /* Rank s[0..n) in place: edge descending, then trade id ascending (a total
  * order, so the ranking does not depend on the order the rows came in). */

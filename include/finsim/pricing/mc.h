@@ -27,7 +27,13 @@ typedef struct mc_opts {
     double mem_mb;            /* synthetic: memory held per trade */
     double delay_start_ms;    /* synthetic: sleep before the first trade */
     double failure_p;         /* probability that a trade fails (injected) */
+    double target_rel_se;     /* > 0: price in rounds until pv_stderr/|pv| <= this (--target-stderr) */
+    int64_t max_paths;        /* with target_rel_se: most paths per trade (0: MC_MAX_PATHS_DEFAULT) */
 } mc_opts_t;
+
+/* --max-paths when not given: the largest trials a trade may ask for. The
+ * work limit (paths x t_steps <= TRADE_MAX_WORK) caps it further. */
+#define MC_MAX_PATHS_DEFAULT 10000000
 
 /* Fill o with defaults: pvonly, fast kernel, seed 0, paths from the trade. */
 void mc_opts_default(mc_opts_t *o);

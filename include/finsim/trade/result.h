@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* One priced trade. This is also the HDF5 /results compound record, field
  * for field (see result_h5.h). Greeks are NaN for algorithms that do not compute
@@ -29,6 +30,12 @@ typedef struct result {
                           * digests existed). --resume reuses a mirrored
                           * result only when it still matches its figures. */
 } result_t;
+
+/* The CSV form of results (finsim price, finsim results --csv): the
+ * header line, then one line per result; figures with 17 significant
+ * digits, empty when NaN. */
+#define RESULT_CSV_HEADER "trade_id,status,pv,pv_stderr,delta,delta_stderr,vega,vega_stderr,paths,compute_s"
+void result_csv_row(FILE *f, const result_t *r);
 
 /* Fill r as a failed result for trade id with the given status. */
 void result_fail(result_t *r, int64_t id, int status, int rank);

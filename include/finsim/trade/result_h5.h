@@ -16,8 +16,29 @@
 /* Layouts of the compound type of result_t. */
 enum result_h5_layout {
     RESULT_H5_NATIVE = 0, /* result_t in memory: native types at the struct's offsets */
-    RESULT_H5_PACKED = 1  /* on disk, machine-independent: little-endian, no padding */
+    RESULT_H5_PACKED = 1, /* on disk, machine-independent: little-endian, no padding */
+    RESULT_H5_TYPED = 2   /* RESULT_H5_NATIVE with status as the enum result_h5_status_type
+                           * (the /results dataset of output format 2) */
 };
+
+/* Format version of the results file (attribute format_version on /).
+ * 1 (no attribute): string attributes, status a plain int32. 2: numbers as
+ * numbers, status an HDF5 enum, units on /results, /portfolio. */
+#define RESULT_H5_FORMAT_VERSION 2
+
+/* The HDF5 enum type (int32 based) of the per-trade status: one member per
+ * fs_status code, named as fs_status_name gives it, and "unwritten" = -1
+ * (a row no rank wrote). Caller closes with H5Tclose. */
+hid_t result_h5_status_type(void);
+
+/* Write the units of the columns of /results as string attributes of the
+ * dataset named "<column>_units". Returns 0 or -1. */
+int result_h5_write_units(hid_t dset);
+
+/* The memory type (result_t, native) to read an existing /results dataset
+ * with: RESULT_H5_TYPED when its status member is an enum, else
+ * RESULT_H5_NATIVE (format 1). Returns the type or a negative id. */
+hid_t result_h5_read_type(hid_t dset);
 
 /* Create the compound type of result_t in the given layout (enum
  * result_h5_layout). Returns the type, which the caller closes with
