@@ -1211,7 +1211,7 @@ static int file_put_trades(store_t *st, const trade_t *t, size_t n)
         if (t[i].id < 0 || t[i].id > TRADE_MAX_ID)
             return store_set_error(st, STORE_E_USAGE, "trade id %lld cannot be stored (ids are 0..%lld)",
                                    (long long)t[i].id, TRADE_MAX_ID);
-    file_plan_t pl;
+    file_plan_t pl = {0};
     int rc = file_write_plan(st, t, n, trade_id_at, &pl);
     if (rc == STORE_OK) {
         /* overwrite rows that exist; collect new ids (last of each repeat) */
@@ -1255,7 +1255,7 @@ static int file_put_trades(store_t *st, const trade_t *t, size_t n)
 static int file_put_results(store_t *st, const result_t *r, size_t n)
 {
     file_priv_t *p = st->priv;
-    file_plan_t pl;
+    file_plan_t pl = {0};
     int rc = file_write_plan(st, r, n, result_id_at, &pl);
     if (rc != STORE_OK)
         return rc > 0 ? STORE_OK : rc;
