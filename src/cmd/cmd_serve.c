@@ -107,6 +107,8 @@ typedef struct serve {
     char consumer[256];
     char prefix[TRADE_KEY_PREFIX_MAX + 1];
     int nstreams;
+    int split_block;  /* 1: the streams lie in several cluster slots: block on one at a time */
+    int block_turn;   /* with split_block: the stream of the next blocking read */
     char streams[SERVE_MAX_STREAMS][SERVE_KEY_MAX]; /* prefixed keys, highest priority first */
     char replies[SERVE_KEY_MAX];              /* default reply stream */
     char dead[SERVE_KEY_MAX];                 /* dead letters */
@@ -228,6 +230,17 @@ static store_reply_t *serve_loop_cmd(serve_t *s, serve_args_t *a, const char *wh
         serve_store_failed(s, rc, what);
         return NULL;
     }
+    if (r->type == STORE_REPLY_ERROR && r->str && !strncmp(r->str, "CROSSSLOT", 9) && s->nstreams > 1 &&
+        !s->split_block) {
+        /* a Redis Cluster whose masters share the streams out: no one
+         * read can span them, so each blocking read takes one in turn */
+        s->split_block = 1;
+        fs_info("serve %s: the request streams hash to different Redis Cluster slots: blocking reads take one "
+                "stream at a time (give the streams one {hash tag} to read them together)",
+                s->consumer);
+        store_reply_free(r);
+        return NULL;
+    }
     if (reply_failed(r, what)) {
         s->fatal = reply_exit(r);
         store_reply_free(r);
@@ -289,7 +302,12 @@ static int serve_read(serve_t *s, int64_t block_ms)
 {
     for (int i = 0; i <= s->nstreams; i++) {
         const int blocking = i == s->nstreams;
-        const int first = blocking ? 0 : i, last = blocking ? s->nstreams : i + 1;
+        int first = blocking ? 0 : i, last = blocking ? s->nstreams : i + 1;
+        if (blocking && s->split_block) {
+            first = s->block_turn, last = first + 1;
+            s->block_turn = (s->block_turn + 1) % s->nstreams;
+            block_ms = block_ms / s->nstreams > 0 ? block_ms / s->nstreams : 1;
+        }
         serve_args_t a = {0};
         args_add(&a, "XREADGROUP"), args_add(&a, "GROUP"), args_add(&a, s->c->group), args_add(&a, s->consumer);
         args_add(&a, "COUNT"), args_add(&a, "1");

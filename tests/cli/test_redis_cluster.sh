@@ -5,7 +5,8 @@
 # bitwise equal to a run on one plain redis-server and mirrors every result;
 # a failed run finishes with --resume; export/import between the cluster, a
 # plain Redis and trade files; price from exported documents; the screen's
-# signals sorted set; ?cluster=no talks to one node (and gets MOVED).
+# signals sorted set; serve with priority streams on different masters
+# answers as finsim price; ?cluster=no talks to one node (and gets MOVED).
 source "$FINSIM_SRC/tests/lib/common.sh"
 source "$FINSIM_SRC/tests/lib/redis.sh"
 source "$FINSIM_SRC/tests/lib/rcluster.sh"
@@ -103,6 +104,26 @@ redis_cli ZREVRANGE finsim:signals 0 -1 WITHSCORES > "$T/zs"
 rcluster_cli 0 -c ZREVRANGE finsim:signals 0 -1 WITHSCORES > "$T/zc"
 [ -s "$T/zs" ] || { echo "FAIL: no signals on the plain Redis"; exit 1; }
 cmp "$T/zs" "$T/zc"
+
+# ---- serve: the request streams and replies routed by slot ----
+# the priority streams hash to different masters; a request answers with the
+# figures of finsim price on the same trade, seed and paths
+expect_rc 0 "$F" price --paths 700 --seed 4 "$T/c20.xml"
+cut -d, -f1-9 "$T/last.out" > "$T/ref700"
+"$F" serve --store "$RC_SEEDS" --streams finsim:requests:high,finsim:requests --idle-exit 30 --log-every 0 \
+  > "$T/serve.out" 2> "$T/serve.err" &
+SERVE_PID=$!
+for id in 3 17; do
+  expect_rc 0 "$F" request --store "$RC_URL" --trade $id --seed 4 --paths 700 --wait 120
+  tail -1 "$T/last.out" | cut -d, -f1-9 > "$T/req$id"
+  grep -qxF "$(grep "^$id," "$T/ref700")" "$T/req$id" ||
+    { echo "FAIL: the answer for trade $id differs from finsim price: $(cat "$T/req$id")"; exit 1; }
+done
+expect_rc 0 "$F" request --store "$RC_URL" --trade 5 --seed 4 --paths 700 --priority high --wait 120
+kill -TERM $SERVE_PID
+rc=0; wait $SERVE_PID || rc=$?
+expect_status 0 "$rc" "serve on the cluster stopped by SIGTERM" "$T/serve.out" "$T/serve.err"
+expect_grep 'hash to different Redis Cluster slots: blocking reads take one stream at a time' "$T/serve.err"
 
 # ---- ?cluster=no: one node only, whose MOVED answers fail clearly ----
 rc=0
