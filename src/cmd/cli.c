@@ -120,11 +120,9 @@ int cmd_generate(int argc, char **argv)
  * (help printed: 0; bad usage: 2). */
 static int generate_parse(gen_cfg_t *g, int argc, char **argv, opt_sources_t *src)
 {
-    int pr = settings_parse(&settings_generate, g, argc, argv, src);
-    if (pr == OPTS_HELP)
-        return opts_usage(&settings_generate, stdout), FS_EXIT_OK;
-    if (pr != 0)
-        return FS_EXIT_USAGE;
+    int pr = settings_parse_cmd(&settings_generate, g, argc, argv, src);
+    if (pr >= 0)
+        return pr;
     if (optind < src->layers.argc) {
         fs_error("generate: unexpected argument '%s'", src->layers.argv[optind]);
         return FS_EXIT_USAGE;
@@ -330,14 +328,10 @@ int cmd_price(int argc, char **argv)
     mc_opts_default(&pcfg.mo);
     mc_opts_t mo;
     opt_sources_t src;
-    int pr = settings_parse(&settings_price, &pcfg, argc, argv, &src);
+    int pr = settings_parse_cmd(&settings_price, &pcfg, argc, argv, &src);
     mo = pcfg.mo;
-    if (pr != 0) {
-        if (pr == OPTS_HELP)
-            opts_usage(&settings_price, stdout);
-        opts_sources_free(&src);
-        return pr == OPTS_HELP ? FS_EXIT_OK : FS_EXIT_USAGE;
-    }
+    if (pr >= 0)
+        return opts_sources_free(&src), pr;
     argc = src.layers.argc;
     argv = src.layers.argv;
     if (optind >= argc) {

@@ -228,13 +228,9 @@ int cmd_results(int argc, char **argv)
     results_cfg_t c;
     opt_sources_t src;
     memset(&c, 0, sizeof(c));
-    int pr = settings_parse(&settings_results, &c, argc, argv, &src);
-    if (pr != 0) {
-        if (pr == OPTS_HELP)
-            opts_usage(&settings_results, stdout);
-        opts_sources_free(&src);
-        return pr == OPTS_HELP ? FS_EXIT_OK : FS_EXIT_USAGE;
-    }
+    int pr = settings_parse_cmd(&settings_results, &c, argc, argv, &src);
+    if (pr >= 0)
+        return opts_sources_free(&src), pr;
     argc = src.layers.argc;
     argv = src.layers.argv;
     if (optind != argc - 1) {

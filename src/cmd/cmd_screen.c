@@ -50,12 +50,8 @@ static int screen_setup(int argc, char **argv, int rank, int nranks, screen_cfg_
 {
     memset(c, 0, sizeof(*c));
     mc_opts_default(&c->mo); /* the rest: settings_screen */
-    int pr = settings_parse(&settings_screen, c, argc, argv, src);
-    if (pr == OPTS_HELP)
-        pr = (opts_usage(&settings_screen, stdout), FS_EXIT_OK);
-    else if (pr != 0)
-        pr = FS_EXIT_USAGE;
-    else
+    int pr = settings_parse_cmd(&settings_screen, c, argc, argv, src);
+    if (pr < 0)
         pr = screen_check(c, src->layers.argc, src->layers.argv);
     if (pr < 0 && nranks > 1 && c->make_quotes) {
         if (rank == 0)

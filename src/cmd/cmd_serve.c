@@ -633,11 +633,9 @@ static int serve_loop(serve_t *s)
 static int serve_parse(const opt_table_t *t, serve_cfg_t *c, int argc, char **argv, opt_sources_t *src)
 {
     memset(c, 0, sizeof(*c));
-    int pr = settings_parse(t, c, argc, argv, src);
-    if (pr == OPTS_HELP)
-        return opts_usage(t, stdout), FS_EXIT_OK;
-    if (pr != 0)
-        return FS_EXIT_USAGE;
+    int pr = settings_parse_cmd(t, c, argc, argv, src);
+    if (pr >= 0)
+        return pr;
     if (optind < src->layers.argc)
         return fs_error("%s: unexpected argument '%s'", t->command, src->layers.argv[optind]), FS_EXIT_USAGE;
     if (!c->store_url)

@@ -27,11 +27,9 @@ static int xfer_parse(const opt_table_t *t, xfer_cfg_t *c, int argc, char **argv
 {
     memset(c, 0, sizeof(*c));
     *password = NULL;
-    int pr = settings_parse(t, c, argc, argv, src);
-    if (pr == OPTS_HELP)
-        return opts_usage(t, stdout), FS_EXIT_OK;
-    if (pr != 0)
-        return FS_EXIT_USAGE;
+    int pr = settings_parse_cmd(t, c, argc, argv, src);
+    if (pr >= 0)
+        return pr;
     c->so.batch = c->batch;
     return settings_store_password(c->password_file, &c->so, password, NULL) != 0 ? FS_EXIT_USAGE : -1;
 }

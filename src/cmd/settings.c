@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "finsim/base/secret.h"
+#include "finsim/cmd/exit.h"
 #include "finsim/base/util.h"
 #include "finsim/job/job.h"
 #include "finsim/output/h5out.h"
@@ -755,6 +756,14 @@ const opt_table_t *const settings_all[] = {&settings_run, &settings_generate, &s
                                            &settings_import, &settings_screen, NULL};
 
 /* ---- parsing and secrets ------------------------------------------------------------------ */
+
+int settings_parse_cmd(const opt_table_t *t, void *cfg, int argc, char **argv, opt_sources_t *s)
+{
+    int pr = settings_parse(t, cfg, argc, argv, s);
+    if (pr == OPTS_HELP)
+        return opts_usage(t, stdout), FS_EXIT_OK;
+    return pr != 0 ? FS_EXIT_USAGE : -1;
+}
 
 int settings_parse(const opt_table_t *t, void *cfg, int argc, char **argv, opt_sources_t *s)
 {

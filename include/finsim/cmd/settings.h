@@ -103,6 +103,11 @@ extern const opt_table_t *const settings_all[];
  * with every table's keys known. Returns 0, OPTS_HELP or -1. */
 int settings_parse(const opt_table_t *t, void *cfg, int argc, char **argv, opt_sources_t *s);
 
+/* settings_parse as a command starts: returns -1 to go on, FS_EXIT_OK once
+ * --help is printed, or FS_EXIT_USAGE (the message printed). s is kept
+ * either way: the caller frees it. */
+int settings_parse_cmd(const opt_table_t *t, void *cfg, int argc, char **argv, opt_sources_t *s);
+
 /* The store password: from password_file (mode 0600, see
  * cfg_read_secret_file) when given, else FINSIM_REDIS_PASSWORD. Sets
  * so->password; *owned gets a secret read from a file (wipe and free it
