@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "finsim/base/file.h"
+#include "finsim/output/outguard.h"
 #include "finsim/base/util.h"
 #include "finsim/trade/result_h5.h"
 
@@ -316,6 +317,7 @@ h5out_t *h5out_create(const char *path, MPI_Comm comm, int64_t nrows, h5_write_m
             fs_error("cannot create the /results dataset (%lld rows) in %s (disk full?)", (long long)nrows,
                      h->partial);
         remove(h->partial);
+        outlock_release_held(); /* the job above cannot be told: drop the output's lock here */
         fflush(NULL);
         MPI_Abort(comm, H5OUT_ABORT_STATUS);
     }

@@ -168,6 +168,8 @@ static void lock_owner(int fd, char *buf, size_t n)
         snprintf(buf, n, "owner unknown");
 }
 
+static outlock_t *held; /* the lock this process took last, until released */
+
 outlock_t *outlock_take(const char *output, char *err, size_t errlen)
 {
     size_t len = strlen(output) + sizeof(".lock");
@@ -220,6 +222,7 @@ outlock_t *outlock_take(const char *output, char *err, size_t errlen)
         if (stale)
             fs_info("removed %d stale MPI-IO lock file%s of %s.partial left by an aborted run", stale,
                     stale > 1 ? "s" : "", output);
+        held = l;
         return l;
     }
     if (!err || !err[0])
@@ -232,10 +235,17 @@ void outlock_release(outlock_t *l)
 {
     if (!l)
         return;
+    if (l == held)
+        held = NULL;
     remove_stale_mpi_locks(l->output);
     unlink(l->path); /* before the lock drops: see outlock_take */
     close(l->fd);
     free(l->path);
     free(l->output);
     free(l);
+}
+
+void outlock_release_held(void)
+{
+    outlock_release(held);
 }

@@ -44,4 +44,9 @@ outlock_t *outlock_take(const char *output, char *err, size_t errlen);
 /* Remove the lock file and drop the lock. NULL is ignored. */
 void outlock_release(outlock_t *l);
 
+/* Release the lock this process holds, if any (the last one taken and not
+ * yet released): for a path that must end the job with MPI_Abort where the
+ * lock's owner cannot be reached. */
+void outlock_release_held(void);
+
 #endif
