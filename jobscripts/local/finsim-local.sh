@@ -234,7 +234,14 @@ TEEPID=$!
 rc=0
 run_bounded "${CMD[@]}" || rc=$?
 exec 2>&3 3>&-
-wait "$TEEPID" 2>/dev/null || true
+# tee ends when every writer of its pipe has closed it, at once when mpirun
+# is gone; a descendant of mpirun stuck on an unreachable host may keep the
+# pipe open for ever, so wait for tee a bounded while only (2 s)
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    kill -0 "$TEEPID" 2>/dev/null || break
+    sleep 0.1
+done
+kill "$TEEPID" 2>/dev/null || true
 [ -n "$RB_SIGNAL" ] || mpi_verdict "$rc" "$ERRLOG"
 rm -f "$ERRLOG"
 [ -z "$RB_SIGNAL" ] || echo "$PROG: stopped by SIG$RB_SIGNAL; mpirun exited with status $rc" >&2
