@@ -124,6 +124,12 @@ static void gather(job_t *s, totals_t *t)
 /* Collective: the provenance attributes, telemetry and checksum into the
  * output file, closed and renamed. Returns 0 or -1 (rank 0 printed why);
  * *finish_s gets the seconds it took. */
+/* h5out_on_finish: the portfolio totals into the results file. */
+static int write_portfolio(void *port, hid_t file)
+{
+    return portfolio_write(port, file, MPI_COMM_WORLD);
+}
+
 static int finish_output(job_t *s, const totals_t *t, const char *config, double *finish_s)
 {
     const run_cfg_t *c = s->cfg;
@@ -149,17 +155,10 @@ static int finish_output(job_t *s, const totals_t *t, const char *config, double
         {"kernel_version", NULL, MC_KERNEL_VERSION, 0},
         {"fp_flavour", mc_fp_flavour(), 0, 0},
     };
-    /* /portfolio: metadata on every rank that holds the file, before it closes */
+    /* /portfolio: metadata on every rank that holds the file, written by
+     * h5out_finish once it knows there is room to close the file */
     portfolio_reduce(s->port, MPI_COMM_WORLD);
-    int pok = portfolio_write(s->port, h5out_file(s->out), MPI_COMM_WORLD), all = 0;
-    MPI_Allreduce(&pok, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-    if (!all) {
-        if (s->rank == 0)
-            fs_error("writing /portfolio into %s.partial failed (disk full?)", c->output);
-        h5out_abort(s->out);
-        s->out = NULL;
-        return -1;
-    }
+    h5out_on_finish(s->out, write_portfolio, s->port);
     double tw = fs_now();
     int frc = h5out_finish(s->out, t->tel, s->nranks, attrs, (int)(sizeof(attrs) / sizeof(attrs[0])), t->checksum,
                            err, sizeof(err));

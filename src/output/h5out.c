@@ -57,6 +57,8 @@ struct h5out {
     size_t rcap;
     char gerr[256];      /* rank 0: the first failed write of received rows */
     int reserved;        /* rank 0: the room to finish is reserved (fallocate) */
+    int (*extra)(void *, hid_t); /* more metadata, written at finish (h5out_on_finish) */
+    void *extra_ctx;
 };
 
 /* Message tags of gather mode (on the duplicate communicator). */
@@ -489,11 +491,6 @@ int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause)
     return h ? h->fallbacks : 0;
 }
 
-hid_t h5out_file(const h5out_t *h)
-{
-    return h ? h->file : H5I_INVALID_HID;
-}
-
 double h5out_write_seconds(const h5out_t *h)
 {
     return h ? h->write_s : 0;
@@ -533,6 +530,12 @@ static int write_meta(h5out_t *h, const h5out_telemetry_t *tel, int nranks, cons
     return ok;
 }
 
+void h5out_on_finish(h5out_t *h, int (*fn)(void *ctx, hid_t file), void *ctx)
+{
+    h->extra = fn;
+    h->extra_ctx = ctx;
+}
+
 int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
                  int nattrs, uint64_t checksum, char *err, size_t errlen)
 {
@@ -558,6 +561,10 @@ int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5o
         h->file = h->results = H5I_INVALID_HID; /* left open: HDF5 is not called on it again */
         h5out_free(h);
         return H5OUT_UNFINISHABLE;
+    }
+    if (h->extra && !h->extra(h->extra_ctx, h->file) && !why[0]) {
+        snprintf(why, sizeof(why), "writing the portfolio metadata of %s failed (disk full?)", h->partial);
+        ok = 0;
     }
     if (h->file >= 0 && !write_meta(h, tel, nranks, attrs, nattrs, checksum)) {
         if (!why[0])

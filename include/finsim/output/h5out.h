@@ -135,17 +135,18 @@ int64_t h5out_collective_fallbacks(const h5out_t *h, uint32_t *cause);
  * open, PATH.partial is removed, and the caller must end the job with
  * MPI_Abort(H5OUT_ABORT_STATUS) without calling HDF5 again. */
 #define H5OUT_UNFINISHABLE (-2)
+
+/* Have h5out_finish call fn(ctx, file) on every rank (file < 0 where the
+ * rank holds no file) after its room check and before the root metadata:
+ * more groups for the file (the portfolio totals). fn returns 1, or 0 when
+ * a write failed (the file is then removed, as for any write error). */
+void h5out_on_finish(h5out_t *h, int (*fn)(void *ctx, hid_t file), void *ctx);
 int h5out_finish(h5out_t *h, const h5out_telemetry_t *tel, int nranks, const h5out_attr_t *attrs,
                  int nattrs, uint64_t checksum, char *err, size_t errlen);
 
 /* Collective: close without finishing; PATH.partial stays for inspection.
  * Accepts NULL. */
 void h5out_abort(h5out_t *h);
-
-/* The open file, for the collective creation of further datasets before
- * h5out_finish; a negative id on a rank that does not hold it open (gather
- * mode, rank != 0). */
-hid_t h5out_file(const h5out_t *h);
 
 /* Seconds spent in this module's writes on the calling rank. */
 double h5out_write_seconds(const h5out_t *h);
