@@ -342,6 +342,15 @@ static int rcl_item_slot(const store_t *st, const rcl_op_t *op, size_t i)
 /* Run op's items sel[0..m) on node store ns: gather them into arrays of
  * their own, run the single-node operation, scatter the outputs. Redirects
  * come back in ns's priv (items index sel). Returns the node's code. */
+/* A new array of the elements base[sel[0..m)] (each size bytes); free it. */
+static void *rcl_pick(const void *base, size_t size, const size_t *sel, size_t m)
+{
+    char *out = xmalloc((m ? m : 1) * size);
+    for (size_t k = 0; k < m; k++)
+        memcpy(out + k * size, (const char *)base + sel[k] * size, size);
+    return out;
+}
+
 static int rcl_run_node(store_t *ns, const rcl_op_t *op, const size_t *sel, size_t m)
 {
     const store_backend_t *be = &redis_node_backend;
@@ -350,9 +359,7 @@ static int rcl_run_node(store_t *ns, const rcl_op_t *op, const size_t *sel, size
     case RCL_GET_TRADES:
     case RCL_GET_RESULTS:
     case RCL_PUT_DOCS: {
-        int64_t *ids = xmalloc((m ? m : 1) * sizeof(*ids));
-        for (size_t k = 0; k < m; k++)
-            ids[k] = op->ids[sel[k]];
+        int64_t *ids = rcl_pick(op->ids, sizeof(*ids), sel, m);
         if (op->kind == RCL_GET_TRADES) {
             trade_slot_t *out = xcalloc(m ? m : 1, sizeof(*out));
             rc = be->get_trades(ns, ids, m, out);
@@ -388,17 +395,13 @@ static int rcl_run_node(store_t *ns, const rcl_op_t *op, const size_t *sel, size
         break;
     }
     case RCL_PUT_TRADES: {
-        trade_t *t = xmalloc((m ? m : 1) * sizeof(*t));
-        for (size_t k = 0; k < m; k++)
-            t[k] = op->trades[sel[k]];
+        trade_t *t = rcl_pick(op->trades, sizeof(*t), sel, m);
         rc = be->put_trades(ns, t, m);
         free(t);
         break;
     }
     case RCL_PUT_RESULTS: {
-        result_t *r = xmalloc((m ? m : 1) * sizeof(*r));
-        for (size_t k = 0; k < m; k++)
-            r[k] = op->res[sel[k]];
+        result_t *r = rcl_pick(op->res, sizeof(*r), sel, m);
         rc = be->put_results(ns, r, m);
         free(r);
         break;
