@@ -36,6 +36,12 @@ cmp "$T/c123" "$T/s123"
 expect_rc 0 MPIRUN -np 2 "$F" run --store "$REDIS_URL" "${COMMON[@]}" --output "$T/single.h5" --no-mirror
 expect_rc 0 MPIRUN -np 3 "$F" run --store "$RC_URL" "${COMMON[@]}" --output "$T/cluster.h5"
 H5CHECK same "$T/single.h5" "$T/cluster.h5"
+# one rank: each batch is written to all 3 masters before any reply is read
+# (the store counts the masters with unread replies; -v logs the most at close)
+expect_rc 0 MPIRUN -np 1 "$F" run --store "$RC_URL" "${COMMON[@]}" --output "$T/one.h5" --no-mirror -v
+cat "$T/last.out" "$T/last.err" | grep -q "up to 3 masters had batches on the wire at once" ||
+  { echo "FAIL: a batch was not on the wire to all masters at once"; cat "$T/last.err"; exit 1; }
+H5CHECK same "$T/single.h5" "$T/one.h5"
 H5CHECK valid "$T/cluster.h5" $N 0
 : > "$T/mirror.tsv"
 for i in 0 1 2; do

@@ -5,10 +5,11 @@
  * connection per master, made when first needed. Each of those is a store of
  * its own (a redis_priv_t with node = 1) that runs the single-node operations
  * of ops.c on the items routed to it: an operation over n trades is split by
- * the CRC16 hash slot of each item's key, the parts go to their masters one
- * after the other, each pipelined in batches like on a single node. A node
- * sends one SET per key where a single node takes MSET, since the keys of a
- * batch lie in many slots.
+ * the CRC16 hash slot of each item's key and the parts are pipelined to
+ * all their masters at once: every master's first batches are written
+ * before any reply is read, so the masters work in parallel, then the
+ * replies are read master by master. A node sends one SET per key where a
+ * single node takes MSET, since the keys of a batch lie in many slots.
  *
  * Redirects: an item answered with MOVED is sent again, after the topology
  * is read again (CLUSTER SLOTS), to the slot's new owner; an item answered
@@ -54,6 +55,9 @@ typedef struct redis_cluster {
     size_t sel_cap;
     char *pending;             /* per item: 1 while not yet answered */
     size_t pend_cap;
+    struct rcl_job *jobs;      /* the node parts of one round */
+    size_t jobs_cap;
+    size_t wire_max;           /* most masters with batches on the wire at once so far */
 } redis_cluster_t;
 
 /* ---- slots ----------------------------------------------------------------- */
@@ -259,6 +263,8 @@ void redis_cluster_free(redis_priv_t *p)
     redis_cluster_t *cl = p->cl;
     if (!cl)
         return;
+    if (cl->wire_max)
+        fs_debug("Redis Cluster: up to %zu masters had batches on the wire at once", cl->wire_max);
     for (size_t i = 0; i < cl->nnodes; i++) {
         redis_close(&cl->nodes[i]->st);
         free(cl->nodes[i]);
@@ -268,6 +274,7 @@ void redis_cluster_free(redis_priv_t *p)
     free(cl->ask);
     free(cl->sel);
     free(cl->pending);
+    free(cl->jobs);
     free(cl);
     p->cl = NULL;
 }
@@ -339,9 +346,6 @@ static int rcl_item_slot(const store_t *st, const rcl_op_t *op, size_t i)
     return redis_key_slot(key, kl > 0 ? (size_t)kl : 0);
 }
 
-/* Run op's items sel[0..m) on node store ns: gather them into arrays of
- * their own, run the single-node operation, scatter the outputs. Redirects
- * come back in ns's priv (items index sel). Returns the node's code. */
 /* A new array of the elements base[sel[0..m)] (each size bytes); free it. */
 static void *rcl_pick(const void *base, size_t size, const size_t *sel, size_t m)
 {
@@ -351,6 +355,9 @@ static void *rcl_pick(const void *base, size_t size, const size_t *sel, size_t m
     return out;
 }
 
+/* Run op's items sel[0..m) on node store ns: gather them into arrays of
+ * their own, run the single-node operation, scatter the outputs. Redirects
+ * come back in ns's priv (items index sel). Returns the node's code. */
 static int rcl_run_node(store_t *ns, const rcl_op_t *op, const size_t *sel, size_t m)
 {
     const store_backend_t *be = &redis_node_backend;
@@ -432,9 +439,75 @@ static void rcl_scratch(redis_cluster_t *cl, size_t n)
     cl->route_cap = cl->sel_cap = cl->pend_cap = n;
 }
 
+/* One master's part of a round: its items cl->sel[off..off+m) and its code. */
+typedef struct rcl_job {
+    int nd;
+    size_t off, m;
+    int rc;
+} rcl_job_t;
+
+/* The parts of one round, sent to all their masters before any reply is
+ * read: each part's pipeline, once its first batches are written, starts
+ * the next part (rcl_sent), and reads its own replies only when every later
+ * part has run. A master that fails before it wrote anything (no
+ * connection, a failed write) starts the next part as it returns. Each
+ * master's replies are read on its own connection by its own pipeline, so
+ * a failure on one leaves the others in step. */
+typedef struct rcl_chain {
+    store_t *st;
+    const rcl_op_t *op;
+    size_t next;    /* the part to start next */
+    size_t njobs;
+    int asking;     /* the parts carry ASKING */
+    size_t wire;    /* masters whose batches are on the wire, replies not yet read */
+} rcl_chain_t;
+
+static void rcl_start(rcl_chain_t *ch);
+
+/* A master's first batches are written: count it and start the next part. */
+static void rcl_sent(void *arg)
+{
+    rcl_chain_t *ch = arg;
+    redis_cluster_t *cl = ((redis_priv_t *)ch->st->priv)->cl;
+    if (++ch->wire > cl->wire_max)
+        cl->wire_max = ch->wire;
+    rcl_start(ch);
+}
+
+/* Run the next part of the chain (and, from its pipeline, all later ones). */
+static void rcl_start(rcl_chain_t *ch)
+{
+    if (ch->next == ch->njobs)
+        return;
+    store_t *st = ch->st;
+    redis_cluster_t *cl = ((redis_priv_t *)st->priv)->cl;
+    rcl_job_t *j = &cl->jobs[ch->next++];
+    store_t *ns = &cl->nodes[j->nd]->st;
+    redis_priv_t *np = ns->priv;
+    np->nredir = 0;
+    if (ch->asking) /* connect (and run the ACL probe) without ASKING in front */
+        (void)redis_ensure(ns, np);
+    np->asking = ch->asking;
+    np->on_sent = rcl_sent;
+    np->on_sent_arg = ch;
+    int64_t trips = ns->stats.round_trips;
+    double parse = ns->stats.parse_s;
+    j->rc = rcl_run_node(ns, ch->op, cl->sel + j->off, j->m);
+    np->asking = 0;
+    st->stats.round_trips += ns->stats.round_trips - trips;
+    st->stats.parse_s += ns->stats.parse_s - parse;
+    if (np->on_sent) { /* nothing written: the later parts go on */
+        np->on_sent = NULL;
+        rcl_start(ch);
+    } else {
+        ch->wire--;
+    }
+}
+
 /* Route op's items over the masters until every item is answered: each
- * round sends every pending item to its node (by slot, or the ASK target),
- * one node after the other; redirected items stay pending. Returns 0 or
+ * round splits the pending items by node (by slot, or the ASK target),
+ * pipelines every part to its master at once (rcl_start), then looks at
+ * the outcome part by part; redirected items stay pending. Returns 0 or
  * STORE_E_* with st->errstr set (naming the node at fault). */
 static int rcl_run(store_t *st, const rcl_op_t *op)
 {
@@ -457,41 +530,47 @@ static int rcl_run(store_t *st, const rcl_op_t *op)
             if (cl->pending[i] && cl->route[i] < 0)
                 return store_set_error(st, STORE_E_PROTOCOL, "%s: hash slot %d of the cluster has no master",
                                        st->url, rcl_item_slot(st, op, i));
-        for (size_t nd = 0; nd < cl->nnodes; nd++) {
-            for (int asking = 0; asking <= 1; asking++) {
-                size_t m = 0;
+        /* a node that is both a slot owner and an ASK target gets two parts:
+         * ASKING ones in a chain of their own, as one connection carries one
+         * part at a time */
+        for (int asking = 0; asking <= 1; asking++) {
+            rcl_chain_t ch = {.st = st, .op = op, .asking = asking};
+            size_t m = 0;
+            if (cl->jobs_cap < cl->nnodes) { /* new nodes: the topology, an ASK target */
+                cl->jobs_cap = cl->nnodes;
+                cl->jobs = xrealloc(cl->jobs, cl->jobs_cap * sizeof(*cl->jobs));
+            }
+            for (size_t nd = 0; nd < cl->nnodes; nd++) {
+                rcl_job_t *j = &cl->jobs[ch.njobs];
+                j->nd = (int)nd;
+                j->off = m;
                 for (size_t i = 0; i < n; i++)
                     if (cl->pending[i] && cl->route[i] == (int)nd && cl->ask[i] == asking)
                         cl->sel[m++] = i;
-                if (m == 0)
-                    continue;
-                store_t *ns = &cl->nodes[nd]->st;
+                j->m = m - j->off;
+                ch.njobs += j->m > 0;
+            }
+            rcl_start(&ch);
+            for (size_t k = 0; k < ch.njobs; k++) {
+                const rcl_job_t *j = &cl->jobs[k];
+                const size_t *sel = cl->sel + j->off;
+                store_t *ns = &cl->nodes[j->nd]->st;
                 redis_priv_t *np = ns->priv;
-                np->nredir = 0;
-                if (asking) /* connect (and run the ACL probe) without ASKING in front */
-                    (void)redis_ensure(ns, np);
-                np->asking = asking;
-                int64_t trips = ns->stats.round_trips;
-                double parse = ns->stats.parse_s;
-                int nrc = rcl_run_node(ns, op, cl->sel, m);
-                np->asking = 0;
-                st->stats.round_trips += ns->stats.round_trips - trips;
-                st->stats.parse_s += ns->stats.parse_s - parse;
-                if (nrc != 0) {
-                    if (nrc != STORE_E_CONNECT && nrc != STORE_E_TIMEOUT)
-                        return store_set_error(st, nrc, "%s", ns->errstr);
+                if (j->rc != 0) {
+                    if (j->rc != STORE_E_CONNECT && j->rc != STORE_E_TIMEOUT)
+                        return store_set_error(st, j->rc, "%s", ns->errstr);
                     redis_drop(np);
                     failed = 1;
-                    rc = nrc;
-                    bad_node = (int)nd;
-                    store_set_error(st, nrc, "cluster node %s: %.300s", ns->url, ns->errstr);
+                    rc = j->rc;
+                    bad_node = j->nd;
+                    store_set_error(st, j->rc, "cluster node %s: %.300s", ns->url, ns->errstr);
                     continue; /* its items stay pending */
                 }
-                for (size_t k = 0; k < m; k++)
-                    cl->pending[cl->sel[k]] = 0;
+                for (size_t k2 = 0; k2 < j->m; k2++)
+                    cl->pending[sel[k2]] = 0;
                 for (size_t r = 0; r < np->nredir; r++) {
                     redis_redir_t *d = &np->redir[r];
-                    size_t i = cl->sel[d->item];
+                    size_t i = sel[d->item];
                     char host[256];
                     int port;
                     cl->pending[i] = 1;
@@ -502,7 +581,7 @@ static int rcl_run(store_t *st, const rcl_op_t *op)
                                             d->addr);
                         failed = 1;
                         rc = STORE_E_CONNECT;
-                        bad_node = (int)nd;
+                        bad_node = j->nd;
                     } else if (d->ask && rcl_split_addr(d->addr, host, sizeof(host), &port) == 0) {
                         cl->route[i] = rcl_node(st, p, host, port);
                         cl->ask[i] = 1;

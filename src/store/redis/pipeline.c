@@ -77,8 +77,9 @@ typedef struct redis_inflight {
  * opts.retry_s, for as long as the outage window lasts (redis_retry). A
  * reply of STORE_E_CONNECT's kind (READONLY: the node became a replica in a
  * failover; LOADING; MASTERDOWN) is treated the same: reconnect (the host
- * name is resolved again), authenticate, resend. *done receives the number
- * of items consumed.
+ * name is resolved again), authenticate, resend. p->on_sent (cluster.c),
+ * when set, runs once, after the first batches are written and before the
+ * first reply is read. *done receives the number of items consumed.
  * Returns 0 or the final STORE_E_* code with st->errstr set. */
 int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done)
 {
@@ -114,6 +115,11 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
             }
             if (rc != 0)
                 break;
+            if (p->on_sent) { /* a cluster node: the other masters get their batches before we wait here */
+                void (*sent)(void *) = p->on_sent;
+                p->on_sent = NULL;
+                sent(p->on_sent_arg);
+            }
             redis_inflight_t f = fl[head];
             if (ops->each) {
                 for (size_t k = 0; k < f.nrep; k++) {

@@ -104,6 +104,10 @@ typedef struct redis_priv {
     size_t nredir;         /* entries used in redir */
     size_t redir_cap;      /* entries allocated in redir */
     char *pw;              /* the password as last read from opts.password_file (auth.c) */
+    void (*on_sent)(void *arg); /* when set: called (once, then cleared) by redis_pipeline as soon
+                              as its first batches are on the wire, before it reads a reply;
+                              cluster.c sends the other masters' batches from there */
+    void *on_sent_arg;     /* argument of on_sent */
 } redis_priv_t;
 
 /* One MOVED or ASK reply to the command of an item of a node operation. */
@@ -244,8 +248,10 @@ void redis_cmd_arg(redis_priv_t *p, const char *s, size_t len);
  * the server overlap. Replies are consumed in order. When the connection is
  * lost, the batches not yet consumed are sent again after a reconnect
  * (every command we batch is idempotent), at most opts.retries times in a
- * row without progress. *done receives the number of items consumed.
- * Returns 0 or the final STORE_E_* code with st->errstr set. */
+ * row without progress. p->on_sent, when set, runs once the first batches
+ * are written, before the first reply is read. *done receives the number
+ * of items consumed. Returns 0 or the final STORE_E_* code with st->errstr
+ * set. */
 int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg, size_t *done);
 
 /* ---- auth.c ---------------------------------------------------------------- */
