@@ -1,0 +1,24 @@
+/* numfmt.h - exact decimal text of doubles without printf: the bytes glibc's
+ * printf writes, made by integer arithmetic (docs/PERFORMANCE.md). */
+#ifndef FINSIM_NUMFMT_H
+#define FINSIM_NUMFMT_H
+
+#include <stddef.h>
+
+/* Room fs_fmt_fixed and fs_fmt_g need in out (the slow path's longest text
+ * for the values they take is shorter; see numfmt.c). */
+#define FS_NUMFMT_CAP 48
+
+/* The text snprintf(out, cap, "%.*f", prec, x) writes, and its length.
+ * prec 0..19 and |x| < 2^53 are done by integer arithmetic; anything else
+ * (NaN, inf, larger values or precisions) goes through snprintf. cap must
+ * be at least FS_NUMFMT_CAP; a longer text is truncated as snprintf does.
+ * If back is not NULL it receives strtod(out), the double the text reads
+ * back as, computed exactly from the same arithmetic where it can be. */
+int fs_fmt_fixed(char *out, size_t cap, double x, int prec, double *back);
+
+/* The text snprintf(out, cap, "%.*g", prec, x) writes, and its length, for
+ * prec 1..17 (others go through snprintf). cap >= FS_NUMFMT_CAP. */
+int fs_fmt_g(char *out, size_t cap, double x, int prec);
+
+#endif
