@@ -257,3 +257,30 @@ int fs_fmt_g(char *out, size_t cap, double x, int prec)
     *o = '\0';
     return (int)(o - out);
 }
+
+char *fs_put_int(char *o, int64_t v, int width)
+{
+    uint64_t u = (uint64_t)v;
+    if (v < 0) {
+        *o++ = '-';
+        u = 0 - u;
+        width--;
+    }
+    int n = ndigits(u);
+    return put_digits(o, u, n > width ? n : width);
+}
+
+char *fs_put_hex16(char *o, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--) {
+        o[i] = hex[v & 15];
+        v >>= 4;
+    }
+    return o + 16;
+}
+
+char *fs_put_g(char *o, double x, int prec)
+{
+    return o + fs_fmt_g(o, FS_NUMFMT_CAP, x, prec);
+}

@@ -77,22 +77,6 @@ static char *put(char *o, const char *s, size_t n)
 }
 #define PUTS(o, lit) put(o, lit, sizeof(lit) - 1)
 
-/* Decimal digits of v >= 0, at least width of them (zero padded). */
-static char *put_uint(char *o, uint64_t v, int width)
-{
-    char d[24];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width)
-        d[n++] = '0';
-    while (n)
-        *o++ = d[--n];
-    return o;
-}
-
 int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
 {
     char txt[G_NTXT][48];
@@ -109,13 +93,13 @@ int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
                 "\" v=\"" GEN_V_TXT "\" sigma1=\"");
     o = put(o, txt[G_SIGMA1], (size_t)len[G_SIGMA1]);
     o = PUTS(o, "\" warrantsNo=\"");
-    o = put_uint(o, (uint64_t)t->warrants_no, 1);
+    o = fs_put_int(o, t->warrants_no, 1);
     o = PUTS(o, "\" notionalPerWarr=\"");
     o = put(o, txt[G_NOTIONAL], (size_t)len[G_NOTIONAL]);
     o = PUTS(o, "\" strike=\"");
     o = put(o, txt[G_STRIKE], (size_t)len[G_STRIKE]);
     o = PUTS(o, "\">");
-    o = id < 0 ? put_uint(put(o, "-", 1), (uint64_t)-id, 9) : put_uint(o, (uint64_t)id, 10);
+    o = fs_put_int(o, id, 10); /* %010lld */
     o = PUTS(o, "</trade>\n</AZFINSIM>");
     int n = (int)(o - doc);
     if (cap) {

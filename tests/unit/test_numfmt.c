@@ -121,12 +121,30 @@ static void t_g_any_value(void **state)
         }
 }
 
+/* the integer append helpers against "%0*lld" and "%016llx" */
+static void t_integers(void **state)
+{
+    const int64_t v[] = {0, 1, -1, 9, 10, -10, 999999999, -999999999, 1000000000, 4294967296LL, INT64_MAX, INT64_MIN,
+                         INT64_MIN + 1};
+    char a[64], b[64];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        for (int w = 1; w <= 22; w++) {
+            *fs_put_int(a, v[i], w) = '\0';
+            snprintf(b, sizeof(b), "%0*lld", w, (long long)v[i]);
+            assert_string_equal(a, b);
+            *fs_put_hex16(a, (uint64_t)v[i] >> w) = '\0';
+            snprintf(b, sizeof(b), "%016llx", (unsigned long long)((uint64_t)v[i] >> w));
+            assert_string_equal(a, b);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_fixed_generator_ranges),
         cmocka_unit_test(t_fixed_any_value),
         cmocka_unit_test(t_g_any_value),
+        cmocka_unit_test(t_integers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #define FINSIM_NUMFMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Room fs_fmt_fixed and fs_fmt_g need in out (the slow path's longest text
  * for the values they take is shorter; see numfmt.c). */
@@ -20,5 +21,13 @@ int fs_fmt_fixed(char *out, size_t cap, double x, int prec, double *back);
 /* The text snprintf(out, cap, "%.*g", prec, x) writes, and its length, for
  * prec 1..17 (others go through snprintf). cap >= FS_NUMFMT_CAP. */
 int fs_fmt_g(char *out, size_t cap, double x, int prec);
+
+/* Append helpers: they write no terminating NUL and return the end. */
+/* "%0*lld" of v: at least width characters, zero padded after any sign. */
+char *fs_put_int(char *o, int64_t v, int width);
+/* "%016llx" of v. */
+char *fs_put_hex16(char *o, uint64_t v);
+/* fs_fmt_g's text of x (at most FS_NUMFMT_CAP - 1 bytes). */
+char *fs_put_g(char *o, double x, int prec);
 
 #endif
