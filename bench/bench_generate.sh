@@ -41,27 +41,41 @@ with open(src, "rb") as f, open(dst, "wb") as out:
         out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(doc), doc))
 PY
 
-best() { sort -g | head -1; }
+# measure NAME CMD...: wall time, the client's CPU (user + sys) and the
+# server's CPU (INFO cpu) of one load into an emptied server, appended to
+# $W/NAME.t as "wall client server".
+server_cpu() {
+  redis-cli -p "$REDIS_PORT" info cpu | tr -d '\r' |
+    awk -F: '/^used_cpu_(user|sys):/ { s += $2 } END { printf "%.3f", s }'
+}
+measure() {
+  local name=$1
+  shift
+  redis-cli -p "$REDIS_PORT" flushall > /dev/null
+  local c0 t0 t1 c1
+  c0=$(server_cpu)
+  t0=$(now)
+  /usr/bin/time -f "%U %S" -o "$W/time.out" "$@"
+  t1=$(now)
+  c1=$(server_cpu)
+  echo "$t0 $t1 $(tail -1 "$W/time.out") $c0 $c1" |
+    awk '{ printf "%.3f %.2f %.2f\n", $2 - $1, $3 + $4, $6 - $5 }' >> "$W/$name.t"
+}
 for ((i = 0; i < R; i++)); do
-  redis-cli -p "$REDIS_PORT" flushall > /dev/null
-  t0=$(now)
-  redis-cli -p "$REDIS_PORT" --pipe < "$W/sets.resp" > "$W/pipe.out"
-  t1=$(now)
+  measure pipe sh -c "redis-cli -p $REDIS_PORT --pipe < '$W/sets.resp' > '$W/pipe.out'"
   grep -q "errors: 0, replies: $N" "$W/pipe.out" || { cat "$W/pipe.out" >&2; exit 1; }
-  echo "$t0 $t1" | awk '{printf "%.3f\n", $2 - $1}' >> "$W/pipe.t"
   [ -s "$W/sample.pipe" ] || redis-cli -p "$REDIS_PORT" get ey0000007.xml > "$W/sample.pipe"
-
-  redis-cli -p "$REDIS_PORT" flushall > /dev/null
-  t0=$(now)
-  "$FINSIM" generate --trades "$N" --seed 1 --store "$REDIS_URL" > /dev/null 2>&1
-  t1=$(now)
-  echo "$t0 $t1" | awk '{printf "%.3f\n", $2 - $1}' >> "$W/gen.t"
+  measure gen sh -c "'$FINSIM' generate --trades $N --seed 1 --store '$REDIS_URL' > /dev/null 2>&1"
   [ "$(redis-cli -p "$REDIS_PORT" dbsize)" = "$N" ] || { echo "generate stored the wrong number of keys" >&2; exit 1; }
 done
 # both loads wrote the same document under the same key
 redis-cli -p "$REDIS_PORT" get ey0000007.xml | cmp -s - "$W/sample.pipe" || { echo "documents differ" >&2; exit 1; }
-P=$(best < "$W/pipe.t") G=$(best < "$W/gen.t")
-echo "redis-cli --pipe, $N SETs:        best $P s  (runs: $(tr '\n' ' ' < "$W/pipe.t"))"
-echo "finsim generate, 1 process:       best $G s  (runs: $(tr '\n' ' ' < "$W/gen.t"))"
-awk -v g="$G" -v p="$P" 'BEGIN { printf "ratio generate / redis-cli --pipe: %.2f (goal <= 1.2)\n", g / p }'
+# best of the runs, each column on its own
+best() { awk -v c="$2" '{ print $c }' "$W/$1.t" | sort -g | head -1; }
+runs() { awk '{ printf "%s ", $1 }' "$W/$1.t"; }
+P=$(best pipe 1) G=$(best gen 1)
+echo "                                   best wall   client CPU  server CPU  (walls of all runs)"
+printf "redis-cli --pipe, %d SETs:    %8.3f s  %8.2f s  %8.2f s   (%s)\n" "$N" "$P" "$(best pipe 2)" "$(best pipe 3)" "$(runs pipe)"
+printf "finsim generate, 1 process:      %8.3f s  %8.2f s  %8.2f s   (%s)\n" "$G" "$(best gen 2)" "$(best gen 3)" "$(runs gen)"
+awk -v g="$G" -v p="$P" 'BEGIN { printf "ratio generate / redis-cli --pipe (best wall): %.2f (goal <= 1.2)\n", g / p }'
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -284,3 +284,13 @@ char *fs_put_g(char *o, double x, int prec)
 {
     return o + fs_fmt_g(o, FS_NUMFMT_CAP, x, prec);
 }
+
+int fs_copy_out(char *buf, size_t cap, const char *text, int n)
+{
+    if (cap) {
+        size_t k = (size_t)n < cap ? (size_t)n : cap - 1;
+        memcpy(buf, text, k);
+        buf[k] = '\0';
+    }
+    return n;
+}

@@ -101,11 +101,5 @@ int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
     o = PUTS(o, "\">");
     o = fs_put_int(o, id, 10); /* %010lld */
     o = PUTS(o, "</trade>\n</AZFINSIM>");
-    int n = (int)(o - doc);
-    if (cap) {
-        size_t k = (size_t)n < cap ? (size_t)n : cap - 1;
-        memcpy(buf, doc, k);
-        buf[k] = '\0';
-    }
-    return n;
+    return fs_copy_out(buf, cap, doc, (int)(o - doc));
 }

@@ -76,13 +76,7 @@ int result_format(const result_t *r, char *buf, size_t cap)
     o = PUTS(o, "\" digest=\"");
     o = fs_put_hex16(o, r->digest);
     o = PUTS(o, "\"/></AZFINSIM>");
-    int n = (int)(o - doc);
-    if (cap) {
-        size_t k = (size_t)n < cap ? (size_t)n : cap - 1;
-        memcpy(buf, doc, k);
-        buf[k] = '\0';
-    }
-    return n;
+    return fs_copy_out(buf, cap, doc, (int)(o - doc));
 }
 
 typedef struct rparse {

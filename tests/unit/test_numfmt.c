@@ -11,13 +11,7 @@
 #include "finsim/base/numfmt.h"
 
 static uint64_t rs = 0x9e3779b97f4a7c15ULL;
-static uint64_t next64(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
+static uint64_t next64(void) { return fx_next64(&rs); }
 static double unit(void) { return (double)(next64() >> 11) * 0x1p-53; }
 static double from_bits(uint64_t b)
 {

@@ -63,13 +63,7 @@ static void t_result_roundtrip(void **state)
  * random records with every kind of figure (NaN of either sign, infinities,
  * signed zeros, subnormals, any bit pattern), and truncates as snprintf. */
 static uint64_t rs = 0x2545f4914f6cdd1dULL;
-static uint64_t next64(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
+static uint64_t next64(void) { return fx_next64(&rs); }
 static double any_figure(void)
 {
     static const double special[] = {0.0, -0.0, INFINITY, -INFINITY, 5e-324, -2.5e-310, 1e-5, 123456.5};

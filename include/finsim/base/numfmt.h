@@ -27,6 +27,9 @@ int fs_fmt_g(char *out, size_t cap, double x, int prec);
 char *fs_put_int(char *o, int64_t v, int width);
 /* "%016llx" of v. */
 char *fs_put_hex16(char *o, uint64_t v);
+/* Copy the n bytes of text into buf as snprintf would have written them:
+ * cut to cap - 1 and terminated (nothing for cap 0); returns n. */
+int fs_copy_out(char *buf, size_t cap, const char *text, int n);
 /* fs_fmt_g's text of x (at most FS_NUMFMT_CAP - 1 bytes). */
 char *fs_put_g(char *o, double x, int prec);
 
