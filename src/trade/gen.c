@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finsim/base/numfmt.h"
 #include "finsim/trade/rng.h"
 
 /* The fields every generated trade shares, with their AzFinSim text:
@@ -18,15 +19,19 @@
 #define GEN_V 0.00154807378604
 #define GEN_V_TXT "0.0015480737860400"
 
-/* Round x through printf format fmt and back, so the field holds exactly the
- * value its eyxml text represents; the text is left in out (len in *len).
- * Formatting the result with fmt gives the same text again: a fixed-digit
- * rendering of a double reads back as the double nearest to it, which
- * prints as that text (x itself is within half a digit of it). */
-static double through(const char *fmt, double x, char *out, size_t cap, int *len)
+/* Round x through the text of "%.<prec>f" and back, so the field holds
+ * exactly the value its eyxml text represents; the text is left in out (len
+ * in *len). Formatting the result the same way gives the same text again: a
+ * fixed-digit rendering of a double reads back as the double nearest to it,
+ * which prints as that text (x itself is within half a digit of it).
+ * AzFinSim's formats are "%.16f", "%2.17f" and "%2.16f"; the width 2 never
+ * pads these values. fs_fmt_fixed writes printf's bytes and gives strtod's
+ * value without either (src/base/numfmt.c). */
+static double through(int prec, double x, char *out, size_t cap, int *len)
 {
-    *len = snprintf(out, cap, fmt, x);
-    return strtod(out, NULL);
+    double back;
+    *len = fs_fmt_fixed(out, cap, x, prec, &back);
+    return back;
 }
 
 /* Counter-based uniforms: draw k of trade id depends only on (seed, id, k). */
@@ -41,20 +46,20 @@ static void gen_fields(uint64_t seed, int64_t id, trade_t *t, char txt[G_NTXT][4
 {
     memset(t, 0, sizeof(*t));
     t->id = id;
-    t->fx1 = through("%.16f", u(seed, id, 0) * 0.12 + 0.8285, txt[G_FX1], 48, &len[G_FX1]);
+    t->fx1 = through(16, u(seed, id, 0) * 0.12 + 0.8285, txt[G_FX1], 48, &len[G_FX1]);
     memcpy(t->start_date, "2017-12-29", 11);
     memcpy(t->end_date, "2018-08-28", 11);
-    t->drift = through("%2.17f", u(seed, id, 1) * 0.2 - 0.1, txt[G_DRIFT], 48, &len[G_DRIFT]);
+    t->drift = through(17, u(seed, id, 1) * 0.2 - 0.1, txt[G_DRIFT], 48, &len[G_DRIFT]);
     t->maturity = GEN_MATURITY;
     t->t_steps = 172; /* business days 2017-12-29 .. 2018-08-28 */
     t->trials = 10000;
     t->ro = GEN_RO;
     t->v = GEN_V;
-    t->sigma1 = through("%2.17f", u(seed, id, 2) * 0.03 - 0.015 + 0.0808844481978, txt[G_SIGMA1], 48,
+    t->sigma1 = through(17, u(seed, id, 2) * 0.03 - 0.015 + 0.0808844481978, txt[G_SIGMA1], 48,
                         &len[G_SIGMA1]);
     t->warrants_no = 30000 + (int64_t)(u(seed, id, 3) * 30000.0);
-    t->notional_per_warr = through("%2.16f", u(seed, id, 4) * 100.0 + 950.0, txt[G_NOTIONAL], 48, &len[G_NOTIONAL]);
-    t->strike = through("%2.16f", u(seed, id, 5) * 0.12 + 0.7, txt[G_STRIKE], 48, &len[G_STRIKE]);
+    t->notional_per_warr = through(16, u(seed, id, 4) * 100.0 + 950.0, txt[G_NOTIONAL], 48, &len[G_NOTIONAL]);
+    t->strike = through(16, u(seed, id, 5) * 0.12 + 0.7, txt[G_STRIKE], 48, &len[G_STRIKE]);
 }
 
 void gen_trade(uint64_t seed, int64_t id, trade_t *t)
@@ -72,22 +77,6 @@ static char *put(char *o, const char *s, size_t n)
 }
 #define PUTS(o, lit) put(o, lit, sizeof(lit) - 1)
 
-/* Decimal digits of v >= 0, at least width of them (zero padded). */
-static char *put_uint(char *o, uint64_t v, int width)
-{
-    char d[24];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width)
-        d[n++] = '0';
-    while (n)
-        *o++ = d[--n];
-    return o;
-}
-
 int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
 {
     char txt[G_NTXT][48];
@@ -104,19 +93,13 @@ int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
                 "\" v=\"" GEN_V_TXT "\" sigma1=\"");
     o = put(o, txt[G_SIGMA1], (size_t)len[G_SIGMA1]);
     o = PUTS(o, "\" warrantsNo=\"");
-    o = put_uint(o, (uint64_t)t->warrants_no, 1);
+    o = fs_put_int(o, t->warrants_no, 1);
     o = PUTS(o, "\" notionalPerWarr=\"");
     o = put(o, txt[G_NOTIONAL], (size_t)len[G_NOTIONAL]);
     o = PUTS(o, "\" strike=\"");
     o = put(o, txt[G_STRIKE], (size_t)len[G_STRIKE]);
     o = PUTS(o, "\">");
-    o = id < 0 ? put_uint(put(o, "-", 1), (uint64_t)-id, 9) : put_uint(o, (uint64_t)id, 10);
+    o = fs_put_int(o, id, 10); /* %010lld */
     o = PUTS(o, "</trade>\n</AZFINSIM>");
-    int n = (int)(o - doc);
-    if (cap) {
-        size_t k = (size_t)n < cap ? (size_t)n : cap - 1;
-        memcpy(buf, doc, k);
-        buf[k] = '\0';
-    }
-    return n;
+    return fs_copy_out(buf, cap, doc, (int)(o - doc));
 }

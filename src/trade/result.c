@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "finsim/trade/trade.h"
+#include "finsim/base/numfmt.h"
 #include "finsim/base/util.h"
 
 void result_fail(result_t *r, int64_t id, int status, int rank)
@@ -20,8 +21,11 @@ void result_fail(result_t *r, int64_t id, int status, int rank)
 
 static void csv_num(FILE *f, double x)
 {
-    if (!isnan(x))
-        fprintf(f, "%.17g", x);
+    char t[FS_NUMFMT_CAP];
+    if (isnan(x))
+        return;
+    fs_fmt_g(t, sizeof(t), x, 17);
+    fputs(t, f);
 }
 
 void result_csv_row(FILE *f, const result_t *r)
@@ -35,16 +39,44 @@ void result_csv_row(FILE *f, const result_t *r)
     fprintf(f, "%lld,%.6f\n", (long long)r->paths, r->compute_s);
 }
 
+/* Append a literal (no NUL) */
+#define PUTS(o, lit) (memcpy(o, lit, sizeof(lit) - 1), (o) + sizeof(lit) - 1)
+
+/* The record as snprintf with "%010lld", "%d", "%.17g" (the six figures),
+ * "%lld", "%.9g", "%016llx" would write it, laid out without printf: the
+ * numbers come from base/numfmt.c, which writes printf's exact bytes. */
 int result_format(const result_t *r, char *buf, size_t cap)
 {
-    return snprintf(buf, cap,
-                    "<AZFINSIM><result trade=\"%010lld\" status=\"%d\" pv=\"%.17g\" "
-                    "pv_stderr=\"%.17g\" delta=\"%.17g\" delta_stderr=\"%.17g\" vega=\"%.17g\" "
-                    "vega_stderr=\"%.17g\" paths=\"%lld\" compute_s=\"%.9g\" rank=\"%d\" "
-                    "inputs=\"%016llx\" digest=\"%016llx\"/></AZFINSIM>",
-                    (long long)r->trade_id, (int)r->status, r->pv, r->pv_stderr, r->delta,
-                    r->delta_stderr, r->vega, r->vega_stderr, (long long)r->paths, r->compute_s,
-                    (int)r->rank, (unsigned long long)r->inputs, (unsigned long long)r->digest);
+    char doc[512]; /* the longest record is under 400 bytes */
+    char *o = doc;
+    o = PUTS(o, "<AZFINSIM><result trade=\"");
+    o = fs_put_int(o, r->trade_id, 10);
+    o = PUTS(o, "\" status=\"");
+    o = fs_put_int(o, r->status, 1);
+    o = PUTS(o, "\" pv=\"");
+    o = fs_put_g(o, r->pv, 17);
+    o = PUTS(o, "\" pv_stderr=\"");
+    o = fs_put_g(o, r->pv_stderr, 17);
+    o = PUTS(o, "\" delta=\"");
+    o = fs_put_g(o, r->delta, 17);
+    o = PUTS(o, "\" delta_stderr=\"");
+    o = fs_put_g(o, r->delta_stderr, 17);
+    o = PUTS(o, "\" vega=\"");
+    o = fs_put_g(o, r->vega, 17);
+    o = PUTS(o, "\" vega_stderr=\"");
+    o = fs_put_g(o, r->vega_stderr, 17);
+    o = PUTS(o, "\" paths=\"");
+    o = fs_put_int(o, r->paths, 1);
+    o = PUTS(o, "\" compute_s=\"");
+    o = fs_put_g(o, r->compute_s, 9);
+    o = PUTS(o, "\" rank=\"");
+    o = fs_put_int(o, r->rank, 1);
+    o = PUTS(o, "\" inputs=\"");
+    o = fs_put_hex16(o, r->inputs);
+    o = PUTS(o, "\" digest=\"");
+    o = fs_put_hex16(o, r->digest);
+    o = PUTS(o, "\"/></AZFINSIM>");
+    return fs_copy_out(buf, cap, doc, (int)(o - doc));
 }
 
 typedef struct rparse {
@@ -198,6 +230,6 @@ char *result_fmt_num(double x, char *buf, size_t cap)
     if (isnan(x))
         snprintf(buf, cap, "%s", "");
     else
-        snprintf(buf, cap, "%.17g", x);
+        fs_fmt_g(buf, cap, x, 17);
     return buf;
 }

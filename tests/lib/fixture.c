@@ -614,3 +614,12 @@ int fx_redis_cli(const fx_redis_t *r, char *out, size_t outlen, const char *cons
     }
     return rc;
 }
+
+uint64_t fx_next64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}

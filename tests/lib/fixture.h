@@ -76,4 +76,8 @@ int fx_redis_cli(const fx_redis_t *r, char *out, size_t outlen, const char *cons
 void fx_tmpdir(char *buf, size_t len, const char *tag);
 void fx_rmdir(const char *dir);
 
+/* xorshift64: a fast, reproducible stream of 64-bit values for randomised
+ * comparisons (*state must start non-zero). */
+uint64_t fx_next64(uint64_t *state);
+
 #endif

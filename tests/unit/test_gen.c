@@ -62,11 +62,58 @@ static void t_generator_deterministic_and_in_range(void **state)
     assert_true(fabs(sum_fx / 5000 - 0.8885) < 0.003);
 }
 
+/* The documents of seed 1, ids 0..99999, are byte for byte the ones the
+ * generator has always written: their FNV-1a digest (lengths included) is
+ * the one the printf-based generator gave, and each document equals the one
+ * laid out from snprintf's text of every field (the slow path, computed
+ * here independently of gen.c's formatter). */
+#define GEN_DIGEST_SEED1_100K 0x3cf52624eda5b989ULL
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static void t_documents_unchanged(void **state)
+{
+    char doc[GEN_DOC_MAX], ref[1024];
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int64_t id = 0; id < 100000; id++) {
+        trade_t t;
+        int n = gen_trade_doc(1, id, &t, doc, sizeof(doc));
+        uint32_t len = (uint32_t)n;
+        h = fnv1a(h, &len, sizeof(len));
+        h = fnv1a(h, doc, (size_t)n);
+        /* slow path: every field printed by snprintf as AzFinSim does */
+        int m = snprintf(ref, sizeof(ref),
+                         "<AZFINSIM>\n  <trade fx1=\"%.16f\" start_date=\"2017-12-29\" end_date=\"2018-08-28\" "
+                         "drift=\"%2.17f\" maturity=\"%.2f\" t_steps=\"172\" trials=\"10000\" ro=\"%2.10e\" "
+                         "v=\"%2.16f\" sigma1=\"%2.17f\" warrantsNo=\"%lld\" notionalPerWarr=\"%2.16f\" "
+                         "strike=\"%2.16f\">%010lld</trade>\n</AZFINSIM>",
+                         t.fx1, t.drift, t.maturity, 0.000038413221829, 0.00154807378604, t.sigma1,
+                         (long long)t.warrants_no, t.notional_per_warr, t.strike, (long long)id);
+        assert_int_equal(n, m);
+        assert_memory_equal(doc, ref, (size_t)n);
+        /* and each field is the double its text reads back as */
+        assert_true(t.fx1 == strtod(strstr(doc, "fx1=\"") + 5, NULL));
+        assert_true(t.drift == strtod(strstr(doc, "drift=\"") + 7, NULL));
+        assert_true(t.sigma1 == strtod(strstr(doc, "sigma1=\"") + 8, NULL));
+        assert_true(t.notional_per_warr == strtod(strstr(doc, "notionalPerWarr=\"") + 17, NULL));
+        assert_true(t.strike == strtod(strstr(doc, "strike=\"") + 8, NULL));
+    }
+    if (GEN_DIGEST_SEED1_100K != h)
+        fprintf(stderr, "documents digest %016llx\n", (unsigned long long)h);
+    assert_true(h == GEN_DIGEST_SEED1_100K);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_generated_doc_equals_format),
         cmocka_unit_test(t_generator_deterministic_and_in_range),
+        cmocka_unit_test(t_documents_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,10 +59,77 @@ static void t_result_roundtrip(void **state)
     assert_int_not_equal(result_checksum(two, 2), s);
 }
 
+/* result_format writes the bytes the printf format it replaced wrote, on
+ * random records with every kind of figure (NaN of either sign, infinities,
+ * signed zeros, subnormals, any bit pattern), and truncates as snprintf. */
+static uint64_t rs = 0x2545f4914f6cdd1dULL;
+static uint64_t next64(void) { return fx_next64(&rs); }
+static double any_figure(void)
+{
+    static const double special[] = {0.0, -0.0, INFINITY, -INFINITY, 5e-324, -2.5e-310, 1e-5, 123456.5};
+    uint64_t k = next64(), b = next64();
+    double d;
+    switch (k % 4) {
+    case 0:
+        memcpy(&d, &b, sizeof(d)); /* any bits: NaNs with payloads, subnormals */
+        return d;
+    case 1:
+        d = special[b % 8];
+        return k & 64 ? -d : d;
+    case 2:
+        return k & 64 ? -NAN : NAN;
+    default:
+        return ldexp((double)(b >> 11) * 0x1p-53, (int)(k >> 8) % 80 - 30) * (k & 64 ? -1 : 1);
+    }
+}
+
+static void t_result_format_bytes(void **state)
+{
+    char a[1024], b[1024];
+    for (int i = 0; i < 300000; i++) {
+        result_t r;
+        memset(&r, 0, sizeof(r));
+        r.trade_id = (int64_t)(next64() % 2000000000) - 1;
+        r.status = (int32_t)(next64() % 14);
+        r.rank = (int32_t)(next64() % 70) - 1;
+        r.pv = any_figure();
+        r.pv_stderr = any_figure();
+        r.delta = any_figure();
+        r.delta_stderr = any_figure();
+        r.vega = any_figure();
+        r.vega_stderr = any_figure();
+        r.paths = (int64_t)(next64() >> (next64() % 64));
+        r.compute_s = any_figure();
+        r.inputs = next64();
+        r.digest = next64() >> (next64() % 64);
+        int n = result_format(&r, a, sizeof(a));
+        int m = snprintf(b, sizeof(b),
+                         "<AZFINSIM><result trade=\"%010lld\" status=\"%d\" pv=\"%.17g\" "
+                         "pv_stderr=\"%.17g\" delta=\"%.17g\" delta_stderr=\"%.17g\" vega=\"%.17g\" "
+                         "vega_stderr=\"%.17g\" paths=\"%lld\" compute_s=\"%.9g\" rank=\"%d\" "
+                         "inputs=\"%016llx\" digest=\"%016llx\"/></AZFINSIM>",
+                         (long long)r.trade_id, (int)r.status, r.pv, r.pv_stderr, r.delta, r.delta_stderr, r.vega,
+                         r.vega_stderr, (long long)r.paths, r.compute_s, (int)r.rank,
+                         (unsigned long long)r.inputs, (unsigned long long)r.digest);
+        assert_int_equal(n, m);
+        assert_string_equal(a, b);
+        if (i % 1000 == 0) { /* a short buffer: cut and terminated, the full length returned */
+            size_t cap = next64() % (size_t)n;
+            memset(a, 'x', sizeof(a));
+            assert_int_equal(result_format(&r, cap ? a : NULL, cap), n);
+            if (cap) {
+                assert_int_equal(strlen(a), cap - 1);
+                assert_memory_equal(a, b, cap - 1);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_result_roundtrip),
+        cmocka_unit_test(t_result_format_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
