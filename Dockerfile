@@ -38,7 +38,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config ca-certificates debian-archive-keyring \
-        openmpi-bin libopenmpi-dev libhdf5-openmpi-dev libgsl-dev libexpat1-dev libinih-dev \
+        openmpi-bin libopenmpi-dev libhdf5-openmpi-dev libgsl-dev libexpat1-dev libinih-dev libfast-float-dev \
         libssl-dev libcurl4-openssl-dev libjansson-dev \
  && rm -rf /var/lib/apt/lists/*
 

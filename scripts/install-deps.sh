@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
-  libgsl-dev libexpat1-dev libinih-dev
+  libgsl-dev libexpat1-dev libinih-dev libfast-float-dev
   libcurl4-openssl-dev libjansson-dev
   libhiredis-dev redis-server redis-tools
   libssl-dev openssl ca-certificates debian-archive-keyring

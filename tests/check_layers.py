@@ -49,6 +49,7 @@ THIRD_PARTY = {
     "gsl/": {"trade", "pricing"},
     "expat.h": {"trade"},
     "ini.h": {"base"},
+    "fast_float/": {"base"},
     "curl/": {"market"},
     "jansson.h": {"market"},
     "hiredis/": {"store"},
@@ -87,7 +88,7 @@ def sources(root):
     for top in ("src", os.path.join("include", "finsim")):
         for d, _, files in os.walk(os.path.join(root, top)):
             for f in sorted(files):
-                if f.endswith((".c", ".h")):
+                if f.endswith((".c", ".cc", ".h")):
                     yield os.path.relpath(os.path.join(d, f), root)
 
 

@@ -3,6 +3,8 @@
 
 #include <expat.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +373,92 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
     XML_StopParser(c->xp, XML_FALSE);
 }
 
+/* Expat's memory: a per-thread cache of freed blocks in size classes of
+ * 32 << k bytes, in front of malloc. A reset parser frees and allocates the
+ * same small blocks for every document (the element and attribute entries
+ * of its tables, the protocol encoding name) and frees each empty slot of
+ * its tables; from the cache those cost a few instructions instead of a trip
+ * through malloc. Blocks above the largest class go to malloc directly. Each
+ * block is its own malloc'ed memory, so a block freed on another thread
+ * only joins that thread's cache. A class keeps at most XM_KEEP blocks. */
+enum { XM_CLASSES = 8, XM_KEEP = 64 };
+typedef union xm_head {
+    struct {
+        int cls; /* size class, -1 for a block from malloc of its own size */
+    } h;
+    max_align_t align;
+} xm_head_t;
+typedef struct xm_cache {
+    xm_head_t *free[XM_CLASSES];
+    int n[XM_CLASSES];
+} xm_cache_t;
+static _Thread_local xm_cache_t xm_cache;
+
+static int xm_class(size_t n)
+{
+    int k = 0;
+    while (k < XM_CLASSES && ((size_t)32 << k) < n)
+        k++;
+    return k < XM_CLASSES ? k : -1;
+}
+
+static void *XMLCALL xm_malloc(size_t n)
+{
+    int k = xm_class(n);
+    xm_head_t *b;
+    if (k >= 0 && xm_cache.free[k]) {
+        b = xm_cache.free[k];
+        xm_cache.free[k] = *(xm_head_t **)(b + 1);
+        xm_cache.n[k]--;
+    } else {
+        size_t sz = k >= 0 ? (size_t)32 << k : n;
+        if (sz > SIZE_MAX - sizeof(*b) || !(b = malloc(sizeof(*b) + sz)))
+            return NULL;
+    }
+    b->h.cls = k;
+    return b + 1;
+}
+
+static void XMLCALL xm_free(void *p)
+{
+    if (!p)
+        return;
+    xm_head_t *b = (xm_head_t *)p - 1;
+    int k = b->h.cls;
+    if (k < 0 || xm_cache.n[k] >= XM_KEEP) {
+        free(b);
+        return;
+    }
+    *(xm_head_t **)p = xm_cache.free[k];
+    xm_cache.free[k] = b;
+    xm_cache.n[k]++;
+}
+
+static void *XMLCALL xm_realloc(void *p, size_t n)
+{
+    if (!p)
+        return xm_malloc(n);
+    xm_head_t *b = (xm_head_t *)p - 1;
+    int k = b->h.cls;
+    if (k >= 0 && n <= (size_t)32 << k)
+        return p;
+    if (k < 0 && xm_class(n) < 0) { /* large to large: malloc's own realloc */
+        if (n > SIZE_MAX - sizeof(*b) || !(b = realloc(b, sizeof(*b) + n)))
+            return NULL;
+        return b + 1;
+    }
+    void *q = xm_malloc(n);
+    if (!q)
+        return NULL;
+    /* a class block holds 32 << k bytes; a large one shrinking into a class
+     * keeps the first n */
+    memcpy(q, p, k >= 0 ? (size_t)32 << k : n);
+    xm_free(p);
+    return q;
+}
+
+static const XML_Memory_Handling_Suite xm_suite = {xm_malloc, xm_realloc, xm_free};
+
 /* Parse one document with expat, as trade_parse. *malformed (may be NULL)
  * is set when the XML is not well-formed (a refused DOCTYPE does not count).
  * The document is a piece of a larger one when line0 > 0: error positions
@@ -396,7 +484,7 @@ static int parse_whole(const char *buf, size_t len, trade_cb cb, void *ctx, int 
         cached = NULL;
     }
     if (!cached)
-        cached = XML_ParserCreate("UTF-8");
+        cached = XML_ParserCreate_MM("UTF-8", &xm_suite, NULL);
     c.xp = cached;
     if (!c.xp) {
         cb(ctx, &c.t, FS_E_NOMEM, "cannot create XML parser");

@@ -11,6 +11,9 @@
 #include "finsim/trade/trade.h"
 #include "finsim/base/util.h"
 
+/* the digest of t_mutated_documents_keep_their_verdicts */
+#define MUTANT_DIGEST 0x713518e6832c19a9ULL
+
 /* The sample document of docs/DESIGN.md, byte for byte as AzFinSim writes it. */
 static const char sample[] =
     "<AZFINSIM>\n  <trade fx1=\"0.8770423970584372\" start_date=\"2017-12-29\" end_date=\"2018-08-28\" "
@@ -234,6 +237,104 @@ static void t_key_never_cut(void **state)
     (void)state;
 }
 
+/* ---- verdicts of mutated documents ------------------------------------------ */
+
+typedef struct digest {
+    uint64_t h;
+    long n, ok, by_status[64];
+} digest_t;
+
+static void digest_bytes(digest_t *d, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        d->h = (d->h ^ b[i]) * 0x100000001b3ULL; /* FNV-1a */
+}
+
+/* Every report, field by field: status, message, id, the numbers' bits,
+ * the dates up to their end. */
+static int digest_cb(void *ctx, const trade_t *t, int status, const char *msg)
+{
+    digest_t *d = ctx;
+    d->n++;
+    d->ok += status == FS_OK;
+    d->by_status[status & 63]++;
+    int64_t ints[4] = {status, t->id, t->t_steps, t->trials};
+    double nums[9] = {t->fx1, t->drift, t->maturity, t->ro, t->v, t->sigma1, t->strike, t->notional_per_warr,
+                      (double)t->warrants_no};
+    digest_bytes(d, ints, sizeof(ints));
+    digest_bytes(d, nums, sizeof(nums));
+    digest_bytes(d, msg, strlen(msg) + 1);
+    digest_bytes(d, t->start_date, strnlen(t->start_date, sizeof(t->start_date)));
+    digest_bytes(d, t->end_date, strnlen(t->end_date, sizeof(t->end_date)));
+    return 0;
+}
+
+/* 20,000 generated documents, each changed in one to three places: a byte
+ * replaced, dropped or doubled, the text cut short, or one attribute value
+ * swapped for number text of an awkward shape (long digit runs, far
+ * exponents, signs, inf, nan, hex, spaces). The reports of trade_parse are
+ * folded into one digest, which must be the one the reader had before it
+ * read numbers with fast_float and ran expat on a block cache: the same
+ * verdicts, messages and values for every document. The corpus must also
+ * reach accepted trades and every kind of refusal. */
+static void t_mutated_documents_keep_their_verdicts(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "0123456789.eE+-x \n\t\"'<>&/=;#aAinf\x80\xc3\xa9";
+    static const char *const numbers[] = {
+        "1234567890123456789012345", "0.000000000000000000000000000001234567890123", "1e308", "1.8e308",
+        "4.9e-324", "2.4703282292062328e-324", "-0", "+.5", "+-1", "--1", "inf", "-infinity", "nan",
+        "nan(1)", "0x1p3", " 1.5", "1.5 ", "1e", ".", "1,5", "9007199254740993", "1e+0022",
+        "0.1000000000000000055511151231257827021181583404541015625", "12345678901234567890", "+7", "1_0",
+        "1e-400", "99999999999999999999999e-10", "0.30000000000000004", "1.7976931348623157e308"};
+    digest_t d = {.h = 0xcbf29ce484222325ULL};
+    uint64_t x = 2024;
+#define NEXT() (x = x * 6364136223846793005ULL + 1442695040888963407ULL, (unsigned)(x >> 33))
+    for (int64_t id = 0; id < 20000; id++) {
+        char doc[2 * GEN_DOC_MAX], tmp[2 * GEN_DOC_MAX];
+        trade_t t;
+        size_t n = (size_t)gen_trade_doc(7, id, &t, doc, GEN_DOC_MAX);
+        for (unsigned m = 0, edits = 1 + NEXT() % 3; m < edits && n > 0; m++) {
+            unsigned kind = NEXT() % 6, at = NEXT() % (unsigned)n;
+            if (kind == 0) { /* replace a byte */
+                doc[at] = alphabet[NEXT() % (sizeof(alphabet) - 1)];
+            } else if (kind == 1 && n > 1) { /* drop a byte */
+                memmove(doc + at, doc + at + 1, n - at - 1);
+                n--;
+            } else if (kind == 2 && n + 1 < sizeof(doc)) { /* double a byte */
+                memmove(doc + at + 1, doc + at, n - at);
+                n++;
+            } else if (kind == 3 && NEXT() % 4 == 0) { /* cut short */
+                n = at;
+            } else { /* an awkward number for the value of the attribute at or after `at` */
+                doc[n] = '\0';
+                char *v = strstr(doc + at, "=\"");
+                char *e = v ? strchr(v + 2, '"') : NULL;
+                const char *num = numbers[NEXT() % (sizeof(numbers) / sizeof(numbers[0]))];
+                if (!e || n + strlen(num) >= sizeof(doc))
+                    continue;
+                int k = snprintf(tmp, sizeof(tmp), "%.*s%s%s", (int)(v + 2 - doc), doc, num, e);
+                memcpy(doc, tmp, (size_t)k);
+                n = (size_t)k;
+            }
+        }
+        long before = d.n;
+        digest_bytes(&d, &n, sizeof(n));
+        trade_parse(doc, n, digest_cb, &d);
+        assert_true(d.n > before); /* every document gets a report */
+    }
+#undef NEXT
+    assert_true(d.ok > 2000);
+    assert_true(d.by_status[FS_E_PARSE & 63] > 1000);
+    assert_true(d.by_status[FS_E_BAD_NUMBER & 63] > 1000);
+    assert_true(d.by_status[FS_E_DOMAIN & 63] > 100);
+    assert_true(d.by_status[FS_E_MISSING_FIELD & 63] > 10);
+    if (d.h != MUTANT_DIGEST)
+        fail_msg("digest of %ld reports (%ld accepted) is %#llx, not %#llx", d.n, d.ok, (unsigned long long)d.h,
+                 (unsigned long long)MUTANT_DIGEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +346,7 @@ int main(void)
         cmocka_unit_test(t_missing_attribute),
         cmocka_unit_test(t_malformed_documents),
         cmocka_unit_test(t_keys),
+        cmocka_unit_test(t_mutated_documents_keep_their_verdicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

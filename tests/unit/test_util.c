@@ -121,7 +121,11 @@ static void t_parse_numbers_exact(void **state)
         "123456789012345678", "1234567890123456789", "12345678901234567890", "-999999999999999999",
         "0x10", "0x1p3", " 1", "1 ", "1e0000000000000000000001", "00000000000000000000000000001.5",
         "0.000000000000000000000000000001", "1e-400", "1e400", "9223372036854775807", "-9223372036854775808",
-        "9223372036854775808", "1_0", "in", "inf", "nan", "1,5"};
+        "9223372036854775808", "1_0", "in", "inf", "nan", "1,5", "+-1", "-+1", "++1", "--1", "+inf", "-INF",
+        "Infinity", "infin", "nan(12)", "NaN", "-nan", "1e+99999999999999999999", "1e-99999999999999999999",
+        "1.7976931348623157e308", "1.7976931348623158e308", "1.7976931348623159e308", "4.9e-324",
+        "2.4703282292062327e-324", "2.4703282292062328e-324", "0.1000000000000000055511151231257827021181583404541015625",
+        "9007199254740993.0000000000000000000001", "1234567.1234567890123456", "+.5e1", "5.e-1", ".e1"};
     char buf[128];
     uint64_t x = 12345;
     for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]) + 300000; k++) {
@@ -137,6 +141,31 @@ static void t_parse_numbers_exact(void **state)
         rrc = ref_i64(s, &ri);
         if (rc != rrc || i != ri)
             fail_msg("fs_parse_i64('%s') = %d, %lld; strtoll: %d, %lld", s, rc, (long long)i, rrc, (long long)ri);
+    }
+}
+
+/* Text on and beside the midpoint of two neighbouring doubles, the hard
+ * case of correct rounding: the exact midpoint (ties to even), and the
+ * midpoint cut to 17, 20 and 25 significant digits (just below it). The
+ * reader gives strtod's double every time. */
+static void t_parse_double_halfway(void **state)
+{
+    (void)state;
+    uint64_t x = 99;
+    char buf[256];
+    for (int k = 0; k < 100000; k++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        /* magnitudes 1e-20 .. 1e20: the midpoints' decimal expansions fit the buffer */
+        double lo = ldexp((double)(x >> 11) / 9007199254740992.0 + 0.5, (int)((x >> 3) % 133) - 66);
+        long double mid = ((long double)lo + (long double)nextafter(lo, INFINITY)) / 2;
+        static const int digits[] = {120, 16, 19, 24};
+        for (size_t j = 0; j < sizeof(digits) / sizeof(digits[0]); j++) {
+            snprintf(buf, sizeof(buf), "%.*Le", digits[j], mid);
+            double d = 7, rd = 7;
+            int rc = fs_parse_double(buf, &d), rrc = ref_double(buf, &rd);
+            if (rc != rrc || memcmp(&d, &rd, sizeof(d)) != 0)
+                fail_msg("fs_parse_double('%s') = %d, %.17g; strtod: %d, %.17g", buf, rc, d, rrc, rd);
+        }
     }
 }
 
@@ -159,6 +188,7 @@ int main(void)
         cmocka_unit_test(t_dirname),
         cmocka_unit_test(t_parse_numbers),
         cmocka_unit_test(t_parse_numbers_exact),
+        cmocka_unit_test(t_parse_double_halfway),
         cmocka_unit_test(t_idset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
