@@ -211,8 +211,20 @@ static int batch_run(job_t *s, int64_t row0, size_t n)
     return 0;
 }
 
+/* The ids of the window's batch at off, n of them, into ids. */
+static void batch_ids(const job_t *s, const window_t *w, int64_t off, size_t n, int64_t *ids)
+{
+    for (size_t i = 0; i < n; i++)
+        ids[i] = w->ids ? w->ids[off + (int64_t)i] : s->cfg->start_trade + w->offset + off + (int64_t)i;
+}
+
 /* Process one window in batches of --batch trades, or fewer when a stop is
- * asked for (s->stop_sig set, returns 0). */
+ * asked for (s->stop_sig set, returns 0). Before each batch the next one's
+ * ids are announced to the store, which may send their reads while this
+ * batch is parsed, priced and mirrored (store_prefetch_trades; every batch
+ * fetches all of its trades, so the announced ids are exactly the next
+ * fetch's). A stop or failure leaves those reads unused: the store drops
+ * them with the connection or at close, and the batch is not counted. */
 int job_do_window(job_t *s, const window_t *w)
 {
     int64_t b = s->cfg->batch;
@@ -220,8 +232,12 @@ int job_do_window(job_t *s, const window_t *w)
         if (job_stop_check(s))
             return 0; /* stopped between batches: the caller sees s->stop_sig */
         size_t n = (size_t)(w->count - off < b ? w->count - off : b);
-        for (size_t i = 0; i < n; i++)
-            s->ids[i] = w->ids ? w->ids[off + (int64_t)i] : s->cfg->start_trade + w->offset + off + (int64_t)i;
+        batch_ids(s, w, off, n, s->ids);
+        if (off + b < w->count) {
+            size_t m = (size_t)(w->count - off - b < b ? w->count - off - b : b);
+            batch_ids(s, w, off + b, m, s->ids_next);
+            store_prefetch_trades(s->st, s->ids_next, m);
+        }
         if (batch_run(s, w->offset + off, n) != 0)
             return -1;
         s->batches++;

@@ -203,6 +203,7 @@ int job_start(job_t *s, const char *command_line)
     char err[512];
     s->cmdline = command_line;
     s->ids = xmalloc(2 * b * sizeof(*s->ids));
+    s->ids_next = xmalloc(b * sizeof(*s->ids_next));
     s->slots = xmalloc(b * sizeof(*s->slots));
     s->res = xmalloc(b * sizeof(*s->res));
     s->prev = xmalloc(b * sizeof(*s->prev));
@@ -248,6 +249,7 @@ void job_close(job_t *s)
     mc_work_free(s->work);
     portfolio_free(s->port);
     free(s->ids);
+    free(s->ids_next);
     free(s->slots);
     free(s->res);
     free(s->prev);

@@ -54,6 +54,7 @@ struct job {
     int64_t prog_pending;    /* trades done since, not yet sent */
     /* batch buffers */
     int64_t *ids;
+    int64_t *ids_next;       /* the next batch of the window, announced to the store (reads ahead) */
     trade_slot_t *slots;
     result_t *res;
     result_t *prev;

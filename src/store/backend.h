@@ -63,6 +63,20 @@ struct store {
     void *priv;                /* backend state */
 };
 
+/* Optional reads ahead, kept apart from the backend table: a backend that
+ * can have the next batch's reads in flight while its caller works
+ * registers one in store_prefetchers (store.c) under its table.
+ * prefetch_trades(st, ids, n) announces the ids of the store_get_trades
+ * after the next one; returns 0, or STORE_E_NOTSUP where this store cannot
+ * (e.g. a Redis Cluster), and reports no other failure: whatever cannot be
+ * sent ahead is read by that get_trades in the ordinary way. */
+typedef struct store_prefetch {
+    const store_backend_t *be;
+    int (*prefetch_trades)(store_t *st, const int64_t *ids, size_t n);
+} store_prefetch_t;
+
+extern const store_prefetch_t store_prefetch_redis;
+
 /* The registry, NULL-terminated. */
 extern const store_backend_t *const store_backends[];
 extern const store_backend_t store_backend_redis;

@@ -137,6 +137,14 @@ int store_memory_drop(const char *name);
 /* Thin wrappers that check for optional slots (STORE_E_NOTSUP) and time the
  * call into store_stats(st). */
 int store_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out);
+/* Announce that the store_get_trades after the next one will read
+ * ids[0..n) (n at most the batch size): a store that can sends those reads
+ * as soon as the next store_get_trades has its own replies, so they travel
+ * while the caller parses, prices and mirrors; the store_get_trades of
+ * exactly these ids then takes their replies. Only a hint: the results
+ * are those of an ordinary read, and a store that cannot read ahead (file,
+ * memory, Redis Cluster) answers STORE_E_NOTSUP and reads as always. */
+int store_prefetch_trades(store_t *st, const int64_t *ids, size_t n);
 int store_put_trades(store_t *st, const trade_t *t, size_t n);
 /* STORE_E_NOTSUP when the backend keeps fields, not documents: use
  * store_put_trades. store_has_trade_docs says so beforehand. */

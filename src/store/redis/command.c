@@ -48,6 +48,8 @@ int redis_command(store_t *st, int argc, const char **argv, const size_t *lens, 
 {
     redis_priv_t *p = st->priv;
     int rc = redis_ensure(st, p);
+    if (rc == 0)
+        rc = redis_prefetch_drain(st, p, argv[0]);
     if (rc)
         return rc;
     redisReply *r = redisCommandArgv(p->c, argc, argv, lens);

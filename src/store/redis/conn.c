@@ -82,6 +82,8 @@ static int redis_ctx_code(const redisContext *c)
 /* Drop the connection (if any). Cannot fail. */
 void redis_drop(redis_priv_t *p)
 {
+    if (p->pf_state == REDIS_PF_SENT) /* their replies go with the connection */
+        p->pf_state = REDIS_PF_NONE;
     if (p->c) {
         redisFree(p->c);
         p->c = NULL;
@@ -637,6 +639,7 @@ void redis_close(store_t *st)
     if (!p)
         return;
     redis_drop(p);
+    redis_prefetch_free(p);
     redis_cluster_free(p);
     free(p->redir);
     if (p->pw)

@@ -203,7 +203,149 @@ static int redis_nil_consume(store_t *st, redisReply **rep, size_t nrep, size_t 
 static const redis_pipe_ops_t redis_get_ops = {"reading trades", redis_get_encode, NULL, redis_get_each};
 static const redis_pipe_ops_t redis_nil_ops = {"reading trades", redis_nil_encode, redis_nil_consume, NULL};
 
-/* Read trades ids[0..n) into out[0..n): pipelined GETRANGEs, then
+/* ---- reads sent ahead ------------------------------------------------------
+ * store_prefetch_trades announces the ids of the get_trades after the next
+ * one (pf_next). The next get_trades, once the replies it waits for are off
+ * the connection, sends the GETRANGEs of those ids (REDIS_PF_SENT) and only
+ * then parses its own documents: the server answers the reads ahead while
+ * this process parses, prices and mirrors. The next command on the
+ * connection (the mirror's MSET) first reads their replies into pf_rep
+ * (REDIS_PF_READ, redis_prefetch_drain); the get_trades of exactly those
+ * ids takes them from there. Any other get_trades forgets them. A lost
+ * connection forgets what it carried (redis_drop): the reads are made
+ * again in the ordinary way, so nothing is lost or counted twice. One
+ * node only: a cluster's store answers STORE_E_NOTSUP. */
+
+/* Make room for n ids and replies. */
+static void redis_pf_reserve(redis_priv_t *p, size_t n)
+{
+    if (n <= p->pf_cap)
+        return;
+    p->pf_ids = xrealloc(p->pf_ids, n * sizeof(*p->pf_ids));
+    p->pf_next = xrealloc(p->pf_next, n * sizeof(*p->pf_next));
+    p->pf_rep = xrealloc(p->pf_rep, n * sizeof(*p->pf_rep));
+    p->pf_cap = n;
+}
+
+/* Forget the reads sent ahead, freeing their replies if read. */
+static void redis_pf_forget(redis_priv_t *p)
+{
+    if (p->pf_state == REDIS_PF_READ)
+        for (size_t i = 0; i < p->pf_n; i++)
+            freeReplyObject(p->pf_rep[i]);
+    p->pf_state = REDIS_PF_NONE;
+}
+
+int redis_prefetch_drain(store_t *st, redis_priv_t *p, const char *what)
+{
+    if (p->pf_state != REDIS_PF_SENT)
+        return 0;
+    size_t bytes = 0, kept = 0;
+    for (size_t i = 0; i < p->pf_n; i++) {
+        int rc = redis_recv(st, p, 1, what);
+        if (rc != 0) { /* the connection is dropped (pf_state NONE): free what was kept */
+            for (size_t k = 0; k < kept; k++)
+                freeReplyObject(p->pf_rep[k]);
+            return rc;
+        }
+        redisReply *r = p->rep[0];
+        bytes += r->type == REDIS_REPLY_STRING ? r->len : 0;
+        if (kept == i && bytes <= REDIS_PF_KEEP_MAX) {
+            p->pf_rep[kept++] = r;
+            continue;
+        }
+        freeReplyObject(r); /* too much to hold: read off and dropped, get_trades reads again */
+    }
+    if (kept == p->pf_n) {
+        p->pf_state = REDIS_PF_READ;
+    } else {
+        for (size_t k = 0; k < kept; k++)
+            freeReplyObject(p->pf_rep[k]);
+        p->pf_state = REDIS_PF_NONE;
+    }
+    return 0;
+}
+
+void redis_prefetch_free(redis_priv_t *p)
+{
+    redis_pf_forget(p);
+    free(p->pf_ids);
+    free(p->pf_next);
+    free(p->pf_rep);
+    p->pf_ids = p->pf_next = NULL;
+    p->pf_rep = NULL;
+    p->pf_cap = p->pf_n = p->pf_next_n = 0;
+}
+
+/* store_prefetch_trades: remember ids[0..n) for the get_trades after the
+ * next one. */
+static int redis_prefetch_trades(store_t *st, const int64_t *ids, size_t n)
+{
+    redis_priv_t *p = st->priv;
+    if (p->cl || p->node || n == 0 || n > (size_t)st->opts.batch)
+        return STORE_E_NOTSUP;
+    redis_pf_reserve(p, n);
+    memcpy(p->pf_next, ids, n * sizeof(*ids));
+    p->pf_next_n = n;
+    return 0;
+}
+
+/* Send the GETRANGEs of the announced ids, if any, on a live connection
+ * with nothing else on the wire. A failure drops the connection and
+ * nothing more: the get_trades of those ids reads them in the ordinary way
+ * (and meets the failure there, with its retries). */
+static void redis_pf_send(store_t *st, redis_priv_t *p)
+{
+    size_t n = p->pf_next_n;
+    p->pf_next_n = 0;
+    if (n == 0 || !p->c || p->pf_state != REDIS_PF_NONE)
+        return;
+    p->cmd_len = 0;
+    for (size_t i = 0; i < n; i++)
+        redis_getrange_cmd(st, p, p->pf_next[i]);
+    if (redis_send(st, p, "reading trades") != 0)
+        return;
+    int64_t *t = p->pf_ids;
+    p->pf_ids = p->pf_next;
+    p->pf_next = t;
+    p->pf_n = n;
+    p->pf_state = REDIS_PF_SENT;
+}
+
+/* Fill out[0..n) from the replies of reads sent ahead for exactly ids
+ * (read first when still on the wire), after sending the next reads
+ * ahead. Returns 1 when done (the open slots marked in a->pend), 0 when
+ * the reads must be made in the ordinary way (nothing sent ahead for these
+ * ids, or a reply that was not a document's: the ordinary reads meet the
+ * same answer and handle it as they always have). */
+static int redis_pf_take(store_t *st, redis_priv_t *p, const int64_t *ids, size_t n, redis_get_arg_t *a)
+{
+    if (p->pf_state == REDIS_PF_NONE)
+        return 0;
+    int mine = p->pf_n == n && memcmp(p->pf_ids, ids, n * sizeof(*ids)) == 0;
+    if (redis_prefetch_drain(st, p, "reading trades") != 0 || !mine) {
+        redis_pf_forget(p);
+        return 0;
+    }
+    if (p->pf_state != REDIS_PF_READ)
+        return 0; /* too large to keep: read again */
+    /* this batch's replies are off the connection: the next reads go out now */
+    redisReply **rep = p->pf_rep;
+    p->pf_rep = xmalloc(p->pf_cap * sizeof(*p->pf_rep));
+    p->pf_state = REDIS_PF_NONE;
+    redis_pf_send(st, p);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (ok && redis_get_each(st, rep[i], i, 0, n, a) != 0)
+            ok = 0;
+        freeReplyObject(rep[i]);
+    }
+    free(rep);
+    return ok;
+}
+
+/* Read trades ids[0..n) into out[0..n): pipelined GETRANGEs (or the
+ * replies of reads sent ahead), then
  * GETRANGE + TYPE for the empty and WRONGTYPE answers. Per-slot outcomes: FS_OK, FS_E_NOT_FOUND,
  * FS_E_WRONG_TYPE, the parse status, FS_E_ID_MISMATCH. Returns 0, or a
  * STORE_E_* code when the store failed; the slots not resolved then hold
@@ -221,7 +363,14 @@ static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slo
     }
     redis_get_arg_t a = {.ids = ids, .out = out, .nil = p->nil_idx, .nnil = 0, .pend = p->pend};
     size_t done = 0, nil_done = 0;
-    int rc = redis_pipeline(st, n, &redis_get_ops, &a, &done);
+    int rc = 0;
+    if (redis_pf_take(st, p, ids, n, &a)) {
+        done = n;
+    } else {
+        rc = redis_pipeline(st, n, &redis_get_ops, &a, &done);
+        if (rc == 0)
+            redis_pf_send(st, p); /* the next reads travel while these are parsed by the caller's next steps */
+    }
     if (rc == 0) /* collected after the pipeline: a resent batch must not list a slot twice */
         for (size_t i = 0; i < n; i++)
             if (a.pend[i])
@@ -239,6 +388,7 @@ static int redis_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slo
             fs_seterr(out[i].msg, sizeof(out[i].msg), "%s", st->errstr);
         }
     }
+    p->pf_next_n = 0; /* an announcement not sent (a failed read) is not kept for a later one */
     return rc;
 }
 
@@ -653,7 +803,8 @@ static int redis_list_trades(store_t *st, int64_t **ids, size_t *n)
     /* A lost connection restarts the scan from cursor 0: SCAN cursors do
      * not carry over between connections' views of a changing keyspace. */
     for (int attempt = 0;;) {
-        if ((rc = redis_ensure(st, p)) == 0 && (rc = redis_list_scan(st, p, &a)) == 0)
+        if ((rc = redis_ensure(st, p)) == 0 && (rc = redis_prefetch_drain(st, p, "listing trades")) == 0 &&
+            (rc = redis_list_scan(st, p, &a)) == 0)
             break;
         if (!redis_retry(st, p, rc, &attempt)) {
             free(a.ids);
@@ -691,3 +842,6 @@ const store_backend_t redis_node_backend = {
     .describe = redis_describe,
     .command = redis_command,
 };
+
+/* The Redis store's reads ahead (for one node; store.c). */
+const store_prefetch_t store_prefetch_redis = {.be = &store_backend_redis, .prefetch_trades = redis_prefetch_trades};

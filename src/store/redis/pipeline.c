@@ -101,7 +101,8 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
         redis_inflight_t fl[REDIS_PIPE_DEPTH];
         int head = 0, count = 0;
         size_t sent = acked;
-        while (acked < n) {
+        rc = redis_prefetch_drain(st, p, ops->what); /* a loss here is this attempt's */
+        while (rc == 0 && acked < n) {
             while (count < REDIS_PIPE_DEPTH && sent < n) {
                 redis_inflight_t *f = &fl[(head + count) % REDIS_PIPE_DEPTH];
                 f->lo = sent;

@@ -108,7 +108,26 @@ typedef struct redis_priv {
                               as its first batches are on the wire, before it reads a reply;
                               cluster.c sends the other masters' batches from there */
     void *on_sent_arg;     /* argument of on_sent */
+    /* the next get_trades, read ahead (ops.c, store_prefetch_trades) */
+    int pf_state;          /* enum redis_pf_state */
+    int64_t *pf_ids;       /* ids of the reads sent ahead (pf_n of them) */
+    size_t pf_n;           /* reads sent ahead */
+    int64_t *pf_next;      /* ids announced for the get_trades after the next one (pf_next_n) */
+    size_t pf_next_n;      /* 0: none announced */
+    size_t pf_cap;         /* entries allocated in pf_ids, pf_next and pf_rep */
+    redisReply **pf_rep;   /* REDIS_PF_READ: the pf_n replies */
 } redis_priv_t;
+
+/* Where the reads sent ahead are. */
+enum redis_pf_state {
+    REDIS_PF_NONE = 0, /* none sent */
+    REDIS_PF_SENT,     /* sent; their replies are the next ones on the connection */
+    REDIS_PF_READ,     /* their replies were read off the connection into pf_rep */
+};
+
+/* The most reply bytes kept in memory for reads sent ahead; beyond it they
+ * are read off the connection and dropped, and get_trades reads again. */
+#define REDIS_PF_KEEP_MAX (32u << 20)
 
 /* One MOVED or ASK reply to the command of an item of a node operation. */
 typedef struct redis_redir {
@@ -260,6 +279,16 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
  * p->pw; a file that cannot be read now keeps the last reading, with a
  * warning), else opts.password. NULL: none. */
 const char *redis_auth_password(store_t *st, redis_priv_t *p);
+
+/* Before any other command on p->c: read the replies of reads sent ahead
+ * (REDIS_PF_SENT) into pf_rep, so the connection answers the next command
+ * next. Returns 0, or the STORE_E_* code of a lost connection (dropped,
+ * st->errstr set, the reads sent ahead forgotten): the caller handles it
+ * like a failure of its own command. what names the caller's operation. */
+int redis_prefetch_drain(store_t *st, redis_priv_t *p, const char *what);
+
+/* Forget the reads sent ahead and free what they hold (close). */
+void redis_prefetch_free(redis_priv_t *p);
 
 /* ---- ops.c / cluster.c ---------------------------------------------------- */
 
