@@ -380,8 +380,21 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
  * its tables; from the cache those cost a few instructions instead of a trip
  * through malloc. Blocks above the largest class go to malloc directly. Each
  * block is its own malloc'ed memory, so a block freed on another thread
- * only joins that thread's cache. A class keeps at most XM_KEEP blocks. */
+ * only joins that thread's cache. A class keeps at most XM_KEEP blocks.
+ * Under AddressSanitizer nothing is kept: every block goes back to free(),
+ * so a use after free inside expat is still caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define XM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XM_SANITIZED 1
+#endif
+#endif
+#ifdef XM_SANITIZED
+enum { XM_CLASSES = 8, XM_KEEP = 0 };
+#else
 enum { XM_CLASSES = 8, XM_KEEP = 64 };
+#endif
 typedef union xm_head {
     struct {
         int cls; /* size class, -1 for a block from malloc of its own size */
