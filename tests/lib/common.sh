@@ -11,7 +11,7 @@ SANITIZED=0
 case $("$FINSIM_BIN" version 2>/dev/null) in *ASan*) SANITIZED=1 ;; esac
 # SMALL=1 when FINSIM_TEST_SIZE=small (scripts/test.sh sets it for the
 # sanitizer pass): tests that repeat one code path many times for statistics
-# or scale take fewer paths, requests or trades; every code path stays the
+# or scale take fewer paths, ids or trades; every code path stays the
 # same. The full sizes run in the Release pass.
 case ${FINSIM_TEST_SIZE:-full} in
   full) SMALL=0 ;;
