@@ -12,9 +12,15 @@
 #                   for FINSIM_FUZZ_SECONDS (tests/fuzz/run-fuzz.sh)
 #
 #   scripts/test.sh [ctest args...]      (the ctest args apply to passes 1 and 2)
-# Environment: FINSIM_FUZZ_SECONDS (default 60 per harness; 0 skips pass 3),
+# Both ctest passes run FINSIM_TEST_JOBS tests at once (ctest -j, default: the
+# number of cores); the tests that must run alone say so (RUN_SERIAL at the end
+# of tests/CMakeLists.txt). FINSIM_TEST_JOBS=1 runs them one by one.
+# Environment: FINSIM_FUZZ_SECONDS (default 20 per harness; 0 skips pass 3;
+#   longer runs, e.g. 600, are for fuzzing on purpose, not for every change),
 #   FINSIM_SANITIZE_PASS=0 (skip pass 2), FINSIM_LOAD_TRADES (trades of the load
-#   test in pass 1; pass 2 uses 100000 unless it is set), FINSIM_NO_TLS=1 (build
+#   test in pass 1; pass 2 uses 100000 unless it is set), FINSIM_TEST_SIZE
+#   (full or small, tests/lib/common.sh: pass 1 runs at the size it says,
+#   default full; pass 2 at small unless it is set), FINSIM_NO_TLS=1 (build
 #   and test without TLS on purpose; otherwise a build without TLS fails here).
 # Every pass runs even when an earlier one failed; the exit status is that of
 # the first failure. ctest runs with --no-tests=error (zero tests is a failure)
@@ -23,7 +29,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-FUZZ_SECONDS=${FINSIM_FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FINSIM_FUZZ_SECONDS:-20}
+JOBS=${FINSIM_TEST_JOBS:-$(nproc)}
+case "$JOBS" in ''|*[!0-9]*|0) echo "test.sh: FINSIM_TEST_JOBS must be a whole number above 0, not '$JOBS'" >&2; exit 2 ;; esac
 status=0
 note() { echo; echo "==== test.sh: $* ($(date +%T))"; }
 fail() { local rc=$1; shift; echo "==== test.sh: FAILED (exit $rc): $*" >&2; [ "$status" -ne 0 ] || status=$rc; }
@@ -35,7 +43,7 @@ run_ctest() {
   local dir=$1; shift
   local rc
   set +e
-  (cd "$dir" && ctest --no-tests=error --output-on-failure "$@") 2>&1 | tee "$dir/ctest-output.txt"
+  (cd "$dir" && ctest --no-tests=error --output-on-failure -j "$JOBS" "$@") 2>&1 | tee "$dir/ctest-output.txt"
   rc=${PIPESTATUS[0]}
   set -e
   local name why
@@ -81,7 +89,10 @@ if [ "${FINSIM_SANITIZE_PASS:-1}" != 0 ]; then
     # the multi-host, Slurm and Redis Cluster scenarios (label "once") run
     # once, in pass 1: their code paths are the same binaries' and the
     # sanitizer pass would double the test command's time for them
-    FINSIM_LOAD_TRADES=${FINSIM_LOAD_TRADES:-100000} run_ctest build-asan --timeout 900 -LE once "$@" || rc=$?
+    # tests that repeat a code path at scale (statistics, load) run it at
+    # smaller sizes here (FINSIM_TEST_SIZE=small, tests/lib/common.sh)
+    FINSIM_TEST_SIZE=${FINSIM_TEST_SIZE:-small} FINSIM_LOAD_TRADES=${FINSIM_LOAD_TRADES:-100000} \
+      run_ctest build-asan --timeout 900 -LE once "$@" || rc=$?
   fi
   [ "$rc" -eq 0 ] || fail "$rc" "sanitizer pass in build-asan/"
 else

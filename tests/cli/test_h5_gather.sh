@@ -26,9 +26,12 @@ expect_rc 0 MPIRUN -np 3 "$FINSIM_BIN" run --store "$T/trades.h5" "${ARGS[@]}" -
 H5CHECK same "$T/c.h5" "$T/gd.h5"
 # an ids file on the dynamic schedule: rank 0 sends each chunk's ids (larger
 # than an eager message) while the other ranks may wait for it to take their
-# rows; this deadlocked while rank 0 sent the ids with a blocking send
-"$FINSIM_BIN" generate --trades 30000 --seed 5 --store "$T/many.h5" > /dev/null
-seq 0 29999 > "$T/many.ids"
+# rows; this deadlocked while rank 0 sent the ids with a blocking send.
+# Chunks of 1000 ids: 30 of them, or 6 with FINSIM_TEST_SIZE=small (the
+# same message sizes, fewer rounds)
+MANY=$(sized 30000 6000)
+"$FINSIM_BIN" generate --trades "$MANY" --seed 5 --store "$T/many.h5" > /dev/null
+seq 0 $((MANY - 1)) > "$T/many.ids"
 LIST=(--store "$T/many.h5" --ids-file "$T/many.ids" --algorithm synthetic --task-duration 0 --no-mirror --progress 0
       --schedule dynamic --chunk 1000 --batch 1000)
 expect_rc 0 MPIRUN -np 3 "$FINSIM_BIN" run "${LIST[@]}" --output "$T/li.h5" --h5-write independent

@@ -22,12 +22,17 @@ ref_check() {
 #    scenarios smooth the knock-out, the stochastic-vol trade's vega SE at
 #    1.8M paths (1.8) fell below twice NumPy's (1.18); 900k paths give ~2.5,
 #    and |vega| = 18 is still 7 SE
-TOOL eyxml "$REF" "$T/ref.xml" --trials 100000,gen1_id3=200000,gen1_id1_stochvol=900000
+#    With FINSIM_TEST_SIZE=small (the sanitizer pass) every count in this
+#    test is a tenth: the same code runs, the figures are checked against
+#    the reference at their (larger) SE, and a Greek's magnitude and sign
+#    only where it is significant at that count.
+D=$(sized 1 10)
+TOOL eyxml "$REF" "$T/ref.xml" --trials $((100000 / D)),gen1_id3=$((200000 / D)),gen1_id1_stochvol=$((900000 / D))
 for k in fast reference; do
   expect_rc 0 "$FINSIM_BIN" price --algorithm deltavega --kernel "$k" --seed 11 "$T/ref.xml"
   cp "$T/last.out" "$T/price-$k-dv.csv"
-  ref_check "$T/price-$k-dv.csv" deltavega all
-  p=100000; [ "$k" = fast ] || p=20000
+  ref_check "$T/price-$k-dv.csv" deltavega "$(sized all significant)"
+  p=$((100000 / D)); [ "$k" = fast ] || p=$((20000 / D))
   expect_rc 0 "$FINSIM_BIN" price --algorithm pvonly --kernel "$k" --seed 12 --paths "$p" "$T/ref.xml"
   cp "$T/last.out" "$T/price-$k-pv.csv"
   ref_check "$T/price-$k-pv.csv" pvonly
@@ -42,7 +47,7 @@ TOOL eyxml "$REF" "$T/trades.xml" --trials 10000
 expect_rc 0 "$FINSIM_BIN" import --eyxml "$T/trades.xml" --store "$T/trades.h5"
 for np in 1 3; do
   for k in fast reference; do
-    p=100000; [ "$k" = fast ] || p=20000
+    p=$((100000 / D)); [ "$k" = fast ] || p=$((20000 / D))
     for a in pvonly deltavega; do
       out=$T/run-$np-$k-$a.h5
       expect_rc 0 MPIRUN -np "$np" "$FINSIM_BIN" run --store "$T/trades.h5" --all-trades \
@@ -58,7 +63,7 @@ done
 # (antithetic pairs: the fast kernel's PV SE is a small fraction of the
 # reference kernel's on a trade with rare knock-outs)
 for k in fast reference; do
-  p=100000; [ "$k" = fast ] || p=20000
+  p=$((100000 / D)); [ "$k" = fast ] || p=$((20000 / D))
   expect_rc 0 "$FINSIM_BIN" price --algorithm deltavega --kernel "$k" --seed 13 --paths "$p" "$T/trades.xml"
   cp "$T/last.out" "$T/price13-$k.csv"
   tool_ok "run (3 ranks, $k) = price, same seed" same "$T/price13-$k.csv" "$T/run-3-$k-deltavega.h5"

@@ -9,6 +9,17 @@ PY=/usr/bin/python3
 # keeps freed blocks in quarantine and links libasan)
 SANITIZED=0
 case $("$FINSIM_BIN" version 2>/dev/null) in *ASan*) SANITIZED=1 ;; esac
+# SMALL=1 when FINSIM_TEST_SIZE=small (scripts/test.sh sets it for the
+# sanitizer pass): tests that repeat one code path many times for statistics
+# or scale take fewer paths, ids or trades; every code path stays the
+# same. The full sizes run in the Release pass.
+case ${FINSIM_TEST_SIZE:-full} in
+  full) SMALL=0 ;;
+  small) SMALL=1 ;;
+  *) echo "FAIL: FINSIM_TEST_SIZE must be full or small, not '$FINSIM_TEST_SIZE'" >&2; exit 1 ;;
+esac
+# sized FULL SMALL: FULL, or SMALL when SMALL=1
+sized() { if [ "$SMALL" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 T=$(mktemp -d "${TMPDIR:-/tmp}/finsim-test.XXXXXX")
 CHECKS=0

@@ -70,6 +70,13 @@ sh_finish_zero() { CHECKS=0; finish; }
 must_fail "finish with no checks" sh_finish_zero
 must_pass "finish after a check" finish
 
+# FINSIM_TEST_SIZE: full or small picks sized's argument; anything else is refused
+size_of() { FINSIM_TEST_SIZE=$1 bash -c 'source "$FINSIM_SRC/tests/lib/common.sh"; sized 30000 6000'; }
+[ "$(size_of full)" = 30000 ] && [ "$(size_of small)" = 6000 ] && [ "$(size_of '')" = 30000 ] ||
+  { echo "FAIL: sized: full '$(size_of full)', small '$(size_of small)', unset '$(size_of '')'" >&2; exit 1; }
+CHECKS=$((CHECKS + 1))
+must_fail "FINSIM_TEST_SIZE=tiny" size_of tiny
+
 # skip: exits 77 (ctest's SKIP_RETURN_CODE), prints its reason, runs the cleanups
 skip_case() { T=$(mktemp -d "${TMPDIR:-/tmp}/finsim-skip.XXXXXX"); echo "$T" > "$1"; _cleanups=(); skip "no widget here"; }
 rc=0
