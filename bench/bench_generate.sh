@@ -6,16 +6,8 @@
 # Environment: BENCH_TRADES (1000000), BENCH_REPEAT (3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${1:-build}
-FINSIM=$(cd "$BUILD" 2>/dev/null && pwd)/finsim
-[ -x "$FINSIM" ] || { echo "build first: bash scripts/build.sh $BUILD" >&2; exit 2; }
-FINSIM_SRC=$ROOT FINSIM_BIN=$FINSIM
-export FINSIM_SRC FINSIM_BIN
-source tests/lib/redis.sh
-W=$(mktemp -d /tmp/finsim-bench.XXXXXX)
-redis_start
-trap 'redis_stop; rm -rf "$W"' EXIT
+source bench/lib.sh
+bench_with_redis bench_generate "${1:-build}"
 N=${BENCH_TRADES:-1000000}
 R=${BENCH_REPEAT:-3}
 now() { date +%s.%N; }

@@ -8,17 +8,8 @@
 # Environment: BENCH_TRADES (1000000), BENCH_PV_TRADES (400).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${1:-build}
-FINSIM=$ROOT/$BUILD/finsim
-[ -x "$FINSIM" ] || { echo "build first: bash scripts/build.sh $BUILD" >&2; exit 2; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-FINSIM_SRC=$ROOT FINSIM_BIN=$FINSIM
-export FINSIM_SRC FINSIM_BIN
-source tests/lib/redis.sh
-W=$(mktemp -d /tmp/finsim-bench.XXXXXX)
-redis_start
-trap 'redis_stop; rm -rf "$W"' EXIT
+source bench/lib.sh
+bench_with_redis bench_pipeline "${1:-build}"
 N=${BENCH_TRADES:-1000000}
 NPV=${BENCH_PV_TRADES:-400}
 now() { date +%s.%N; }

@@ -20,23 +20,14 @@
 # start-up runs, 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${1:-build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-FINSIM=$BUILD/finsim
 PY=/usr/bin/python3
 N=${BENCH_TRADES:-1000000}
 REPEATS=${BENCH_REPEATS:-3}
-[ -x "$FINSIM" ] || { echo "bench_ratios: build first: bash scripts/build.sh ${1:-build}" >&2; exit 2; }
-cmake --build "$BUILD" -j2 --target bench_parse > /dev/null
 command -v redis-cli > /dev/null || { echo "bench_ratios: needs redis-cli" >&2; exit 2; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export FINSIM_SRC=$ROOT FINSIM_BIN=$FINSIM
-# shellcheck source=../tests/lib/redis.sh
-source "$ROOT/tests/lib/redis.sh"
-W=$(mktemp -d /tmp/finsim-ratios.XXXXXX)
-redis_start > /dev/null
-trap 'redis_stop; rm -rf "$W"' EXIT
+source bench/lib.sh
+bench_with_redis bench_ratios "${1:-build}"
+BUILD=$(dirname "$FINSIM")
+cmake --build "$BUILD" -j2 --target bench_parse > /dev/null
 rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 # secs CMD...: run CMD (output to $W/last.out), print its wall seconds
 secs() {
