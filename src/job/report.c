@@ -121,15 +121,15 @@ static void gather(job_t *s, totals_t *t)
     snprintf(t->sums, sizeof(t->sums), "%016llx", (unsigned long long)t->checksum);
 }
 
-/* Collective: the provenance attributes, telemetry and checksum into the
- * output file, closed and renamed. Returns 0 or -1 (rank 0 printed why);
- * *finish_s gets the seconds it took. */
 /* h5out_on_finish: the portfolio totals into the results file. */
 static int write_portfolio(void *port, hid_t file)
 {
     return portfolio_write(port, file, MPI_COMM_WORLD);
 }
 
+/* Collective: the provenance attributes, telemetry and checksum into the
+ * output file, closed and renamed. Returns 0 or -1 (rank 0 printed why);
+ * *finish_s gets the seconds it took. */
 static int finish_output(job_t *s, const totals_t *t, const char *config, double *finish_s)
 {
     const run_cfg_t *c = s->cfg;

@@ -26,6 +26,12 @@ typedef struct store_backend {
     /* Read trades ids[0..n) into out[0..n); per-slot status. Backends split
      * n into batches of o->batch themselves. */
     int (*get_trades)(store_t *st, const int64_t *ids, size_t n, trade_slot_t *out);
+    /* Optional: announce the ids of the get_trades after the next one, so
+     * that their reads can be in flight while the caller works
+     * (store_prefetch_trades). Returns 0, or STORE_E_NOTSUP where this store
+     * cannot (e.g. a Redis Cluster); reports no other failure: whatever is
+     * not sent ahead is read by that get_trades in the ordinary way. */
+    int (*prefetch_trades)(store_t *st, const int64_t *ids, size_t n);
     /* Write trades (overwrite). */
     int (*put_trades)(store_t *st, const trade_t *t, size_t n);
     /* Write result mirrors (overwrite). */
@@ -62,20 +68,6 @@ struct store {
     store_stats_t stats;       /* accumulated counters */
     void *priv;                /* backend state */
 };
-
-/* Optional reads ahead, kept apart from the backend table: a backend that
- * can have the next batch's reads in flight while its caller works
- * registers one in store_prefetchers (store.c) under its table.
- * prefetch_trades(st, ids, n) announces the ids of the store_get_trades
- * after the next one; returns 0, or STORE_E_NOTSUP where this store cannot
- * (e.g. a Redis Cluster), and reports no other failure: whatever cannot be
- * sent ahead is read by that get_trades in the ordinary way. */
-typedef struct store_prefetch {
-    const store_backend_t *be;
-    int (*prefetch_trades)(store_t *st, const int64_t *ids, size_t n);
-} store_prefetch_t;
-
-extern const store_prefetch_t store_prefetch_redis;
 
 /* The registry, NULL-terminated. */
 extern const store_backend_t *const store_backends[];

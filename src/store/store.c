@@ -21,12 +21,6 @@ const store_backend_t *const store_backends[] = {
     NULL,
 };
 
-/* Backends that read ahead, NULL-terminated. */
-static const store_prefetch_t *const store_prefetchers[] = {
-    &store_prefetch_redis,
-    NULL,
-};
-
 /* Keys of connection strings whose values are secrets (compared without
  * case): Redis/StackExchange "password=", Azure "AccountKey=",
  * "SharedAccessSignature=", SAS "sig=", and the like. */
@@ -249,14 +243,12 @@ int store_get_trades(store_t *st, const int64_t *ids, size_t n, trade_slot_t *ou
 
 int store_prefetch_trades(store_t *st, const int64_t *ids, size_t n)
 {
-    for (int i = 0; store_prefetchers[i]; i++)
-        if (store_prefetchers[i]->be == st->be) {
-            double t0 = fs_now();
-            int rc = store_prefetchers[i]->prefetch_trades(st, ids, n);
-            st->stats.fetch_s += fs_now() - t0;
-            return rc;
-        }
-    return STORE_E_NOTSUP;
+    if (!st->be->prefetch_trades)
+        return STORE_E_NOTSUP;
+    double t0 = fs_now();
+    int rc = st->be->prefetch_trades(st, ids, n);
+    st->stats.fetch_s += fs_now() - t0;
+    return rc;
 }
 
 int store_put_trades(store_t *st, const trade_t *t, size_t n)

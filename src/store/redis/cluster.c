@@ -854,6 +854,7 @@ const store_backend_t store_backend_redis = {
     .close = redis_close,
     .reconnect = redis_reconnect,
     .get_trades = rcl_get_trades,
+    .prefetch_trades = redis_prefetch_trades, /* one node only: it declines in a cluster */
     .put_trades = rcl_put_trades,
     .put_trade_docs = rcl_put_trade_docs,
     .put_ranking = rcl_put_ranking,

@@ -279,7 +279,7 @@ void redis_prefetch_free(redis_priv_t *p)
 
 /* store_prefetch_trades: remember ids[0..n) for the get_trades after the
  * next one. */
-static int redis_prefetch_trades(store_t *st, const int64_t *ids, size_t n)
+int redis_prefetch_trades(store_t *st, const int64_t *ids, size_t n)
 {
     redis_priv_t *p = st->priv;
     if (p->cl || p->node || n == 0 || n > (size_t)st->opts.batch)
@@ -833,6 +833,7 @@ const store_backend_t redis_node_backend = {
     .close = redis_close,
     .reconnect = redis_reconnect,
     .get_trades = redis_get_trades,
+    .prefetch_trades = redis_prefetch_trades,
     .put_trades = redis_put_trades,
     .put_trade_docs = redis_put_trade_docs,
     .put_ranking = redis_put_ranking,
@@ -842,6 +843,3 @@ const store_backend_t redis_node_backend = {
     .describe = redis_describe,
     .command = redis_command,
 };
-
-/* The Redis store's reads ahead (for one node; store.c). */
-const store_prefetch_t store_prefetch_redis = {.be = &store_backend_redis, .prefetch_trades = redis_prefetch_trades};

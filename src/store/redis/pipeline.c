@@ -117,9 +117,9 @@ int redis_pipeline(store_t *st, size_t n, const redis_pipe_ops_t *ops, void *arg
             if (rc != 0)
                 break;
             if (p->on_sent) { /* a cluster node: the other masters get their batches before we wait here */
-                void (*sent)(void *) = p->on_sent;
+                void (*hook)(void *) = p->on_sent;
                 p->on_sent = NULL;
-                sent(p->on_sent_arg);
+                hook(p->on_sent_arg);
             }
             redis_inflight_t f = fl[head];
             if (ops->each) {

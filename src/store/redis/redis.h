@@ -289,6 +289,8 @@ int redis_prefetch_drain(store_t *st, redis_priv_t *p, const char *what);
 
 /* Forget the reads sent ahead and free what they hold (close). */
 void redis_prefetch_free(redis_priv_t *p);
+/* store_prefetch_trades on one node; STORE_E_NOTSUP in a cluster (ops.c). */
+int redis_prefetch_trades(store_t *st, const int64_t *ids, size_t n);
 
 /* ---- ops.c / cluster.c ---------------------------------------------------- */
 
