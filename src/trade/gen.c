@@ -75,7 +75,6 @@ static char *put(char *o, const char *s, size_t n)
     memcpy(o, s, n);
     return o + n;
 }
-#define PUTS(o, lit) put(o, lit, sizeof(lit) - 1)
 
 int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
 {
@@ -85,21 +84,21 @@ int gen_trade_doc(uint64_t seed, int64_t id, trade_t *t, char *buf, size_t cap)
     /* the numbers are printed already; lay them out as trade_format does */
     char doc[GEN_DOC_MAX];
     char *o = doc;
-    o = PUTS(o, "<AZFINSIM>\n  <trade fx1=\"");
+    o = FS_PUTS(o, "<AZFINSIM>\n  <trade fx1=\"");
     o = put(o, txt[G_FX1], (size_t)len[G_FX1]);
-    o = PUTS(o, "\" start_date=\"2017-12-29\" end_date=\"2018-08-28\" drift=\"");
+    o = FS_PUTS(o, "\" start_date=\"2017-12-29\" end_date=\"2018-08-28\" drift=\"");
     o = put(o, txt[G_DRIFT], (size_t)len[G_DRIFT]);
-    o = PUTS(o, "\" maturity=\"" GEN_MATURITY_TXT "\" t_steps=\"172\" trials=\"10000\" ro=\"" GEN_RO_TXT
+    o = FS_PUTS(o, "\" maturity=\"" GEN_MATURITY_TXT "\" t_steps=\"172\" trials=\"10000\" ro=\"" GEN_RO_TXT
                 "\" v=\"" GEN_V_TXT "\" sigma1=\"");
     o = put(o, txt[G_SIGMA1], (size_t)len[G_SIGMA1]);
-    o = PUTS(o, "\" warrantsNo=\"");
+    o = FS_PUTS(o, "\" warrantsNo=\"");
     o = fs_put_int(o, t->warrants_no, 1);
-    o = PUTS(o, "\" notionalPerWarr=\"");
+    o = FS_PUTS(o, "\" notionalPerWarr=\"");
     o = put(o, txt[G_NOTIONAL], (size_t)len[G_NOTIONAL]);
-    o = PUTS(o, "\" strike=\"");
+    o = FS_PUTS(o, "\" strike=\"");
     o = put(o, txt[G_STRIKE], (size_t)len[G_STRIKE]);
-    o = PUTS(o, "\">");
+    o = FS_PUTS(o, "\">");
     o = fs_put_int(o, id, 10); /* %010lld */
-    o = PUTS(o, "</trade>\n</AZFINSIM>");
+    o = FS_PUTS(o, "</trade>\n</AZFINSIM>");
     return fs_copy_out(buf, cap, doc, (int)(o - doc));
 }

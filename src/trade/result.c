@@ -39,8 +39,6 @@ void result_csv_row(FILE *f, const result_t *r)
     fprintf(f, "%lld,%.6f\n", (long long)r->paths, r->compute_s);
 }
 
-/* Append a literal (no NUL) */
-#define PUTS(o, lit) (memcpy(o, lit, sizeof(lit) - 1), (o) + sizeof(lit) - 1)
 
 /* The record as snprintf with "%010lld", "%d", "%.17g" (the six figures),
  * "%lld", "%.9g", "%016llx" would write it, laid out without printf: the
@@ -49,33 +47,33 @@ int result_format(const result_t *r, char *buf, size_t cap)
 {
     char doc[512]; /* the longest record is under 400 bytes */
     char *o = doc;
-    o = PUTS(o, "<AZFINSIM><result trade=\"");
+    o = FS_PUTS(o, "<AZFINSIM><result trade=\"");
     o = fs_put_int(o, r->trade_id, 10);
-    o = PUTS(o, "\" status=\"");
+    o = FS_PUTS(o, "\" status=\"");
     o = fs_put_int(o, r->status, 1);
-    o = PUTS(o, "\" pv=\"");
+    o = FS_PUTS(o, "\" pv=\"");
     o = fs_put_g(o, r->pv, 17);
-    o = PUTS(o, "\" pv_stderr=\"");
+    o = FS_PUTS(o, "\" pv_stderr=\"");
     o = fs_put_g(o, r->pv_stderr, 17);
-    o = PUTS(o, "\" delta=\"");
+    o = FS_PUTS(o, "\" delta=\"");
     o = fs_put_g(o, r->delta, 17);
-    o = PUTS(o, "\" delta_stderr=\"");
+    o = FS_PUTS(o, "\" delta_stderr=\"");
     o = fs_put_g(o, r->delta_stderr, 17);
-    o = PUTS(o, "\" vega=\"");
+    o = FS_PUTS(o, "\" vega=\"");
     o = fs_put_g(o, r->vega, 17);
-    o = PUTS(o, "\" vega_stderr=\"");
+    o = FS_PUTS(o, "\" vega_stderr=\"");
     o = fs_put_g(o, r->vega_stderr, 17);
-    o = PUTS(o, "\" paths=\"");
+    o = FS_PUTS(o, "\" paths=\"");
     o = fs_put_int(o, r->paths, 1);
-    o = PUTS(o, "\" compute_s=\"");
+    o = FS_PUTS(o, "\" compute_s=\"");
     o = fs_put_g(o, r->compute_s, 9);
-    o = PUTS(o, "\" rank=\"");
+    o = FS_PUTS(o, "\" rank=\"");
     o = fs_put_int(o, r->rank, 1);
-    o = PUTS(o, "\" inputs=\"");
+    o = FS_PUTS(o, "\" inputs=\"");
     o = fs_put_hex16(o, r->inputs);
-    o = PUTS(o, "\" digest=\"");
+    o = FS_PUTS(o, "\" digest=\"");
     o = fs_put_hex16(o, r->digest);
-    o = PUTS(o, "\"/></AZFINSIM>");
+    o = FS_PUTS(o, "\"/></AZFINSIM>");
     return fs_copy_out(buf, cap, doc, (int)(o - doc));
 }
 

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* FS_PUTS */
 
 /* Room fs_fmt_fixed and fs_fmt_g need in out (the slow path's longest text
  * for the values they take is shorter; see numfmt.c). */
@@ -23,6 +24,8 @@ int fs_fmt_fixed(char *out, size_t cap, double x, int prec, double *back);
 int fs_fmt_g(char *out, size_t cap, double x, int prec);
 
 /* Append helpers: they write no terminating NUL and return the end. */
+/* A string literal, its bytes without the NUL. */
+#define FS_PUTS(o, lit) (memcpy(o, lit, sizeof(lit) - 1), (o) + sizeof(lit) - 1)
 /* "%0*lld" of v: at least width characters, zero padded after any sign. */
 char *fs_put_int(char *o, int64_t v, int width);
 /* "%016llx" of v. */
