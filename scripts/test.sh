@@ -4,7 +4,9 @@
 #
 #   1. build/       Release build, ctest
 #   2. build-asan/  -DFINSIM_SANITIZE=ON (ASan + UBSan), ctest again (less the
-#                   multi-host, Slurm and Redis Cluster scenarios, label "once") with
+#                   tests labelled "once": the multi-host, Slurm and Redis Cluster
+#                   scenarios, and the tests of scripts, fixtures, the Dockerfile
+#                   and the report tool, whose subject is not C code) with
 #                   LeakSanitizer on: the suppressions built into that build
 #                   (src/base/sanitize.c) hide only what Open MPI and HDF5 keep for
 #                   themselves, so a leak in finsim fails
@@ -86,9 +88,12 @@ if [ "${FINSIM_SANITIZE_PASS:-1}" != 0 ]; then
   rc=0
   bash scripts/build.sh build-asan -DFINSIM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo || rc=$?
   if [ "$rc" -eq 0 ]; then
-    # the multi-host, Slurm and Redis Cluster scenarios (label "once") run
-    # once, in pass 1: their code paths are the same binaries' and the
-    # sanitizer pass would double the test command's time for them
+    # the tests labelled "once" run in pass 1 only: the multi-host, Slurm
+    # and Redis Cluster scenarios (their code paths are the same binaries'
+    # and the sanitizer pass would double the test command's time for them)
+    # and the tests whose subject is a script, a shell fixture, the
+    # Dockerfile or the report tool (the finsim runs inside them take paths
+    # that the other tests cover in this pass)
     # tests that repeat a code path at scale (statistics, load) run it at
     # smaller sizes here (FINSIM_TEST_SIZE=small, tests/lib/common.sh)
     FINSIM_TEST_SIZE=${FINSIM_TEST_SIZE:-small} FINSIM_LOAD_TRADES=${FINSIM_LOAD_TRADES:-100000} \

@@ -132,7 +132,7 @@ scenario_c() {
   local NC=150 rc=0 t lp grace=5
   cluster_redis_start
   "$FINSIM_BIN" generate --trades $NC --seed 9 --store "$CL_REDIS_URL" > /dev/null
-  local RUN=(--algorithm synthetic --task-duration 40 --seed 4 --batch 5 --timeout 3)
+  local RUN=(--algorithm synthetic --task-duration 80 --seed 4 --batch 5 --timeout 3)
   expect_rc 0 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${RUN[@]}" --start-trade 0 --trade-window $NC --progress 0 \
     --no-mirror --output "$T/cref.h5"
   # the launcher that users run, over the 3 hosts (mpirun settings from CL_MPI_ENV)
@@ -504,7 +504,7 @@ scenario_g() {
 # ---- h. gather mode with a host lost mid-run, then --resume ----
 scenario_h() {
   local NH=90 mp rc=0 i
-  local RUN=(--algorithm synthetic --task-duration 60 --seed 4 --batch 3 --timeout 3 --start-trade 0 --trade-window $NH)
+  local RUN=(--algorithm synthetic --task-duration 120 --seed 4 --batch 3 --timeout 3 --start-trade 0 --trade-window $NH)
   cluster_redis_start
   "$FINSIM_BIN" generate --trades $NH --seed 9 --store "$CL_REDIS_URL" > /dev/null
   expect_rc 0 "$FINSIM_BIN" run --store "$CL_REDIS_URL" "${RUN[@]}" --progress 0 --no-mirror --output "$T/href.h5"

@@ -42,6 +42,15 @@ const char *__asan_default_options(void)
         }                                                                                        \
     } while (0)
 
+/* FINSIM_TEST_SIZE=small (the sanitizer pass, scripts/test.sh): the
+ * statistical cases price fewer paths; every code path stays the same and
+ * the full sizes run in the Release pass. */
+static int small_size(void)
+{
+    const char *s = getenv("FINSIM_TEST_SIZE");
+    return s && strcmp(s, "small") == 0;
+}
+
 /* Price t with the given algorithm, kernel, seed and paths on w. */
 static result_t price(const trade_t *t, mc_algo_t algo, mc_kernel_t kernel, uint64_t seed,
                       int64_t paths, mc_work_t *w)
@@ -333,7 +342,7 @@ static void t_reference_values(void **state)
         const ref_trade_t *rf = &refs[i];
         result_t both[2];
         for (int k = 0; k < 2; k++) {
-            int64_t paths = k == MC_KERNEL_FAST ? 200000 : 20000;
+            int64_t paths = (k == MC_KERNEL_FAST ? 200000 : 20000) / (small_size() ? 4 : 1);
             result_t r = price(&rf->t, MC_DELTAVEGA, (mc_kernel_t)k, 77, paths, w);
             result_t p = price(&rf->t, MC_PVONLY, (mc_kernel_t)k, 77, paths, w);
             char what[256];
@@ -465,21 +474,23 @@ static void t_antithetic_se_honest(void **state)
  *    SE: sd / mean(SE) in [0.75, 1.33]. For normal estimates the sample sd
  *    of 200 has a relative sd of 1/sqrt(398) = 5 %; the bound leaves room
  *    for the SEs' own noise and heavier tails (3-6 sd).
- * The PV is checked alike (it never had the problem). */
+ * The PV is checked alike (it never had the problem). At
+ * FINSIM_TEST_SIZE=small: 2,000 paths a seed against 400,000. */
 static void t_greek_se_honest(void **state)
 {
     enum { SEEDS = 200 };
+    const int64_t per_seed = small_size() ? 2000 : 0, hi_paths = small_size() ? 400000 : 2000000;
     mc_work_t *w = mc_work_new();
     for (int v = 0; v < 2; v++) {
         trade_t t = base_trade(2);
         if (v == 1)
             t.strike = 0.97 * t.fx1;
-        result_t hi = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 999999, 2000000, w);
+        result_t hi = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 999999, hi_paths, w);
         const double mean[3] = {hi.pv, hi.delta, hi.vega};
         double sum[3] = {0}, sum2[3] = {0}, sse[3] = {0};
         int miss[3] = {0};
         for (int i = 0; i < SEEDS; i++) {
-            result_t r = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 5000 + (uint64_t)i, 0, w);
+            result_t r = price(&t, MC_DELTAVEGA, MC_KERNEL_FAST, 5000 + (uint64_t)i, per_seed, w);
             const double x[3] = {r.pv, r.delta, r.vega};
             const double se[3] = {r.pv_stderr, r.delta_stderr, r.vega_stderr};
             for (int k = 0; k < 3; k++) {
@@ -497,9 +508,10 @@ static void t_greek_se_honest(void **state)
             print_message("trade 2%s %s: %d of %d intervals miss, sd/mean SE %.3f\n",
                           v ? " (strike 0.97 spot)" : "", names[k], miss[k], SEEDS, ratio);
             if (!(miss[k] >= 4 && miss[k] <= 18 && ratio >= 0.75 && ratio <= 1.33))
-                fail_msg("trade 2%s %s: %d of %d 95 %% intervals miss the %.8g of 2e6 paths "
+                fail_msg("trade 2%s %s: %d of %d 95 %% intervals miss the %.8g of %lld paths "
                          "(want 4..18); sd of the estimates / mean SE = %.3f (want 0.75..1.33)",
-                         v ? " (strike 0.97 spot)" : "", names[k], miss[k], SEEDS, mean[k], ratio);
+                         v ? " (strike 0.97 spot)" : "", names[k], miss[k], SEEDS, mean[k], (long long)hi_paths,
+                         ratio);
         }
     }
     mc_work_free(w);
