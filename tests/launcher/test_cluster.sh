@@ -235,7 +235,7 @@ e_final() { # JID: final state, releasing a requeued job held by its begin time
       COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY) echo "$state"; return 0 ;;
       PENDING)
         if grep -q 'Reason=BeginTime' <<< "$line" && e_all_idle && e_steps_gone "$jid"; then
-          scontrol update JobId="$jid" StartTime=now > /dev/null 2>&1 || true
+          slurm_release_held "$jid"
         fi ;;
     esac
     sleep 0.1

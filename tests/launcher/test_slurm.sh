@@ -58,7 +58,7 @@ wait_job() {
       PENDING)
         if grep -q 'Reason=BeginTime' <<< "$line" && ! grep -q 'Restarts=0 ' <<< "$line" &&
            [ "$(sinfo -h -N -o %T | head -n 1)" = idle ] && ! pgrep -f "slurmstepd: \[$jid\." >/dev/null; then
-          scontrol update JobId="$jid" StartTime=now >/dev/null 2>&1 || true
+          slurm_release_held "$jid"
         fi ;;
     esac
     sleep 0.2
