@@ -42,6 +42,14 @@ int fs_mpi_launched(void)
     return 0;
 }
 
+void fs_mpi_init(int *argc, char ***argv)
+{
+    int provided;
+    if (!fs_mpi_launched())
+        setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+}
+
 /* fs_mpi_world under a launcher; outside one, fs_mpi_peek: a process that
  * runs alone does not pay for MPI_Init (a singleton start costs a third of
  * a second and more). Only for commands whose every MPI call is skipped
@@ -65,8 +73,7 @@ void fs_mpi_world(int *rank, int *nranks)
     MPI_Initialized(&up);
     MPI_Finalized(&down);
     if (!up && !down) {
-        int provided;
-        MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+        fs_mpi_init(NULL, NULL);
         up = 1;
     }
     if (up && !down) {

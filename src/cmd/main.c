@@ -1,6 +1,7 @@
 /* main.c - thin entry point: MPI setup around finsim_main(). */
 #include <mpi.h>
 #include <string.h>
+#include "finsim/base/mpi.h"
 #include "finsim/cmd/cli.h"
 
 /* Commands that never talk to other ranks (version, help texts, config)
@@ -28,9 +29,9 @@ static int needs_mpi(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int provided, up = 0, down = 0;
+    int up = 0, down = 0;
     if (needs_mpi(argc, argv))
-        MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+        fs_mpi_init(&argc, &argv);
     int rc = finsim_main(argc, argv);
     /* a command that needed MPI after all started it (fs_mpi_world) */
     MPI_Initialized(&up);

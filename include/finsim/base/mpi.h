@@ -16,6 +16,14 @@ void fs_mpi_peek(int *rank, int *nranks);
  * MPI_Finalize. Commands call it before any other MPI call. */
 void fs_mpi_world(int *rank, int *nranks);
 
+/* Start MPI (MPI_THREAD_FUNNELED; argc and argv may be NULL). A process
+ * that no launcher started is an MPI singleton: Open MPI then starts it
+ * without its helper daemon (ess_singleton_isolated=1, unless the
+ * environment sets that parameter). finsim never spawns or connects to
+ * other MPI processes, and the daemon's fork and start cost more than half
+ * of a singleton's start. */
+void fs_mpi_init(int *argc, char ***argv);
+
 /* 1 when an MPI launcher (mpirun, prterun, srun with PMI/PMIx, hydra)
  * started this process, judged by the environment it sets; else 0. */
 int fs_mpi_launched(void);
