@@ -14,7 +14,9 @@
 
 #include <curl/curl.h>
 
-/* The soname loaded: the ABI of <curl/curl.h> since libcurl 7.16. */
+/* The soname loaded: the ABI of <curl/curl.h> since libcurl 7.16. (Every
+ * `#define *_SONAME` of src/ is a library finsim loads at run time;
+ * tests/launcher/test_dockerfile.sh checks that the image installs it.) */
 #define MKT_CURL_SONAME "libcurl.so.4"
 
 typedef struct mkt_curl_api {
