@@ -16,8 +16,11 @@
 # Two stages: 'build' has the compilers and -dev packages, builds hiredis 1.2
 # with TLS (Debian 12 ships 0.14 without it) and a portable finsim
 # (FINSIM_NATIVE=OFF: x86-64-v2, not the build machine's CPU; the pricing
-# kernel picks its AVX-512 or AVX2 copy at run time where the CPU has one). The runtime
-# stage has only the shared libraries, Open MPI's launcher, CA certificates,
+# kernel picks its AVX-512 or AVX2 copy at run time where the CPU has one;
+# parallel HDF5 and GSL linked in from their static archives,
+# docs/BUILDING.md). The runtime
+# stage has only the shared libraries (libcurl4 among them: finsim loads it
+# when screen reads an HTTP(S) source), Open MPI's launcher, CA certificates,
 # the report tool (finsim-report, with python3-h5py and python3-matplotlib)
 # (TLS to Redis), the ssh pieces Open MPI uses between nodes, curl (the
 # Azure Batch scripts' REST calls: Batch, the metadata service, Key Vault),
@@ -61,7 +64,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 # task makes its own (jobscripts/azure-batch/coordinate.sh).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        openmpi-bin libopenmpi3 libhdf5-openmpi-103-1 libgsl27 libgslcblas0 libexpat1 libinih1 \
+        openmpi-bin libopenmpi3 libsz2 zlib1g libexpat1 libinih1 \
         libssl3 libcurl4 libjansson4 ca-certificates curl openssh-client openssh-server \
         python3-h5py python3-matplotlib \
  && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_*

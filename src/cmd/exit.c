@@ -33,6 +33,7 @@ int fs_exit_for_market_err(int mkt_err)
     switch (mkt_err) {
     case MKT_OK: return FS_EXIT_OK;
     case MKT_E_USAGE: return FS_EXIT_USAGE;
+    case MKT_E_SETUP: return FS_EXIT_USAGE; /* libcurl missing: the installation, not the endpoint */
     case MKT_E_TIMEOUT: return FS_EXIT_MARKET_TIMEOUT;
     case MKT_E_AUTH: return FS_EXIT_MARKET_AUTH;
     case MKT_E_NOMEM: return FS_EXIT_INTERNAL;

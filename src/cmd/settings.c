@@ -507,7 +507,8 @@ static int retries_none(void *cfg, const opt_def_t *o, const char *arg, char *er
 #define SCREEN_TAIL \
     "\n" \
     "exit status: 0 every joined trade priced; 1 some joined trades failed (named on\n" \
-    "stderr); 2 usage; 3-5, 9 store errors as in 'finsim run'; 6 output I/O; 8 internal;\n" \
+    "stderr); 2 usage, or libcurl (loaded for an http(s):// SRC) not installed;\n" \
+    "3-5, 9 store errors as in 'finsim run'; 6 output I/O; 8 internal;\n" \
     "11 market data unreadable, malformed or the endpoint failed (after retries);\n" \
     "12 market data endpoint timed out (after retries); 13 endpoint refused the API key.\n"
 

@@ -25,6 +25,7 @@ int job_market_status(int mkt_err)
     switch (mkt_err) {
     case MKT_OK: return JOB_OK;
     case MKT_E_USAGE: return JOB_E_CONFIG;
+    case MKT_E_SETUP: return JOB_E_CONFIG;
     case MKT_E_TIMEOUT: return JOB_E_MARKET_TIMEOUT;
     case MKT_E_AUTH: return JOB_E_MARKET_AUTH;
     case MKT_E_NOMEM: return JOB_E_INTERNAL;

@@ -1,10 +1,10 @@
 /* market.c - quotes and market data from CSV / JSON files and HTTP(S)
- * endpoints (see market.h). JSON is read with jansson, HTTP with libcurl. */
+ * endpoints (see market.h). JSON is read with jansson, HTTP with libcurl,
+ * which is loaded at the first request (curl_dl.h). */
 #define _GNU_SOURCE
 #include "finsim/market/market.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -18,6 +18,7 @@
 #include "finsim/trade/trade.h"
 #include "finsim/base/secret.h"
 #include "finsim/base/util.h"
+#include "curl_dl.h"
 
 #define MKT_DEFAULT_MAX_BYTES ((size_t)256 << 20)
 
@@ -500,21 +501,18 @@ static int mkt_key_check(const char *url, const mkt_http_opts_t *h, const char *
  * is malloc'ed for the caller. */
 int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t *len, char *err, size_t errlen)
 {
-    static int curl_ready = 0;
     char shown[512];
     mkt_redact_url(url, shown, sizeof(shown));
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return fs_seterr(err, errlen, "market data: libcurl could not be initialised"), MKT_E_HTTP;
-        curl_ready = 1;
-    }
+    const mkt_curl_api_t *cu = mkt_curl(err, errlen);
+    if (!cu)
+        return MKT_E_SETUP;
     double cto = h->connect_timeout_s > 0 ? h->connect_timeout_s : 5;
     double to = h->timeout_s > 0 ? h->timeout_s : 30;
     int retries = h->retries < 0 ? 0 : h->retries == 0 ? 3 : h->retries;
     double backoff = h->backoff_s > 0 ? h->backoff_s : 0.5;
     if (mkt_key_check(url, h, shown, err, errlen) != MKT_OK)
         return MKT_E_USAGE;
-    CURL *c = curl_easy_init();
+    CURL *c = cu->easy_init();
     if (!c)
         return fs_seterr(err, errlen, "market data: libcurl could not make a handle"), MKT_E_NOMEM;
     struct curl_slist *hdrs = NULL;
@@ -526,29 +524,29 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
             snprintf(hline, cap, "%s: %s", h->api_key_header, h->api_key);
         else
             snprintf(hline, cap, "Authorization: Bearer %s", h->api_key);
-        hdrs = curl_slist_append(hdrs, hline);
+        hdrs = cu->slist_append(hdrs, hline);
         fs_wipe(hline, strlen(hline)); /* curl keeps its own copy */
     }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json, text/csv;q=0.9, */*;q=0.5");
+    hdrs = cu->slist_append(hdrs, "Accept: application/json, text/csv;q=0.9, */*;q=0.5");
     char cerr[CURL_ERROR_SIZE];
     http_buf_t b = {NULL, 0, 0, h->max_bytes ? h->max_bytes : MKT_DEFAULT_MAX_BYTES, 0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would carry the key elsewhere */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(cto * 1000));
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(to * 1000));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "finsim-screen");
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* any encoding curl can decode */
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect would carry the key elsewhere */
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(cto * 1000));
+    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(to * 1000));
+    cu->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    cu->easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    cu->easy_setopt(c, CURLOPT_USERAGENT, "finsim-screen");
+    cu->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* any encoding curl can decode */
     if (h->ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+        cu->easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
     if (h->insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        cu->easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        cu->easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     int rc = MKT_E_HTTP;
     char reason[CURL_ERROR_SIZE + 64];
@@ -556,10 +554,10 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
         b.len = 0;
         b.too_big = 0;
         cerr[0] = '\0';
-        CURLcode cc = curl_easy_perform(c);
+        CURLcode cc = cu->easy_perform(c);
         long status = 0;
         int retryable = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (cc == CURLE_OK && status >= 200 && status < 300) {
             rc = MKT_OK;
             break;
@@ -585,7 +583,7 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
             rc = MKT_E_HTTP;
             retryable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_RECV_ERROR ||
                         cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE;
-            snprintf(reason, sizeof(reason), "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
+            snprintf(reason, sizeof(reason), "%s", cerr[0] ? cerr : cu->easy_strerror(cc));
         }
         if (!retryable || attempt == retries) {
             if (retryable && retries > 0)
@@ -599,10 +597,10 @@ int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t 
                 retries + 1, reason, wait);
         mkt_sleep(wait);
     }
-    curl_slist_free_all(hdrs); /* curl's copy of the key header goes with it */
+    cu->slist_free_all(hdrs); /* curl's copy of the key header goes with it */
     if (hline)
         free(hline);
-    curl_easy_cleanup(c);
+    cu->easy_cleanup(c);
     if (rc != MKT_OK) {
         free(b.data);
         return rc;

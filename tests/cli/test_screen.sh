@@ -109,6 +109,32 @@ assert np.array_equal(a, b)
 EOF
 CHECKS=$((CHECKS + 1))
 
+# libcurl is not linked (the loader would map its chain at every start of
+# every command): screen loads it at the first HTTP(S) request. When it
+# cannot be loaded (FINSIM_CURL_LIBRARY, the diagnostic knob, names a library
+# that does not exist, or one that is not libcurl), an http:// source fails
+# with exit 2, naming the library and the Debian package, before any request
+# is sent and before any output is written; file sources do not need it.
+if readelf -d "$F" | grep -q 'NEEDED.*libcurl'; then
+  echo "FAIL: finsim links libcurl; it is to be loaded when screen first needs it" >&2; exit 1
+fi
+CHECKS=$((CHECKS + 1))
+: > "$T/www/requests.log"
+expect_rc 2 env FINSIM_CURL_LIBRARY=libfinsim-test-no-curl.so.4 "$F" screen --store "$T/trades.h5" \
+    --quotes "$URL/data/q.csv" "${PRICING[@]}" "${TH[@]}" --csv "$T/nocurl.csv" --output "$T/nocurl.h5"
+expect_grep "HTTP\\(S\\) sources need libcurl, which could not be loaded \\(libfinsim-test-no-curl\\.so\\.4: cannot open" \
+    "$T/last.err"
+expect_grep "Debian: apt-get install libcurl4" "$T/last.err"
+expect_no_grep '^GET ' "$T/www/requests.log"
+[ ! -e "$T/nocurl.csv" ] && [ ! -e "$T/nocurl.h5" ] || { echo "FAIL: outputs written without market data" >&2; exit 1; }
+CHECKS=$((CHECKS + 1))
+expect_rc 2 env FINSIM_CURL_LIBRARY=libz.so.1 "$F" screen --store "$T/trades.h5" \
+    --quotes "$URL/data/q.csv" "${PRICING[@]}" "${TH[@]}" --csv "$T/nocurl.csv"
+expect_grep "libz\\.so\\.1 has no curl_global_init: HTTP\\(S\\) sources need libcurl" "$T/last.err"
+expect_rc 0 env FINSIM_CURL_LIBRARY=libfinsim-test-no-curl.so.4 "$F" screen --store "$T/trades.h5" \
+    --quotes "$T/q.csv" "${PRICING[@]}" "${TH[@]}" --csv "$T/nocurl.csv"
+cmp "$T/csv.csv" "$T/nocurl.csv"
+
 # An API key is never sent over plain http:// unless the user opts in for
 # this run (2, nothing sent: the server would answer 200); with
 # --allow-insecure-http it goes, with a warning. The test server speaks

@@ -6,7 +6,10 @@
 #   configs and keys out but the sources in (tests/dockerfile_check.py);
 #   every apt package named exists in Debian 12 (apt-cache show); and every
 #   shared library the built finsim needs comes from a package the runtime
-#   stage installs (or is hiredis, copied from the build stage).
+#   stage installs (or is hiredis, copied from the build stage): those it is
+#   linked against (NEEDED) and those it loads when a command needs them
+#   (dlopen: each `#define *_SONAME "lib..."` of src/, e.g. libcurl for
+#   screen's HTTP(S) sources, which ldd does not show).
 # Opt-in (slow, needs root, debootstrap and the Debian mirror):
 #   FINSIM_TEST_CHROOT_BUILD=1 executes every stage for real in throwaway
 #   debootstrap chroots of bookworm (tests/docker_build_chroot.py: RUN, COPY
@@ -63,9 +66,19 @@ CHECKS=$((CHECKS + 1))
 echo "dockerfile: all $(echo $BUILD_PKGS $RUNTIME_PKGS | wc -w) apt packages exist"
 grep -q 'bookworm' /etc/os-release || echo "note: this is not bookworm; package names were checked against $(. /etc/os-release; echo "$PRETTY_NAME")"
 
-# the libraries finsim links against come from the runtime packages
+# the libraries finsim links against, and those it loads at run time, come
+# from the runtime packages
 needed=$(readelf -d "$FINSIM_BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-for lib in $needed; do
+loaded=$(grep -rhoE '^#define [A-Z0-9_]+_SONAME "[^"]+"' "$FINSIM_SRC/src" | sed 's/.*"\(.*\)"/\1/')
+[ -n "$loaded" ] || { echo "FAIL: no *_SONAME in src/ (libcurl is loaded at run time)" >&2; exit 1; }
+for lib in $loaded; do
+  grep -qaF "$lib" "$FINSIM_BIN" || { echo "FAIL: $FINSIM_BIN does not name $lib, which src/ loads" >&2; exit 1; }
+  if grep -qx "$lib" <<< "$needed"; then
+    echo "FAIL: finsim is linked against $lib, which it is to load only when needed" >&2; exit 1
+  fi
+done
+CHECKS=$((CHECKS + 1))
+for lib in $needed $loaded; do
   case "$lib" in
     libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) continue ;;  # libc6, in every image
     libasan.so.*|libubsan.so.*) [ "$SANITIZED" = 1 ] && continue ;;  # this test build's sanitizers, not the image's
@@ -87,7 +100,7 @@ for lib in $needed; do
   fi
   CHECKS=$((CHECKS + 1))
 done
-echo "dockerfile: runtime packages cover every library finsim needs: $(echo $needed)"
+echo "dockerfile: runtime packages cover every library finsim needs: $(echo $needed), and loads: $(echo $loaded)"
 
 # ---- opt-in: the build stage for real, in a debootstrap chroot ----
 if [ "${FINSIM_TEST_CHROOT_BUILD:-0}" = 1 ]; then

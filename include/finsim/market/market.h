@@ -31,7 +31,8 @@ enum mkt_err {
     MKT_E_HTTP = -4,    /* connection failed / HTTP error status, retries exhausted */
     MKT_E_TIMEOUT = -5, /* timed out, retries exhausted */
     MKT_E_AUTH = -6,    /* HTTP 401 or 403 */
-    MKT_E_NOMEM = -7
+    MKT_E_NOMEM = -7,
+    MKT_E_SETUP = -8    /* a library HTTP(S) needs (libcurl) is not installed */
 };
 
 #define MKT_PAIR_MAX 16 /* currency pair names: up to 15 bytes ("EURUSD", "EUR/USD") */
@@ -91,7 +92,8 @@ int mkt_parse(const char *buf, size_t len, const char *name, mkt_data_t *d, char
 
 /* Fetch url into a malloc'ed buffer (*body, *len; NUL-terminated) with the
  * timeouts, retries and backoff of h. Returns MKT_OK or MKT_E_HTTP /
- * MKT_E_TIMEOUT / MKT_E_AUTH / MKT_E_USAGE with the reason in err. */
+ * MKT_E_TIMEOUT / MKT_E_AUTH / MKT_E_USAGE / MKT_E_SETUP (libcurl could not be
+ * loaded) with the reason in err. */
 int mkt_http_get(const char *url, const mkt_http_opts_t *h, char **body, size_t *len, char *err, size_t errlen);
 
 /* Sort quotes by trade id and check that no id appears twice; sort pairs
