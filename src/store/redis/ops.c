@@ -104,7 +104,8 @@ static void redis_getrange_cmd(store_t *st, redis_priv_t *p, int64_t id)
 /* One GETRANGE per trade key of ids[lo..hi): a value longer than
  * TRADE_DOC_MAX crosses the wire as its first TRADE_DOC_MAX + 1 bytes only
  * (then refused as too large), so a batch costs at most ~1 MiB per reply
- * and, consumed reply by reply, ~1 MiB at a time. */
+ * and, consumed reply by reply, ~1 MiB at a time, besides the values held
+ * for parsing (at most REDIS_HELD_MAX bytes and one value). */
 static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
