@@ -472,6 +472,76 @@ static void *XMLCALL xm_realloc(void *p, size_t n)
 
 static const XML_Memory_Handling_Suite xm_suite = {xm_malloc, xm_realloc, xm_free};
 
+/* The thread's parser for documents of their own (which = 0) or for
+ * trade_parse_batch's runs (which = 1), reset, with the thread's hash salt;
+ * NULL when expat cannot allocate one. One parser per thread, reset
+ * between documents: creating an expat parser costs about as much as
+ * parsing a trade. */
+static XML_Parser thread_parser(int which)
+{
+    static _Thread_local XML_Parser cached[2];
+    XML_Parser *xp = &cached[which];
+    if (*xp && !XML_ParserReset(*xp, "UTF-8")) {
+        XML_ParserFree(*xp);
+        *xp = NULL;
+    }
+    if (!*xp)
+        *xp = XML_ParserCreate_MM("UTF-8", &xm_suite, NULL);
+    if (!*xp)
+        return NULL;
+    /* Expat seeds its attribute hash from the kernel (a getrandom call and
+     * two getenv scans) in every document unless a salt is set: a third of
+     * the parse time. One random salt per thread keeps the hash-flooding
+     * protection without that cost; the salt changes no parsed value. */
+    static _Thread_local unsigned long salt;
+    if (!salt) {
+        uint64_t x = 0;
+        if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
+            x = fs_mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&x);
+        salt = (unsigned long)x ? (unsigned long)x : 1;
+    }
+    XML_SetHashSalt(*xp, salt);
+    return *xp;
+}
+
+/* What parse_whole reports once expat is done with a document (st: what
+ * XML_Parse answered; xp is only asked for the error position when st is
+ * not XML_STATUS_OK): the document-level failure, if any. Returns the
+ * number of reports in all. */
+static int parse_finish(parse_ctx_t *c, enum XML_Status st, XML_Parser xp, unsigned long line0, unsigned long col0,
+                        unsigned long wrap0)
+{
+    if (c->stopped)
+        return c->count;
+    if (st != XML_STATUS_OK || !c->root_ok || c->count == 0) {
+        char msg[192];
+        if (c->status == FS_E_PARSE && c->msg[0])
+            snprintf(msg, sizeof(msg), "%s", c->msg);
+        else if (st != XML_STATUS_OK) {
+            unsigned long line = (unsigned long)XML_GetCurrentLineNumber(xp);
+            unsigned long col = (unsigned long)XML_GetCurrentColumnNumber(xp);
+            if (line0 > 0) { /* a piece: position in the whole document */
+                if (line == 1)
+                    col = col >= wrap0 ? col - wrap0 + col0 : col0;
+                line += line0 - 1;
+            }
+            snprintf(msg, sizeof(msg), "malformed XML at line %lu column %lu: %s", line, col,
+                     XML_ErrorString(XML_GetErrorCode(xp)));
+        }
+        else if (!c->root_ok)
+            snprintf(msg, sizeof(msg), "root element is not <AZFINSIM>");
+        else
+            snprintf(msg, sizeof(msg), "no <trade> element in the document");
+        /* a trade in progress when the XML broke is reported as unparsable */
+        trade_t t = c->t;
+        if (!(c->in_trade || c->count == 0))
+            t.id = -1;
+        c->cb(c->cb_ctx, &t, FS_E_PARSE, msg);
+        c->count++;
+    }
+    return c->count;
+}
+
 /* Parse one document with expat, as trade_parse. *malformed (may be NULL)
  * is set when the XML is not well-formed (a refused DOCTYPE does not count).
  * The document is a piece of a larger one when line0 > 0: error positions
@@ -489,32 +559,11 @@ static int parse_whole(const char *buf, size_t len, trade_cb cb, void *ctx, int 
         cb(ctx, &c.t, FS_E_TOO_LARGE, "document larger than 1 MiB");
         return 1;
     }
-    /* One parser per thread, reset between documents: creating an expat
-     * parser costs about as much as parsing a trade. */
-    static _Thread_local XML_Parser cached;
-    if (cached && !XML_ParserReset(cached, "UTF-8")) {
-        XML_ParserFree(cached);
-        cached = NULL;
-    }
-    if (!cached)
-        cached = XML_ParserCreate_MM("UTF-8", &xm_suite, NULL);
-    c.xp = cached;
+    c.xp = thread_parser(0);
     if (!c.xp) {
         cb(ctx, &c.t, FS_E_NOMEM, "cannot create XML parser");
         return 1;
     }
-    /* Expat seeds its attribute hash from the kernel (a getrandom call and
-     * two getenv scans) in every document unless a salt is set: a third of
-     * the parse time. One random salt per thread keeps the hash-flooding
-     * protection without that cost; the salt changes no parsed value. */
-    static _Thread_local unsigned long salt;
-    if (!salt) {
-        uint64_t x = 0;
-        if (getrandom(&x, sizeof(x), GRND_NONBLOCK) != (ssize_t)sizeof(x))
-            x = fs_mix64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&x);
-        salt = (unsigned long)x ? (unsigned long)x : 1;
-    }
-    XML_SetHashSalt(c.xp, salt);
     XML_SetUserData(c.xp, &c);
     XML_SetElementHandler(c.xp, on_start, on_end);
     XML_SetCharacterDataHandler(c.xp, on_text);
@@ -522,35 +571,7 @@ static int parse_whole(const char *buf, size_t len, trade_cb cb, void *ctx, int 
     enum XML_Status st = XML_Parse(c.xp, buf, (int)len, XML_TRUE);
     if (malformed)
         *malformed = st != XML_STATUS_OK && !c.stopped && XML_GetErrorCode(c.xp) != XML_ERROR_ABORTED;
-    if (c.stopped)
-        return c.count;
-    if (st != XML_STATUS_OK || !c.root_ok || c.count == 0) {
-        char msg[192];
-        if (c.status == FS_E_PARSE && c.msg[0])
-            snprintf(msg, sizeof(msg), "%s", c.msg);
-        else if (st != XML_STATUS_OK) {
-            unsigned long line = (unsigned long)XML_GetCurrentLineNumber(c.xp);
-            unsigned long col = (unsigned long)XML_GetCurrentColumnNumber(c.xp);
-            if (line0 > 0) { /* a piece: position in the whole document */
-                if (line == 1)
-                    col = col >= wrap0 ? col - wrap0 + col0 : col0;
-                line += line0 - 1;
-            }
-            snprintf(msg, sizeof(msg), "malformed XML at line %lu column %lu: %s", line, col,
-                     XML_ErrorString(XML_GetErrorCode(c.xp)));
-        }
-        else if (!c.root_ok)
-            snprintf(msg, sizeof(msg), "root element is not <AZFINSIM>");
-        else
-            snprintf(msg, sizeof(msg), "no <trade> element in the document");
-        /* a trade in progress when the XML broke is reported as unparsable */
-        trade_t t = c.t;
-        if (!(c.in_trade || c.count == 0))
-            t.id = -1;
-        cb(ctx, &t, FS_E_PARSE, msg);
-        c.count++;
-    }
-    return c.count;
+    return parse_finish(&c, st, c.xp, line0, col0, wrap0);
 }
 
 int trade_parse(const char *buf, size_t len, trade_cb cb, void *ctx)
@@ -757,4 +778,223 @@ int trade_parse_one(const char *buf, size_t len, trade_t *out, char *msg, size_t
     out->id = -1;
     trade_parse(buf, len, one_cb, &o);
     return o.status;
+}
+
+/* ---- many one-trade documents ----------------------------------------------
+ * trade_parse_batch gives every document what trade_parse_one gives it, at
+ * a lower cost: a run of documents goes through one parser, inside a
+ * wrapper element, one XML_Parse call per document, so that the reset, the
+ * table set-up and the prolog of a document of its own are paid once per
+ * run. A document joins a run only when it starts with its root start tag
+ * "<AZFINSIM" and is no larger than TRADE_DOC_MAX: in the wrapper, expat
+ * then reads the same tokens from it as alone, from the root on. Its
+ * outcome is taken from the run only when it is clean, that is: expat
+ * reported no error up to its end; its first event is the root's start
+ * tag, at its first byte; the root also ends in it; after the root come
+ * only white space (written as itself, not as a reference), comments and
+ * processing instructions, which is what its epilog alone may hold; and the
+ * events, which tile the input, end exactly at its last byte, so that no
+ * token is left open into the next document. Every event is located with
+ * XML_GetCurrentByteIndex and XML_GetCurrentByteCount. A document that is
+ * not clean ends the run: it is parsed alone (trade_parse_one), which gives
+ * it its own messages and error positions, and a new run starts after it.
+ * The documents before it keep the outcomes already delivered. */
+
+static const char batch_wrap[] = "<b>";
+enum { BATCH_ROOM = 1 << 16 }; /* input buffer of the batch parser, bytes */
+
+typedef struct batch_run {
+    XML_Parser xp;
+    parse_ctx_t c;      /* the current document, as parse_whole keeps it */
+    long long start;    /* its first byte in the run's input */
+    long long end;      /* one past its last byte */
+    long long last_end; /* one past the last event's bytes */
+    int wrapper;        /* the wrapper's start tag was read */
+    int root;           /* 0 before the root, 1 inside it, 2 after it */
+    int bad;            /* the document is not clean */
+} batch_run_t;
+
+static void batch_bad(batch_run_t *b)
+{
+    if (!b->bad) {
+        b->bad = 1;
+        XML_StopParser(b->xp, XML_FALSE);
+    }
+}
+
+/* Note the current event's bytes; 0 (and the run stops) when they are not
+ * all in the current document, or the document is already not clean. */
+static int batch_event(batch_run_t *b)
+{
+    if (b->bad)
+        return 0;
+    long long at = (long long)XML_GetCurrentByteIndex(b->xp);
+    long long n = XML_GetCurrentByteCount(b->xp);
+    if (at < b->start || at + n > b->end) {
+        batch_bad(b);
+        return 0;
+    }
+    b->last_end = at + n;
+    return 1;
+}
+
+static void XMLCALL batch_start(void *ud, const XML_Char *name, const XML_Char **atts)
+{
+    batch_run_t *b = ud;
+    if (!b->wrapper && !b->bad) { /* the wrapper's own start tag, before any document */
+        b->wrapper = 1;
+        return;
+    }
+    if (!batch_event(b))
+        return;
+    if (b->c.depth == 0) { /* a root: the first event, at the first byte, and only one */
+        if (b->root != 0 || (long long)XML_GetCurrentByteIndex(b->xp) != b->start) {
+            batch_bad(b);
+            return;
+        }
+        b->root = 1;
+    }
+    on_start(&b->c, name, atts);
+}
+
+static void XMLCALL batch_end(void *ud, const XML_Char *name)
+{
+    batch_run_t *b = ud;
+    if (!batch_event(b))
+        return;
+    if (b->c.depth == 0) { /* the wrapper's end tag: junk after the root */
+        batch_bad(b);
+        return;
+    }
+    on_end(&b->c, name);
+    if (b->c.depth == 0)
+        b->root = 2;
+}
+
+static void XMLCALL batch_text(void *ud, const XML_Char *s, int len)
+{
+    batch_run_t *b = ud;
+    if (!batch_event(b))
+        return;
+    if (b->c.depth > 0) {
+        on_text(&b->c, s, len);
+        return;
+    }
+    /* outside the root: white space written as itself (a character
+     * reference gives fewer characters than its bytes), after the root */
+    long long n = XML_GetCurrentByteCount(b->xp);
+    int ok = b->root == 2 && (n == len || (len == 1 && s[0] == '\n' && n <= 2));
+    for (int i = 0; ok && i < len; i++)
+        ok = s[i] == ' ' || s[i] == '\t' || s[i] == '\n';
+    if (!ok)
+        batch_bad(b);
+}
+
+/* Comments and processing instructions: anywhere but before the root. */
+static void XMLCALL batch_comment(void *ud, const XML_Char *data)
+{
+    batch_run_t *b = ud;
+    (void)data;
+    if (batch_event(b) && b->c.depth == 0 && b->root != 2)
+        batch_bad(b);
+}
+
+static void XMLCALL batch_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+    (void)target;
+    batch_comment(ud, data);
+}
+
+/* CDATA sections: inside the root only. */
+static void XMLCALL batch_cdata_start(void *ud)
+{
+    batch_run_t *b = ud;
+    if (batch_event(b) && b->c.depth == 0)
+        batch_bad(b);
+}
+
+static void XMLCALL batch_cdata_end(void *ud)
+{
+    batch_event(ud);
+}
+
+/* Can the document join a run? */
+static int batch_fits(const char *d, size_t len)
+{
+    return len >= 10 && len <= TRADE_DOC_MAX && memcmp(d, "<AZFINSIM", 9) == 0 &&
+           (d[9] == '>' || d[9] == ' ' || d[9] == '\t' || d[9] == '\n' || d[9] == '\r');
+}
+
+/* Start a run: the batch parser, reset, with the wrapper's start tag read.
+ * 0 when expat cannot. */
+static int batch_open(batch_run_t *b)
+{
+    b->xp = thread_parser(1);
+    if (!b->xp)
+        return 0;
+    b->wrapper = 0;
+    b->bad = 0;
+    XML_SetUserData(b->xp, b);
+    XML_SetElementHandler(b->xp, batch_start, batch_end);
+    XML_SetCharacterDataHandler(b->xp, batch_text);
+    XML_SetCommentHandler(b->xp, batch_comment);
+    XML_SetProcessingInstructionHandler(b->xp, batch_pi);
+    XML_SetCdataSectionHandler(b->xp, batch_cdata_start, batch_cdata_end);
+    /* room for many documents: expat moves what it keeps of its input to
+     * the front of its buffer whenever the next piece does not fit (a
+     * parser keeps its buffer when reset) */
+    char *room = XML_GetBuffer(b->xp, BATCH_ROOM);
+    if (!room)
+        return 0;
+    memcpy(room, batch_wrap, sizeof(batch_wrap) - 1);
+    return XML_ParseBuffer(b->xp, (int)sizeof(batch_wrap) - 1, XML_FALSE) == XML_STATUS_OK;
+}
+
+size_t trade_parse_batch(const char *buf, const size_t *off, size_t n, trade_doc_cb cb, void *ctx)
+{
+    /* a callback that parses a batch itself gets documents parsed alone:
+     * the thread's batch parser is in use */
+    static _Thread_local int depth;
+    int nested = depth++;
+    batch_run_t b;
+    trade_t t;
+    char msg[TRADE_MSG_MAX];
+    size_t shared = 0; /* documents whose outcome came from a run */
+    int live = 0;      /* a run is open and every document fed to it was clean */
+    long long pos = 0; /* the run's input so far */
+    for (size_t i = 0; i < n; i++) {
+        const char *d = buf + off[i];
+        size_t len = off[i + 1] - off[i];
+        if (!nested && batch_fits(d, len)) {
+            if (!live && (live = batch_open(&b)) != 0)
+                pos = (long long)sizeof(batch_wrap) - 1;
+            if (live) {
+                /* the document's state as trade_parse_one starts it */
+                one_ctx_t o = {.out = &t, .status = FS_E_PARSE, .n = 0, .msg = msg, .msglen = sizeof(msg)};
+                memset(&t, 0, sizeof(t));
+                t.id = -1;
+                msg[0] = '\0';
+                memset(&b.c, 0, sizeof(b.c));
+                b.c.cb = one_cb;
+                b.c.cb_ctx = &o;
+                b.c.t.id = -1;
+                b.start = b.last_end = pos;
+                b.end = pos += (long long)len;
+                b.root = 0;
+                enum XML_Status st = XML_Parse(b.xp, d, (int)len, XML_FALSE);
+                if (st == XML_STATUS_OK && !b.bad && b.wrapper && b.root == 2 && b.last_end == b.end) {
+                    parse_finish(&b.c, XML_STATUS_OK, NULL, 0, 0, 0);
+                    shared++;
+                    cb(ctx, i, &t, o.status, msg);
+                    continue;
+                }
+                live = 0; /* not clean: the run ends, the document is parsed alone */
+            }
+        }
+        msg[0] = '\0';
+        int status = trade_parse_one(d, len, &t, msg, sizeof(msg));
+        cb(ctx, i, &t, status, msg);
+    }
+    depth--;
+    return shared;
 }

@@ -10,7 +10,7 @@
 # into the source tree. A crash, leak, sanitizer report or timeout fails the
 # script; the input that caused it is copied to regress/fuzz_NAME/ (commit
 # it with the fix: fuzz_replay_NAME replays it in every ctest run).
-# Environment: FINSIM_FUZZ_HARNESSES (default: "trade result config url"),
+# Environment: FINSIM_FUZZ_HARNESSES (default: "trade batch result config url"),
 # JOBS (build parallelism, default 2), FINSIM_FUZZ_PARALLEL (harnesses run
 # at once, default: the number of cores).
 set -euo pipefail
@@ -24,7 +24,7 @@ mkdir -p "$1"
 B=$(cd "$1" && pwd)
 SECS=${2:-60}
 case "$SECS" in ''|*[!0-9]*) echo "run-fuzz: SECONDS must be a whole number, not '$SECS'" >&2; exit 2 ;; esac
-HARNESSES=${FINSIM_FUZZ_HARNESSES:-"trade result config url"}
+HARNESSES=${FINSIM_FUZZ_HARNESSES:-"trade batch result config url"}
 unset LIBRARY_PATH   # some hosts export a CUDA stub dir here
 
 if ! command -v clang >/dev/null; then

@@ -1,6 +1,7 @@
 /* test_eyxml.c - the eyxml trade codec (trade/trade.c): AzFinSim's sample
  * document, round trips, attribute order and whitespace, each validation
- * rule, malformed documents, store keys. */
+ * rule, malformed documents, store keys, and trade_parse_batch against
+ * trade_parse_one document by document. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,6 +336,289 @@ static void t_mutated_documents_keep_their_verdicts(void **state)
                  (unsigned long long)MUTANT_DIGEST);
 }
 
+/* ---- trade_parse_batch against trade_parse_one ------------------------------ */
+
+typedef struct docs {
+    char *buf;
+    size_t len, cap;
+    size_t off[4096];
+    size_t n;
+} docs_t;
+
+static void docs_add(docs_t *d, const char *s, size_t len)
+{
+    assert_true(d->n + 1 < sizeof(d->off) / sizeof(d->off[0]));
+    if (d->len + len > d->cap) {
+        d->cap = 2 * (d->len + len) + 4096;
+        d->buf = xrealloc(d->buf, d->cap);
+    }
+    if (len)
+        memcpy(d->buf + d->len, s, len);
+    d->off[d->n] = d->len;
+    d->len += len;
+    d->off[++d->n] = d->len;
+}
+
+static void docs_adds(docs_t *d, const char *s)
+{
+    docs_add(d, s, strlen(s));
+}
+
+/* a generated document (id i), then what follows it */
+static void docs_add_good(docs_t *d, int64_t i, const char *tail)
+{
+    char doc[GEN_DOC_MAX + 64];
+    trade_t t;
+    int n = gen_trade_doc(7, i, &t, doc, GEN_DOC_MAX);
+    snprintf(doc + n, sizeof(doc) - (size_t)n, "%s", tail);
+    docs_adds(d, doc);
+}
+
+/* a nested batch of the sample document alone */
+static void check_doc_sample(void *ctx, size_t i, const trade_t *t, int status, const char *msg)
+{
+    (void)ctx;
+    assert_int_equal(i, 0);
+    assert_int_equal(status, FS_OK);
+    assert_string_equal(msg, "");
+    assert_int_equal(t->id, 0);
+}
+
+typedef struct check {
+    const docs_t *d;
+    size_t base; /* the slice's first document */
+    size_t next;
+    int nested; /* the callback parses too */
+} check_t;
+
+/* Each document's outcome is trade_parse_one's, bit for bit, in order. */
+static void check_doc(void *ctx, size_t i, const trade_t *t, int status, const char *msg)
+{
+    check_t *c = ctx;
+    const docs_t *d = c->d;
+    assert_int_equal(i, c->next);
+    c->next++;
+    i += c->base;
+    if (c->nested) { /* parsing in the callback changes nothing */
+        size_t one[2] = {0, sizeof(sample) - 1};
+        assert_int_equal(trade_parse_batch(sample, one, 1, check_doc_sample, NULL), 0);
+    }
+    trade_t want;
+    char wmsg[TRADE_MSG_MAX];
+    wmsg[0] = '\0';
+    int ws = trade_parse_one(d->buf + d->off[i], d->off[i + 1] - d->off[i], &want, wmsg, sizeof(wmsg));
+    if (ws != status || strcmp(wmsg, msg) != 0 || memcmp(&want, t, sizeof(want)) != 0)
+        fail_msg("document %zu (%.*s): batch %d '%s' id %lld, alone %d '%s' id %lld", i,
+                 (int)(d->off[i + 1] - d->off[i] > 300 ? 300 : d->off[i + 1] - d->off[i]), d->buf + d->off[i],
+                 status, msg, (long long)t->id, ws, wmsg, (long long)want.id);
+}
+
+/* Run the batch over d (in slices of 1..n documents) and compare. Returns
+ * the number of documents read in shared runs. */
+static size_t check_batch(const docs_t *d, int nested)
+{
+    size_t shared = 0;
+    size_t slices[] = {d->n, 1000, 7, 2, 1};
+    for (size_t k = 0; k < sizeof(slices) / sizeof(slices[0]); k++) {
+        size_t sl = slices[k] ? slices[k] : 1, sh = 0;
+        for (size_t i = 0; i < d->n; i += sl) {
+            check_t c = {.d = d, .base = i, .next = 0, .nested = nested};
+            size_t m = d->n - i < sl ? d->n - i : sl;
+            sh += trade_parse_batch(d->buf, d->off + i, m, check_doc, &c);
+            assert_int_equal(c.next, m);
+        }
+        if (k == 0)
+            shared = sh;
+    }
+    return shared;
+}
+
+/* Documents that trip up a shared parser: before, around and after the
+ * root, and ones that swallow or are swallowed by their neighbours. */
+static const char *const nasty[] = {
+    "",
+    " ",
+    "<",
+    "<AZFINSIM",
+    "<AZFINSIM>",
+    "<AZFINSIM >",
+    "<AZFINSIM/>",
+    "<AZFINSIM />",
+    "<AZFINSIM></AZFINSIM>",
+    "<AZFINSIM\r\n></AZFINSIM >\r\n",
+    "<AZFINSIMX></AZFINSIMX>",
+    "<AZFINSIM><trade/></AZFINSIM>",
+    "<AZFINSIM><trade fx1=\"",
+    "<AZFINSIM><trade fx1='1' strike=\"<\"/></AZFINSIM>",
+    "<AZFINSIM><![CDATA[",
+    "<AZFINSIM><![CDATA[x]]></AZFINSIM>",
+    "<AZFINSIM><!--",
+    "<AZFINSIM><?pi",
+    "<AZFINSIM>&amp;&#32;&#x41;</AZFINSIM>",
+    "<AZFINSIM>&bogus;</AZFINSIM>",
+    "<AZFINSIM></b></AZFINSIM>",
+    "</AZFINSIM>",
+    "</b>",
+    "-->",
+    "?>",
+    "]]>",
+    "\"",
+    "<?xml version=\"1.0\"?><AZFINSIM></AZFINSIM>",
+    "\xef\xbb\xbf<AZFINSIM></AZFINSIM>",
+    "<!DOCTYPE AZFINSIM><AZFINSIM></AZFINSIM>",
+    "<!DOCTYPE AZFINSIM [<!ENTITY e \"x\">]><AZFINSIM>&e;</AZFINSIM>",
+    "<!-- c --><AZFINSIM></AZFINSIM>",
+    "<AZFINSIM>\xff</AZFINSIM>",
+    "<AZFINSIM xmlns=\"urn:x\" a=\"1\" a=\"2\"></AZFINSIM>",
+    "<AZFINSIM><trade fx1=\"1\">0000000001</trade><trade>2</trade></AZFINSIM>",
+    "<AZFINSIM>\0</AZFINSIM>",
+};
+
+/* What may follow a generated document's root (good or not, alone). */
+static const char *const tails[] = {
+    "",
+    "\n",
+    "\r",
+    "\r\n",
+    " \t\n ",
+    "<!-- after -->",
+    "<!-- after -->\n<?pi data?>\n",
+    "<?pi?>",
+    "<!--",
+    "<!-- x",
+    "<?pi",
+    "<?pi ",
+    "<?xml version=\"1.0\"?>",
+    "<!DOCTYPE x>",
+    "<![CDATA[",
+    "<![CDATA[]]>",
+    "<![CDATA[ ]]>",
+    "x",
+    "]",
+    "]]>",
+    "&#32;",
+    "&#10;",
+    "&#xD;",
+    "&amp;",
+    "&lt;",
+    "&bogus;",
+    "</b>",
+    "<b>",
+    "<b/>",
+    "<AZFINSIM>",
+    "<AZFINSIM/>",
+    "</AZFINSIM>",
+    "\xc3",
+    "<!-- \xc3",
+    "\xef\xbb\xbf",
+    "<",
+    "<!",
+    "<!-",
+    "&",
+    "&#",
+};
+
+static void t_batch_equals_one_by_one(void **state)
+{
+    (void)state;
+    docs_t d = {0};
+    /* generated documents: all read in one run */
+    for (int64_t i = 0; i < 300; i++)
+        docs_add_good(&d, i, "");
+    assert_int_equal(check_batch(&d, 0), d.n);
+    /* every nasty document and tail, alone, before and after good ones,
+     * and in every ordered pair */
+    d.n = d.len = 0;
+    size_t nn = sizeof(nasty) / sizeof(nasty[0]), nt = sizeof(tails) / sizeof(tails[0]);
+    for (size_t k = 0; k < nn; k++) {
+        docs_add_good(&d, (int64_t)k, "");
+        docs_add(&d, nasty[k], k + 1 == nn ? sizeof("<AZFINSIM>\0</AZFINSIM>") - 1 : strlen(nasty[k]));
+        docs_add_good(&d, (int64_t)k, "");
+    }
+    for (size_t k = 0; k < nt; k++) {
+        docs_add_good(&d, (int64_t)k, tails[k]);
+        docs_add_good(&d, (int64_t)k, "");
+    }
+    check_batch(&d, 0);
+    d.n = d.len = 0;
+    for (size_t a = 0; a < nt; a++)
+        for (size_t b = 0; b < nt; b++) {
+            docs_add_good(&d, (int64_t)a, tails[a]);
+            docs_add_good(&d, (int64_t)b, tails[b]);
+        }
+    check_batch(&d, 0);
+    d.n = d.len = 0;
+    for (size_t a = 0; a < nn; a++)
+        for (size_t b = 0; b < nn; b++) {
+            docs_adds(&d, nasty[a]);
+            docs_adds(&d, nasty[b]);
+        }
+    check_batch(&d, 0);
+    /* clean tails keep a document in its run */
+    d.n = d.len = 0;
+    docs_add_good(&d, 1, "\n");
+    docs_add_good(&d, 2, "<!-- after -->\n<?pi data?>\n");
+    docs_add_good(&d, 3, " \t\n ");
+    docs_adds(&d, "<AZFINSIM>\n</AZFINSIM>");
+    assert_int_equal(check_batch(&d, 0), d.n);
+    /* a document larger than TRADE_DOC_MAX, between good ones */
+    d.n = d.len = 0;
+    docs_add_good(&d, 1, "");
+    char *big = xmalloc(TRADE_DOC_MAX + 64);
+    int bl = snprintf(big, 64, "<AZFINSIM><!--");
+    memset(big + bl, 'x', TRADE_DOC_MAX);
+    memcpy(big + bl + TRADE_DOC_MAX, "--></AZFINSIM>", 14);
+    docs_add(&d, big, (size_t)bl + TRADE_DOC_MAX + 14);
+    free(big);
+    docs_add_good(&d, 2, "");
+    assert_int_equal(check_batch(&d, 0), 2);
+    /* a callback that parses, in a run and in a nested batch */
+    assert_int_equal(check_batch(&d, 1), 2);
+    /* mutants: generated documents cut short, or with a byte inserted,
+     * replaced or removed, mixed with good ones and the nasty tails */
+    uint64_t r = 12345;
+    static const char bytes[] = "<>&\"'/!?-[]; \r\n\t=#x0b";
+    for (int round = 0; round < 4; round++) {
+        d.n = d.len = 0;
+        while (d.n < 2000) {
+            char doc[GEN_DOC_MAX + 64];
+            trade_t t;
+            r = fs_mix64(r + 1);
+            int n = gen_trade_doc(r & 0xff, (int64_t)(r % 1000), &t, doc, GEN_DOC_MAX);
+            size_t at = (size_t)((r >> 16) % (uint64_t)(n + 1));
+            char c = bytes[(r >> 40) % (sizeof(bytes) - 1)];
+            switch ((r >> 8) % 8) {
+            case 0: /* cut short */
+                n = (int)at;
+                break;
+            case 1: /* a byte inserted */
+                memmove(doc + at + 1, doc + at, (size_t)n - at);
+                doc[at] = c;
+                n++;
+                break;
+            case 2: /* a byte replaced */
+                if (at < (size_t)n)
+                    doc[at] = c;
+                break;
+            case 3: /* a byte removed */
+                if (at < (size_t)n) {
+                    memmove(doc + at, doc + at + 1, (size_t)n - at - 1);
+                    n--;
+                }
+                break;
+            case 4: /* a tail */
+                n += snprintf(doc + n, 64, "%s", tails[(r >> 24) % nt]);
+                break;
+            default:
+                break;
+            }
+            docs_add(&d, doc, (size_t)n);
+        }
+        check_batch(&d, 0);
+    }
+    free(d.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +631,7 @@ int main(void)
         cmocka_unit_test(t_malformed_documents),
         cmocka_unit_test(t_keys),
         cmocka_unit_test(t_mutated_documents_keep_their_verdicts),
+        cmocka_unit_test(t_batch_equals_one_by_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

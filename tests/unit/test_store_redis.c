@@ -634,6 +634,59 @@ static void t_malformed_values(void **state)
 
 /* ---- failures: refused, timeout, server gone ------------------------------------------------ */
 
+/* Values read in batches (of 3 keys here) get what each value parsed alone
+ * gives: the same trade bits, status and message ("key: why", or the id
+ * mismatch), whatever their neighbours hold - documents that would swallow
+ * the next one, two roots, comments, a truncated one. */
+static void t_values_as_parsed_alone(void **state)
+{
+    (void)state;
+    flush_all(&g_srv);
+    static const char *const tails[] = {"", "<!-- ok -->", "<!--", "<AZFINSIM>", "x", "", "\n", "<?pi",
+                                        "",  "&#32;",       "",     "",           "",          "<![CDATA["};
+    enum { N = sizeof(tails) / sizeof(tails[0]) };
+    char out[64], doc[2048];
+    store_opts_t o = test_opts();
+    o.batch = 3;
+    store_t *st = open_ok(g_srv.url, &o);
+    trade_t *t = make_trades(SEED, 1, 1, N);
+    int64_t *ids = ids_of(t, N);
+    char vals[N][2048];
+    for (int i = 0; i < N; i++) {
+        char key[TRADE_KEY_MAX];
+        trade_key(key, sizeof(key), NULL, ids[i]);
+        int n = trade_format(&t[i == 12 ? 2 : i], doc, sizeof(doc)); /* key 13 holds trade 3 */
+        if (i == 5)
+            n = 100; /* cut short */
+        snprintf(vals[i], sizeof(vals[i]), "%.*s%s", n, doc, tails[i]);
+        assert_int_equal(0, cli(&g_srv, out, sizeof(out), "SET", key, vals[i], NULL));
+    }
+    trade_slot_t slots[N];
+    assert_int_equal(0, store_get_trades(st, ids, N, slots));
+    for (int i = 0; i < N; i++) {
+        char key[TRADE_KEY_MAX], why[160], msg[sizeof(slots[0].msg)];
+        trade_t want;
+        trade_key(key, sizeof(key), NULL, ids[i]);
+        int status = trade_parse_one(vals[i], strlen(vals[i]), &want, why, sizeof(why));
+        if (status != FS_OK)
+            fs_seterr(msg, sizeof(msg), "%s: %s", key, why);
+        else if (want.id != ids[i])
+            fs_seterr(msg, sizeof(msg), "%s holds trade %010lld, not %010lld", key, (long long)want.id,
+                     (long long)ids[i]);
+        else
+            msg[0] = '\0';
+        if (status == FS_OK && want.id != ids[i])
+            status = FS_E_ID_MISMATCH;
+        assert_int_equal(status, slots[i].status);
+        assert_string_equal(msg, slots[i].msg);
+        assert_memory_equal(&want, &slots[i].trade, sizeof(want));
+        assert_int_equal(i == 0 || i == 1 || i == 6 || i == 8 || i == 10 || i == 11, status == FS_OK);
+    }
+    free(ids);
+    free(t);
+    store_close(st);
+}
+
 static void t_connection_refused(void **state)
 {
     (void)state;
@@ -1035,6 +1088,7 @@ int main(void)
         cmocka_unit_test(t_missing_keys),
         cmocka_unit_test(t_wrong_type),
         cmocka_unit_test(t_malformed_values),
+        cmocka_unit_test(t_values_as_parsed_alone),
         cmocka_unit_test(t_connection_refused),
         cmocka_unit_test(t_timeout),
         cmocka_unit_test(t_server_killed_between_batches),

@@ -84,6 +84,24 @@ int trade_parse_doc(const char *buf, size_t len, trade_cb cb, void *ctx);
  * fs_status code; msg (may be NULL) receives a one-line reason. */
 int trade_parse_one(const char *buf, size_t len, trade_t *out, char *msg, size_t msglen);
 
+/* Longest message of a parse, terminating NUL included. */
+#define TRADE_MSG_MAX 192
+
+/* Callback of trade_parse_batch for document i: the trade, status and
+ * message that trade_parse_one gives for it (msg as written into a buffer
+ * of TRADE_MSG_MAX bytes, which every message fits). */
+typedef void (*trade_doc_cb)(void *ctx, size_t i, const trade_t *t, int status, const char *msg);
+
+/* Parse n documents, each expected to hold exactly one trade: document i
+ * is buf[off[i] .. off[i+1]). Calls cb once per document, in order, with
+ * exactly what trade_parse_one gives for it, at a lower cost per document:
+ * runs of documents that start with "<AZFINSIM" share one parser, and any
+ * document whose outcome could differ there is parsed alone (docs/DESIGN.md,
+ * "Parsing many documents"). cb may parse, even call trade_parse_batch
+ * (which then parses every document alone). Returns the number of
+ * documents whose outcome came from a shared run. */
+size_t trade_parse_batch(const char *buf, const size_t *off, size_t n, trade_doc_cb cb, void *ctx);
+
 /* Check every field against its domain. Returns FS_OK or FS_E_DOMAIN /
  * FS_E_TOO_LARGE, with a one-line reason naming the field in msg. */
 int trade_validate(const trade_t *t, char *msg, size_t msglen);

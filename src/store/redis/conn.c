@@ -651,6 +651,9 @@ void redis_close(store_t *st)
     free(p->cmd);
     free(p->nil_idx);
     free(p->pend);
+    free(p->held);
+    free(p->held_off);
+    free(p->held_item);
     free(p->rep);
     free(p);
     st->priv = NULL;

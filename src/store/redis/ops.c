@@ -18,14 +18,12 @@ typedef struct redis_get_arg {
     unsigned char *pend; /* per id: 1 when the GETRANGE left it for the follow-up */
 } redis_get_arg_t;
 
-/* Decode the value stored under key for trade id into slot. Never fails:
- * the outcome is the slot's status and message. */
-static void redis_fill_slot(const char *key, int64_t id, const char *val, size_t len, trade_slot_t *slot)
+/* The outcome of a parsed value (slot->trade already set) into slot: the
+ * status, and the message prefixed by key ("key: why"), or the id mismatch. */
+static void redis_slot_parsed(const char *key, int64_t id, int status, const char *why, trade_slot_t *slot)
 {
-    char why[160];
-    why[0] = 0;
     slot->msg[0] = 0;
-    slot->status = trade_parse_one(val, len, &slot->trade, why, sizeof(why));
+    slot->status = status;
     if (slot->status != FS_OK) {
         fs_seterr(slot->msg, sizeof(slot->msg), "%s: %s", key, why);
     } else if (slot->trade.id != id) {
@@ -33,6 +31,16 @@ static void redis_fill_slot(const char *key, int64_t id, const char *val, size_t
                   (long long)slot->trade.id, (long long)id);
         slot->status = FS_E_ID_MISMATCH;
     }
+}
+
+/* Decode the value stored under key for trade id into slot. Never fails:
+ * the outcome is the slot's status and message. */
+static void redis_fill_slot(const char *key, int64_t id, const char *val, size_t len, trade_slot_t *slot)
+{
+    char why[160];
+    why[0] = 0;
+    int status = trade_parse_one(val, len, &slot->trade, why, sizeof(why));
+    redis_slot_parsed(key, id, status, why, slot);
 }
 
 /* Set slot to a failure status with an empty trade of the given id. */
@@ -96,7 +104,8 @@ static void redis_getrange_cmd(store_t *st, redis_priv_t *p, int64_t id)
 /* One GETRANGE per trade key of ids[lo..hi): a value longer than
  * TRADE_DOC_MAX crosses the wire as its first TRADE_DOC_MAX + 1 bytes only
  * (then refused as too large), so a batch costs at most ~1 MiB per reply
- * and, consumed reply by reply, ~1 MiB at a time. */
+ * and, consumed reply by reply, ~1 MiB at a time, besides the values held
+ * for parsing (at most REDIS_HELD_MAX bytes and one value). */
 static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t hi, void *arg)
 {
     redis_get_arg_t *a = arg;
@@ -105,31 +114,83 @@ static size_t redis_get_encode(store_t *st, redis_priv_t *p, size_t lo, size_t h
     return hi - lo;
 }
 
-/* Parse one GETRANGE answer into its slot. "" (a missing key or an empty
- * value) and WRONGTYPE leave the slot open (a->pend) for the follow-up. */
-static int redis_get_each(store_t *st, redisReply *e, size_t k, size_t lo, size_t hi, void *arg)
+/* The outcome of held value j of trade_parse_batch, into its slot, as
+ * redis_fill_slot gives it (the message cut where its 160 bytes cut it),
+ * the key named only in a failure message. */
+typedef struct redis_held_ctx {
+    store_t *st;
+    redis_get_arg_t *a;
+} redis_held_ctx_t;
+
+static void redis_held_parsed(void *ctx, size_t j, const trade_t *t, int status, const char *msg)
 {
-    redis_get_arg_t *a = arg;
-    size_t i = lo + k;
+    redis_held_ctx_t *h = ctx;
+    redis_priv_t *p = h->st->priv;
+    size_t i = p->held_item[j];
+    trade_slot_t *slot = &h->a->out[i];
+    char why[160];
+    memcpy(&slot->trade, t, sizeof(slot->trade));
+    snprintf(why, sizeof(why), "%s", msg);
+    redis_slot_parsed("", h->a->ids[i], status, why, slot);
+    if (slot->status != FS_OK) {
+        char key[TRADE_KEY_MAX], was[sizeof(slot->msg)];
+        trade_key(key, sizeof(key), h->st->opts.key_prefix, h->a->ids[i]);
+        snprintf(was, sizeof(was), "%s", slot->msg);
+        fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, was);
+    }
+}
+
+/* Parse the values held (trade_parse_batch) into their slots. */
+static void redis_parse_held(store_t *st, redis_get_arg_t *a)
+{
+    redis_priv_t *p = st->priv;
+    if (p->held_n == 0)
+        return;
+    double t0 = fs_now();
+    redis_held_ctx_t h = {st, a};
+    trade_parse_batch(p->held, p->held_off, p->held_n, redis_held_parsed, &h);
+    p->held_n = p->held_len = 0;
+    st->stats.parse_s += fs_now() - t0;
+}
+
+/* Hold the value of item i for redis_parse_held (the values held before
+ * are parsed first when REDIS_HELD_MAX bytes would be passed). */
+static void redis_hold(store_t *st, redis_get_arg_t *a, size_t i, const char *val, size_t len)
+{
+    redis_priv_t *p = st->priv;
+    if (p->held_n > 0 && p->held_len + len > REDIS_HELD_MAX)
+        redis_parse_held(st, a);
+    if (p->held_n + 1 >= p->held_ncap) {
+        p->held_ncap = p->held_ncap ? 2 * p->held_ncap : 1024;
+        p->held_off = xrealloc(p->held_off, (p->held_ncap + 1) * sizeof(*p->held_off));
+        p->held_item = xrealloc(p->held_item, p->held_ncap * sizeof(*p->held_item));
+    }
+    if (p->held_len + len > p->held_cap) {
+        p->held_cap = p->held_len + len > 2 * p->held_cap ? p->held_len + len : 2 * p->held_cap;
+        p->held = xrealloc(p->held, p->held_cap);
+    }
+    memcpy(p->held + p->held_len, val, len);
+    p->held_off[p->held_n] = p->held_len;
+    p->held_item[p->held_n++] = i;
+    p->held_len += len;
+    p->held_off[p->held_n] = p->held_len;
+}
+
+/* One GETRANGE answer: a value is held, and parsed with the rest of its
+ * batch once the batch's last answer is in (replies are freed as they are
+ * consumed, so a batch's values are copied: at most REDIS_HELD_MAX bytes
+ * and one value). "" (a missing key or an empty value) and WRONGTYPE leave
+ * the slot open (a->pend) for the follow-up. */
+static int redis_get_answer(store_t *st, redisReply *e, size_t i, redis_get_arg_t *a)
+{
     char key[TRADE_KEY_MAX];
-    (void)hi;
     if (redis_redirected(st->priv, e, i)) {
         a->pend[i] = 0;
         return 0;
     }
     if (e->type == REDIS_REPLY_STRING && e->len > 0) {
-        double t0 = fs_now();
-        /* the key is only needed in a failure message: name it then */
-        trade_slot_t *slot = &a->out[i];
-        redis_fill_slot("", a->ids[i], e->str, e->len, slot);
-        if (slot->status != FS_OK) {
-            char why[sizeof(slot->msg)];
-            trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
-            snprintf(why, sizeof(why), "%s", slot->msg);
-            fs_seterr(slot->msg, sizeof(slot->msg), "%s%s", key, why);
-        }
+        redis_hold(st, a, i, e->str, e->len);
         a->pend[i] = 0;
-        st->stats.parse_s += fs_now() - t0;
         return 0;
     }
     if (e->type == REDIS_REPLY_STRING || (e->type == REDIS_REPLY_ERROR && strncmp(e->str, "WRONGTYPE", 9) == 0)) {
@@ -143,6 +204,21 @@ static int redis_get_each(store_t *st, redisReply *e, size_t k, size_t lo, size_
     }
     trade_key(key, sizeof(key), st->opts.key_prefix, a->ids[i]);
     return store_set_error(st, STORE_E_PROTOCOL, "GETRANGE %s on %s: unexpected reply", key, st->url);
+}
+
+/* redis_get_answer for answer k of the batch of items [lo, hi). A batch
+ * (or its resend after a lost connection) starts afresh: what an
+ * interrupted one held is forgotten, its slots are read again. */
+static int redis_get_each(store_t *st, redisReply *e, size_t k, size_t lo, size_t hi, void *arg)
+{
+    redis_get_arg_t *a = arg;
+    redis_priv_t *p = st->priv;
+    if (k == 0)
+        p->held_n = p->held_len = 0;
+    int rc = redis_get_answer(st, e, lo + k, a);
+    if (rc == 0 && lo + k + 1 == hi)
+        redis_parse_held(st, a);
+    return rc;
 }
 
 /* GETRANGE + TYPE for the slots left open (items index a->nil). */

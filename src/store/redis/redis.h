@@ -92,6 +92,13 @@ typedef struct redis_priv {
     size_t nil_cap;        /* entries allocated in nil_idx */
     unsigned char *pend;   /* get_trades: 1 where GETRANGE left the slot open */
     size_t pend_cap;       /* entries allocated in pend */
+    char *held;            /* get_trades: the values of a batch, held for one trade_parse_batch */
+    size_t held_len;       /* bytes used in held */
+    size_t held_cap;       /* bytes allocated for held */
+    size_t *held_off;      /* held_n + 1 offsets: value j is held[held_off[j] .. held_off[j+1]) */
+    size_t *held_item;     /* the item (slot) of each held value */
+    size_t held_n;         /* values held */
+    size_t held_ncap;      /* entries allocated in held_item (held_off: one more) */
     redisReply **rep;      /* replies of the batch being consumed */
     size_t rep_cap;        /* entries allocated in rep */
     /* Redis Cluster (cluster.c) */
@@ -124,6 +131,10 @@ enum redis_pf_state {
     REDIS_PF_SENT,     /* sent; their replies are the next ones on the connection */
     REDIS_PF_READ,     /* their replies were read off the connection into pf_rep */
 };
+
+/* The most value bytes get_trades holds before it parses them (more than
+ * one batch of ordinary documents; a larger value is held alone). */
+#define REDIS_HELD_MAX (4u << 20)
 
 /* The most reply bytes kept in memory for reads sent ahead; beyond it they
  * are read off the connection and dropped, and get_trades reads again. */
