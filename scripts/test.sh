@@ -14,9 +14,10 @@
 #                   for FINSIM_FUZZ_SECONDS (tests/fuzz/run-fuzz.sh)
 #
 #   scripts/test.sh [ctest args...]      (the ctest args apply to passes 1 and 2)
-# Both ctest passes run FINSIM_TEST_JOBS tests at once (ctest -j, default: the
-# number of cores); the tests that must run alone say so (RUN_SERIAL at the end
-# of tests/CMakeLists.txt). FINSIM_TEST_JOBS=1 runs them one by one.
+# Both ctest passes run FINSIM_TEST_JOBS tests at once (ctest -j, default: one
+# more than the number of cores, as the Slurm and multi-host tests spend most
+# of their minutes waiting); the tests that must run alone say so (RUN_SERIAL
+# at the end of tests/CMakeLists.txt). FINSIM_TEST_JOBS=1 runs them one by one.
 # Environment: FINSIM_FUZZ_SECONDS (default 20 per harness; 0 skips pass 3;
 #   longer runs, e.g. 600, are for fuzzing on purpose, not for every change),
 #   FINSIM_SANITIZE_PASS=0 (skip pass 2), FINSIM_LOAD_TRADES (trades of the load
@@ -32,7 +33,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 FUZZ_SECONDS=${FINSIM_FUZZ_SECONDS:-20}
-JOBS=${FINSIM_TEST_JOBS:-$(nproc)}
+JOBS=${FINSIM_TEST_JOBS:-$(($(nproc) + 1))}
 case "$JOBS" in ''|*[!0-9]*|0) echo "test.sh: FINSIM_TEST_JOBS must be a whole number above 0, not '$JOBS'" >&2; exit 2 ;; esac
 status=0
 note() { echo; echo "==== test.sh: $* ($(date +%T))"; }
